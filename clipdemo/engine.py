@@ -1,0 +1,241 @@
+"""The one cached CLIP model: loading, device and dtype, batched encoding, embedding caches.
+
+This is the only module that touches the hub or the disk for models. Nothing is loaded at import
+time: `get_engine()` loads on first use, once per process, and every tab and user shares it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import InputError, ModelError
+from .registry import BUNDLED_MODEL, DEFAULT_MODEL, bundled_path, resolve_model
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str  # what the user asked for, or what we fell back to
+    source: str  # hub id or directory passed to from_pretrained
+    device: str
+    dtype: str
+    parameters: int
+    load_seconds: float
+    embed_dim: int
+    image_size: int
+    note: str = ""  # why this model runs (e.g. the fallback reason); empty when it is the one asked for
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """`device` if given, else CUDA, else Apple MPS, else CPU."""
+    if device:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _embedding(out) -> torch.Tensor:
+    """transformers 5 returns an output object whose pooler_output is the projected embedding; 4.x a tensor."""
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
+def image_key(image: Image.Image) -> str:
+    """A content hash of an image's pixels, mode and size: the image-cache key."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{image.mode}{image.size}".encode())
+    h.update(image.tobytes())
+    return h.hexdigest()
+
+
+class _LRU:
+    def __init__(self, capacity: int):
+        self.capacity, self._d, self._lock = capacity, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._d:
+                self._d.move_to_end(key)
+                return self._d[key]
+            return None
+
+    def put(self, key, value):
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self.capacity:
+                self._d.popitem(last=False)
+
+    def __len__(self):
+        return len(self._d)
+
+
+class ClipEngine:
+    """A CLIP model with its processor, encoding in batches and caching embeddings by content.
+
+    Embeddings come back as float32 CPU tensors, L2-normalised, shape [N, D]; a row is a unit vector,
+    so a dot product is the cosine similarity in [-1, 1].
+    """
+
+    def __init__(self, model, processor, *, name: str, source: str = "", load_seconds: float = 0.0,
+                 note: str = "", text_cache: int = 100_000, image_cache: int = 20_000):
+        self.model, self.processor = model.eval(), processor
+        self.tokenizer = processor.tokenizer
+        self.device = next(model.parameters()).device
+        self.dtype = next(model.parameters()).dtype
+        self._forward_lock = threading.Lock()  # one forward pass at a time: no thread oversubscription
+        self._texts, self._images = _LRU(text_cache), _LRU(image_cache)
+        vision = model.config.vision_config
+        self.info = ModelInfo(name=name, source=source or name, device=str(self.device),
+                              dtype=str(self.dtype).replace("torch.", ""),
+                              parameters=sum(p.numel() for p in model.parameters()), load_seconds=load_seconds,
+                              embed_dim=model.config.projection_dim, image_size=vision.image_size, note=note)
+        self.max_text_tokens = min(77, model.config.text_config.max_position_embeddings)
+
+    @classmethod
+    def load(cls, name: str = DEFAULT_MODEL, device: str | None = None, note: str = "") -> ClipEngine:
+        """Load `name` (short name, hub id or directory) with `from_pretrained`, fp16 on CUDA, else fp32."""
+        from transformers import CLIPModel, CLIPProcessor
+
+        source = resolve_model(name)
+        dev = pick_device(device)
+        dtype = torch.float16 if dev.type == "cuda" else torch.float32
+        start = time.perf_counter()
+        model = CLIPModel.from_pretrained(source, dtype=dtype).to(dev)
+        processor = CLIPProcessor.from_pretrained(source)
+        return cls(model, processor, name=name, source=source, load_seconds=time.perf_counter() - start, note=note)
+
+    @property
+    def logit_scale(self) -> float:
+        """exp(model.logit_scale): CLIP's learned inverse temperature (100 for OpenAI's models)."""
+        return float(self.model.logit_scale.detach().exp().float().cpu())
+
+    # -- text ---------------------------------------------------------------------------------------
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text, start and end tokens included; > max_text_tokens means it will be truncated."""
+        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 256, progress: Progress | None = None) -> torch.Tensor:
+        """Embed texts, truncated to 77 tokens. Returns [len(texts), D] unit vectors (float32, CPU).
+
+        Cached texts are not encoded again; the others are sorted by token length and batched, so
+        short labels are not padded to the longest text in the request.
+        """
+        texts = list(texts)
+        missing = list(dict.fromkeys(t for t in texts if self._texts.get(t) is None))
+        if missing:
+            ids = self.tokenizer(missing, truncation=True, max_length=self.max_text_tokens)["input_ids"]
+            order = sorted(range(len(missing)), key=lambda i: len(ids[i]))
+            for start in range(0, len(order), batch_size):
+                chunk = order[start:start + batch_size]
+                batch = self.tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt")
+                with self._forward_lock, torch.inference_mode():
+                    out = self.model.get_text_features(input_ids=batch["input_ids"].to(self.device),
+                                                       attention_mask=batch["attention_mask"].to(self.device))
+                for i, row in zip(chunk, self._normalise(_embedding(out))):
+                    self._texts.put(missing[i], row)
+                if progress:
+                    progress(min(start + batch_size, len(order)), len(order))
+        return self._stack([self._texts.get(t) for t in texts])
+
+    # -- images -------------------------------------------------------------------------------------
+
+    def encode_images(self, images: Sequence[Image.Image], batch_size: int = 64,
+                      progress: Progress | None = None) -> torch.Tensor:
+        """Embed RGB images. Returns [len(images), D] unit vectors (float32, CPU); cached by pixel content."""
+        keys = [image_key(im) for im in images]
+        todo = list({k: im for k, im in zip(keys, images) if self._images.get(k) is None}.items())
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            pixels = self.processor.image_processor([im for _, im in chunk], return_tensors="pt")["pixel_values"]
+            with self._forward_lock, torch.inference_mode():
+                out = self.model.get_image_features(pixel_values=pixels.to(self.device, self.dtype))
+            for (k, _), row in zip(chunk, self._normalise(_embedding(out))):
+                self._images.put(k, row)
+            if progress:
+                progress(min(start + batch_size, len(todo)), len(todo))
+        return self._stack([self._images.get(k) for k in keys])
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _normalise(features: torch.Tensor) -> torch.Tensor:
+        features = features.float().cpu()
+        if not torch.isfinite(features).all():
+            raise ModelError("The model returned non-finite numbers (NaN or infinity). With fp16 on a GPU, "
+                             "try --device cpu; otherwise the checkpoint may be damaged.")
+        return features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+    def _stack(self, rows: list[torch.Tensor]) -> torch.Tensor:
+        if not rows:
+            return torch.empty(0, self.info.embed_dim)
+        return torch.stack(rows)
+
+    def cache_sizes(self) -> dict[str, int]:
+        return {"texts": len(self._texts), "images": len(self._images)}
+
+
+# -- the process-wide engine -------------------------------------------------------------------------
+
+_settings = {"model": DEFAULT_MODEL, "device": None}
+_engine: ClipEngine | None = None
+_engine_lock = threading.Lock()
+
+
+def configure(model: str | None = None, device: str | None = None) -> None:
+    """Choose what `get_engine()` will load; takes effect before the first load, or drops a loaded one."""
+    global _engine
+    with _engine_lock:
+        _settings.update(model=model or DEFAULT_MODEL, device=device)
+        _engine = None
+
+
+def get_engine() -> ClipEngine:
+    """The shared engine, loaded on first call (thread-safe). Falls back to the bundled model when the
+    configured hub model cannot be loaded (offline and not cached), and says why in `info.note`."""
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                _engine = _load_with_fallback(_settings["model"], _settings["device"])
+    return _engine
+
+
+def set_engine(engine: ClipEngine | None) -> None:
+    """Install an engine (tests, or a model trained in-process); None drops it so the next call loads."""
+    global _engine
+    with _engine_lock:
+        _engine = engine
+
+
+def _load_with_fallback(name: str, device: str | None) -> ClipEngine:
+    try:
+        return ClipEngine.load(name, device)
+    except InputError:
+        raise
+    except Exception as exc:  # offline, not cached, gated, corrupt: all leave the user with no model
+        if name == BUNDLED_MODEL or resolve_model(name) == bundled_path():
+            raise
+        reason = (f"Could not load {name!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
+                  f"Running the bundled '{BUNDLED_MODEL}' model instead: a tiny CLIP trained on synthetic "
+                  "shapes, digits and colours, which knows nothing about photos. To use the real model, "
+                  "connect to the internet once (it is then cached in ~/.cache/huggingface) or pass "
+                  "--model /path/to/checkpoint.")
+        log.warning(reason)
+        return ClipEngine.load(BUNDLED_MODEL, device, note=reason)

@@ -1,0 +1,45 @@
+"""The one registry of known models: short name -> Hugging Face hub id or bundled checkpoint."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import InputError
+
+BUNDLED_DIR = Path(__file__).parent / "checkpoints"
+BUNDLED_MODEL = "tiny-scenes"
+DEFAULT_MODEL = "openai/clip-vit-base-patch32"
+
+_MODELS = {
+    "clip-vit-base-patch32": "openai/clip-vit-base-patch32",
+    "clip-vit-base-patch16": "openai/clip-vit-base-patch16",
+    "clip-vit-large-patch14": "openai/clip-vit-large-patch14",
+    BUNDLED_MODEL: str(BUNDLED_DIR / BUNDLED_MODEL),
+}
+
+
+def available_models() -> list[str]:
+    """Short names accepted by `--model` (a hub id or a local checkpoint directory also work)."""
+    return list(_MODELS)
+
+
+def bundled_path() -> str:
+    return _MODELS[BUNDLED_MODEL]
+
+
+def resolve_model(name: str) -> str:
+    """Map a short name, hub id ('org/name') or checkpoint directory to what `from_pretrained` takes.
+
+    Raises:
+        InputError: `name` is none of those; the message lists the short names.
+    """
+    name = (name or "").strip()
+    if name in _MODELS:
+        return _MODELS[name]
+    if name in _MODELS.values() or os.path.isdir(os.path.expanduser(name)):
+        return os.path.expanduser(name) if os.path.isdir(os.path.expanduser(name)) else name
+    if name.count("/") == 1 and not name.startswith((".", "/", "~")):
+        return name  # a hub id such as "openai/clip-vit-base-patch32"
+    raise InputError(f"Unknown model {name!r}. Use one of {', '.join(available_models())}, "
+                     "a Hugging Face hub id such as openai/clip-vit-base-patch32, or a local checkpoint directory.")

@@ -1,0 +1,164 @@
+"""Synthetic scenes with captions whose truth is known: the bundled model's data and the probes' items.
+
+Every scene is deterministic given its random generator. `scene_rng(seed, split)` gives disjoint
+streams for "train" and "heldout", so held-out scenes are never seen in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .grammar import COLOURS, COUNTS, DIGITS, RELATIONS, SHAPES, canonical_caption, describe, relation_key
+from .render import SHIFTED_FONTS, TRAIN_FONTS, background, draw_shape, draw_text, object_colour
+
+__all__ = ["Placed", "Scene", "scene_rng", "group_scene", "relation_scene", "digit_scene", "random_scene",
+           "canonical_caption", "describe", "COLOURS", "SHAPES", "COUNTS", "DIGITS", "RELATIONS"]
+
+_SPLITS = {"train": 0, "heldout": 1, "probe": 2}
+_EXTENT = 1.2  # the widest shape (square) reaches 1.2 r from its centre
+_INK = {"black": (20, 20, 20), "white": (240, 240, 240)}
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One drawn object: colour and shape names, centre (x, y) and radius r in unit coordinates."""
+
+    colour: str
+    shape: str
+    x: float
+    y: float
+    r: float
+
+
+@dataclass(frozen=True)
+class Scene:
+    image: Image.Image
+    kind: str  # "group" | "relation" | "digit"
+    key: tuple  # the full description of the scene (see grammar.py)
+    truths: frozenset  # every caption key that is true of the scene
+    objects: tuple[Placed, ...] = ()
+
+    @property
+    def caption(self) -> str:
+        return canonical_caption(self.key)
+
+
+def scene_rng(seed: int, split: str = "train") -> np.random.Generator:
+    """A generator for scene `seed` of `split`; the splits never share a stream."""
+    return np.random.default_rng([seed, _SPLITS[split]])
+
+
+def _radius(rng, style: str) -> float:
+    if style == "shifted":  # sizes training never sees: smaller or larger
+        return rng.uniform(0.055, 0.07) if rng.random() < 0.5 else rng.uniform(0.155, 0.175)
+    return rng.uniform(0.075, 0.15)
+
+
+def _place(rng, radii, accept=lambda pts: True, tries: int = 500):
+    """Non-overlapping centres for objects of the given radii, or None after `tries`."""
+    for _ in range(tries):
+        pts = [(rng.uniform(_EXTENT * r + 0.02, 1 - _EXTENT * r - 0.02),
+                rng.uniform(_EXTENT * r + 0.02, 1 - _EXTENT * r - 0.02)) for r in radii]
+        apart = all(np.hypot(pts[i][0] - pts[j][0], pts[i][1] - pts[j][1]) > _EXTENT * (radii[i] + radii[j]) + 0.04
+                    for i in range(len(pts)) for j in range(i))
+        if apart and accept(pts):
+            return pts
+    return None
+
+
+def _draw(objects, rng, size: int, style: str) -> Image.Image:
+    img = background(size, rng, colours=[o.colour for o in objects], style=style)
+    draw = ImageDraw.Draw(img)
+    for o in objects:
+        angle = rng.uniform(-0.15, 0.15)
+        draw_shape(draw, o.shape, o.x * size, o.y * size, o.r * size, object_colour(o.colour, rng), angle)
+    return img
+
+
+def _pick(rng, options, given):
+    return options[rng.integers(len(options))] if given is None else given
+
+
+def group_scene(rng, n=None, colour=None, shape=None, size: int = 96, style: str = "train") -> Scene:
+    """n (1-4 unless given) identical objects: 'three red circles'."""
+    n, colour, shape = _pick(rng, COUNTS, n), _pick(rng, list(COLOURS), colour), _pick(rng, SHAPES, shape)
+    r = _radius(rng, style)
+    while (pts := _place(rng, [r] * n)) is None:
+        r *= 0.9  # many large objects may not fit: shrink until they do
+    objects = tuple(Placed(colour, shape, x, y, r) for x, y in pts)
+    truths = frozenset({("group", n, colour, shape), ("group", n, colour, None), ("group", n, None, shape),
+                        ("group", n, None, None)})
+    return Scene(_draw(objects, rng, size, style), "group", ("group", n, colour, shape), truths, objects)
+
+
+def relation_scene(rng, a=None, b=None, rel=None, size: int = 96, style: str = "train") -> Scene:
+    """Two different objects, `a` <rel> `b`: 'a red circle to the left of a blue square'."""
+    colours, shapes = list(COLOURS), list(SHAPES)
+    if a is None or b is None:
+        ca, cb = rng.choice(len(colours), 2, replace=False)
+        sa, sb = rng.choice(len(shapes), 2, replace=False)
+        a, b = a or (colours[ca], shapes[sa]), b or (colours[cb], shapes[sb])
+    rel = _pick(rng, RELATIONS, rel)
+    horizontal = rel in ("left of", "right of")
+    sign = 1 if rel in ("left of", "above") else -1  # a's coordinate is smaller than b's
+
+    def ok(pts):
+        (xa, ya), (xb, yb) = pts
+        main, cross = ((xb - xa), (yb - ya)) if horizontal else ((yb - ya), (xb - xa))
+        return sign * main > 0.3 and abs(cross) < 0.15
+
+    r = min(_radius(rng, style), 0.13)
+    while (pts := _place(rng, [r, r], ok)) is None:
+        r *= 0.9
+    objects = (Placed(*a, *pts[0], r), Placed(*b, *pts[1], r))
+    key = relation_key(a, rel, b)
+    truths = frozenset({key, ("pair", frozenset({a, b}))})
+    return Scene(_draw(objects, rng, size, style), "relation", key, truths, objects)
+
+
+def digit_scene(rng, digit=None, size: int = 96, style: str = "train") -> Scene:
+    """One printed digit in one of several fonts, sizes, positions and colours: 'the digit 7'."""
+    digit = _pick(rng, DIGITS, digit)
+    fonts = SHIFTED_FONTS if style == "shifted" else TRAIN_FONTS
+    ink = _pick(rng, [*COLOURS, "black", "white"], None)
+    if style == "shifted":
+        height = rng.uniform(0.22, 0.3) if rng.random() < 0.5 else rng.uniform(0.72, 0.82)
+    else:
+        height = rng.uniform(0.32, 0.7)
+    img = background(size, rng, colours=[ink] if ink in COLOURS else [], style=style)
+    if ink in _INK:  # black ink on a light or mid background, white on a dark one
+        lum = float(np.asarray(img, np.float32).mean()) / 255
+        ink = "black" if lum > 0.4 else "white"
+        fill = _INK[ink]
+    else:
+        fill = object_colour(ink, rng)
+    half = height * 0.45
+    cx, cy = rng.uniform(half + 0.05, 1 - half - 0.05), rng.uniform(height / 2 + 0.05, 1 - height / 2 - 0.05)
+    draw_text(img, str(digit), fonts[rng.integers(len(fonts))], height, cx, cy, fill)
+    return Scene(img, "digit", ("digit", digit), frozenset({("digit", digit)}))
+
+
+_KINDS = {"group": group_scene, "relation": relation_scene, "digit": digit_scene}
+TRAIN_MIX = {"group": 0.45, "relation": 0.2, "digit": 0.35}
+
+
+def random_scene(rng, size: int = 96, style: str = "train", mix: dict[str, float] = TRAIN_MIX) -> Scene:
+    kinds = list(mix)
+    kind = kinds[rng.choice(len(kinds), p=np.array([mix[k] for k in kinds]) / sum(mix.values()))]
+    return _KINDS[kind](rng, size=size, style=style)
+
+
+def training_caption(scene: Scene, rng) -> tuple[str, tuple]:
+    """A random true caption of `scene` and its key: full or partial descriptions, varied wording."""
+    if scene.kind == "group":
+        _, n, c, s = scene.key
+        key = [scene.key, ("group", n, c, None), ("group", n, None, s), ("group", n, None, None)][
+            rng.choice(4, p=[0.5, 0.15, 0.2, 0.15])]
+    elif scene.kind == "relation":
+        key = scene.key if rng.random() < 0.75 else next(k for k in scene.truths if k[0] == "pair")
+    else:
+        key = scene.key
+    return describe(key, rng), key

@@ -1,0 +1,61 @@
+"""Train the bundled tiny CLIP from scratch: `python -m clipdemo.train --out DIR`.
+
+The defaults reproduce the committed checkpoint (clipdemo/checkpoints/tiny-scenes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from ..registry import bundled_path
+from .loop import ScenePool, TrainConfig, train
+from .model import build_model, tiny_processor
+from .tokenizer import build_tokenizer, save_clip_vocab
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m clipdemo.train", description=__doc__)
+    p.add_argument("--out", default=bundled_path(), help="checkpoint directory (default: the bundled one)")
+    p.add_argument("--steps", type=int, default=defaults.steps)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--pool", type=int, default=defaults.pool, help="scenes rendered up front")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pool=args.pool, seed=args.seed)
+
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer, seed=args.seed)
+    processor = tiny_processor(tokenizer)
+    t0 = time.perf_counter()
+    pool = ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
+                     progress=lambda i, n: print(f"rendered {i}/{n} scenes", file=sys.stderr, flush=True)
+                     if i % 10_000 == 0 else None)
+    for r in train(model, tokenizer, config, pool=pool, report_every=50):
+        print(f"step {r.step:5d}/{r.steps}  loss {r.loss:.4f}  logit_scale {r.logit_scale:6.2f}  "
+              f"lr {r.lr:.2e}  {r.seconds:7.1f}s", flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    save_clip_vocab(tokenizer, out)
+    (out / "training_args.json").write_text(json.dumps(
+        {**asdict(config), "command": "python -m clipdemo.train " + " ".join(argv or sys.argv[1:]),
+         "train_seconds": round(time.perf_counter() - t0, 1), "torch": torch.__version__}, indent=2) + "\n")
+    print(f"saved to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
