@@ -1,0 +1,1 @@
+"""Pure functions over an engine's embeddings: typed results, no UI imports."""

@@ -1,0 +1,31 @@
+"""Caption ranking: one image, candidate captions, ranked by probability."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from .zero_shot import probabilities
+
+
+@dataclass(frozen=True)
+class CaptionScore:
+    caption: str
+    probability: float  # softmax over the candidate captions, in [0, 1]
+    cosine: float  # in [-1, 1]
+    truncated: bool  # longer than the model's 77 tokens: only the first 77 were read
+
+
+def rank_captions(engine, image: Image.Image, captions: Sequence[str]) -> list[CaptionScore]:
+    """Score every caption against `image`; highest probability first."""
+    text_features = engine.encode_texts(captions)  # [C, D]
+    image_features = engine.encode_images([image])  # [1, D]
+    cosine = (image_features @ text_features.T)[0]
+    probs = probabilities(engine, image_features, text_features)[0]
+    limit = engine.max_text_tokens
+    truncated = [n > limit for n in engine.token_counts(captions)]
+    order = torch.argsort(probs, descending=True).tolist()
+    return [CaptionScore(captions[j], float(probs[j]), float(cosine[j]), truncated[j]) for j in order]

@@ -1,0 +1,61 @@
+"""Scoring probe items: each is an image, candidate captions and the index of the true one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from ..text import check_template, fill
+
+
+@dataclass
+class ProbeItem:
+    image: Image.Image
+    candidates: list[str]  # captions to choose between
+    answer: int  # index of the true caption
+    name: str = ""
+
+
+@dataclass
+class ProbeReport:
+    suite: str
+    accuracy: float  # fraction of items whose true caption scored highest, in [0, 1]
+    chance: float  # expected accuracy of a uniform random guess: mean of 1 / len(candidates)
+    n: int
+    predictions: list[int] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)  # softmax probability of the prediction
+    labels: list[str] | None = None  # the shared candidate set, when every item has the same one
+    confusion: np.ndarray | None = None  # [true, predicted] counts over `labels`
+
+
+def evaluate_items(engine, items: Sequence[ProbeItem], suite: str = "", template: str = "{}",
+                   progress=None) -> ProbeReport:
+    """Zero-shot accuracy of `engine` on `items`, each caption filled into `template`.
+
+    Every image and every distinct caption is encoded once (the engine caches them).
+    """
+    template = check_template(template)
+    image_features = engine.encode_images([it.image for it in items], progress=progress)  # [N, D]
+    texts = list(dict.fromkeys(fill(template, c) for it in items for c in it.candidates))
+    text_features = engine.encode_texts(texts)  # [U, D]
+    index = {t: i for i, t in enumerate(texts)}
+    preds, conf = [], []
+    for feat, it in zip(image_features, items):
+        logits = engine.logit_scale * (text_features[[index[fill(template, c)] for c in it.candidates]] @ feat)
+        probs = logits.softmax(-1)
+        preds.append(int(probs.argmax()))
+        conf.append(float(probs.max()))
+    correct = [p == it.answer for p, it in zip(preds, items)]
+    report = ProbeReport(suite, float(np.mean(correct)) if items else 0.0,
+                         float(np.mean([1 / len(it.candidates) for it in items])) if items else 0.0,
+                         len(items), preds, conf)
+    if items and all(it.candidates == items[0].candidates for it in items):
+        labels = items[0].candidates
+        confusion = np.zeros((len(labels), len(labels)), int)
+        for p, it in zip(preds, items):
+            confusion[it.answer, p] += 1
+        report.labels, report.confusion = labels, confusion
+    return report

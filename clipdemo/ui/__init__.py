@@ -1,0 +1,1 @@
+"""Gradio tabs: one module per tab, thin handlers (parse -> analysis -> figures)."""

@@ -1,0 +1,73 @@
+"""The page: banner, one tab per task, and the command line that launches it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import gradio as gr
+
+from .. import engine as engine_module
+from ..limits import CONCURRENCY, MAX_UPLOAD, QUEUE_SIZE
+from ..registry import DEFAULT_MODEL, available_models
+from . import captions, similarity, status, train, zero_shot
+
+TITLE = "CLIP Explorer"
+INTRO = """# CLIP Explorer
+How CLIP connects images and text: classify with words, rank captions, compare every image with every
+text, and train a tiny CLIP yourself. Every number on this page comes from the model shown below.
+"""
+CSS = ".gradio-container {max-width: 1400px !important} footer {display: none !important}"
+
+
+def build_demo() -> gr.Blocks:
+    """The Blocks app. Builds no model: the shared engine loads on the first request."""
+    with gr.Blocks(title=TITLE) as demo:
+        session_model = gr.State(None)  # a model trained in this browser session, when the user picks it
+        gr.Markdown(INTRO)
+        banner = gr.Markdown("Loading the model...", elem_id="model-banner")
+        with gr.Accordion("Model details", open=False):
+            info = gr.JSON(label="model_info")
+        with gr.Tabs():
+            with gr.Tab("Zero-shot classification", id="zero-shot"):
+                zero_shot.build(session_model)
+            with gr.Tab("Caption ranking", id="captions"):
+                captions.build(session_model)
+            with gr.Tab("Similarity matrix", id="similarity"):
+                similarity.build(session_model)
+            with gr.Tab("Train", id="train"):
+                train.build(session_model, banner)
+        demo.load(status.model_info, session_model, info, api_name="model_info").then(
+            status.banner, info, banner, api_name="banner", api_visibility="private")
+    return demo
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python app.py", description="CLIP Explorer: a Gradio app for exploring CLIP.")
+    p.add_argument("--model", default=os.environ.get("CLIPDEMO_MODEL", DEFAULT_MODEL),
+                   help=f"hub id, local checkpoint directory, or one of: {', '.join(available_models())} "
+                        f"(default {DEFAULT_MODEL}; falls back to the bundled tiny-scenes model when offline)")
+    p.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: the best available)")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    p.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
+    p.add_argument("--mcp", action="store_true", help="also serve the endpoints as MCP tools")
+    p.add_argument("--preload", action="store_true", help="load the model before serving the first page")
+    return p.parse_args(argv)
+
+
+def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False, **kwargs):
+    """Queue with bounded size (the API cannot skip it) and launch with an upload size limit."""
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
+    return demo.launch(server_name=host, server_port=port, share=share, mcp_server=mcp, max_file_size=MAX_UPLOAD,
+                       css=CSS, theme=gr.themes.Soft(), **kwargs)
+
+
+def main(argv=None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    engine_module.configure(args.model, args.device)
+    if args.preload:
+        engine_module.get_engine()
+    launch(build_demo(), args.host, args.port, args.share, args.mcp)

@@ -1,0 +1,67 @@
+"""Caption ranking tab: one image + candidate captions -> captions ranked with probabilities."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from ..analysis.captions import rank_captions as run_rank_captions
+from ..figures import ranked_bars
+from ..text import parse_lines
+from . import examples
+from .common import engine_for, export, load_uploads, notes_markdown, user_errors
+
+EXPLAINER = """
+**Reading the numbers.** Like a Flickr30k caption-ranking table: each caption's *probability* is
+`softmax(logit_scale x cosine)` over the captions you gave, so they sum to 100% and only say which
+caption fits *best among these*, not whether any fits. The *cosine* is the raw similarity; for CLIP a
+good caption scores about 0.3 and a poor one 0.15-0.2. CLIP reads at most 77 tokens (about 50-60 words);
+longer captions are cut, and the table marks them.
+"""
+
+
+@user_errors
+def rank_captions(image, captions: str, session_model=None):
+    """Rank candidate captions for one image with CLIP.
+
+    Args:
+        image: one image file.
+        captions: the candidate captions, one per line.
+    Returns:
+        Notes (duplicates removed, captions truncated at 77 tokens), a bar chart, a table of
+        rank/caption/probability/cosine/truncated, and a CSV.
+    """
+    parsed = parse_lines(captions, "captions")
+    loaded, notes = load_uploads(image, limit=1)
+    engine = engine_for(session_model)
+    scores = run_rank_captions(engine, loaded[0].image, parsed.items)
+    cut = [s.caption for s in scores if s.truncated]
+    if cut:
+        notes.append(f"{len(cut)} caption(s) longer than {engine.max_text_tokens} tokens were truncated: "
+                     + "; ".join(f"'{c[:40]}...'" for c in cut[:5]))
+    table = pd.DataFrame([(i, s.caption, round(s.probability, 4), round(s.cosine, 4), s.truncated)
+                          for i, s in enumerate(scores, 1)],
+                         columns=["rank", "caption", "probability", "cosine", "truncated"])
+    figure = ranked_bars([(loaded[0].name, [s.caption for s in scores], [s.probability for s in scores])],
+                         title="Captions ranked")
+    return notes_markdown(parsed.notes + notes), figure, table, export("captions.csv", table.to_csv(index=False))
+
+
+def build(session_model: gr.State) -> None:
+    with gr.Row():
+        with gr.Column(scale=2):
+            image = gr.File(label="Image", file_count="single", file_types=["image"], type="filepath")
+            preview = gr.Gallery(label="Preview", columns=1, height=200, interactive=False)
+            captions = gr.Textbox(label="Candidate captions (one per line)", lines=8)
+            run = gr.Button("Rank captions", variant="primary")
+        with gr.Column(scale=3):
+            notes = gr.Markdown()
+            plot = gr.Plot(label="Captions")
+            table = gr.Dataframe(label="Ranking", interactive=False, wrap=True)
+            csv = gr.File(label="Download CSV")
+    gr.Examples(examples=examples.caption_examples(), inputs=[image, captions], label="Examples")
+    with gr.Accordion("Reading the numbers", open=False):
+        gr.Markdown(EXPLAINER)
+    image.change(examples.preview, image, preview, api_name="rank_captions_preview",
+                 api_visibility="private", show_progress="hidden")
+    run.click(rank_captions, [image, captions, session_model], [notes, plot, table, csv], api_name="rank_captions")

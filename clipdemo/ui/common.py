@@ -1,0 +1,84 @@
+"""What every tab's handlers share: uploads, the session's model, errors as messages, exports."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from ..engine import get_engine
+from ..errors import InputError, ModelError
+from ..images import LoadedImage, open_images
+from ..limits import MAX_IMAGES
+
+
+def engine_for(session_model):
+    """The model trained in this browser session if the user switched to it, else the shared engine."""
+    return session_model if session_model is not None else get_engine()
+
+
+def user_errors(fn):
+    """Turn the errors a user can cause into a visible gr.Error instead of a crash."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (InputError, ModelError) as exc:
+            raise gr.Error(str(exc), title="Cannot do that") from exc
+
+    return wrapper
+
+
+def _path(f) -> str:
+    if isinstance(f, dict):  # a FileData dict from the API
+        return f.get("path") or f.get("name")
+    return getattr(f, "name", f)
+
+
+def load_uploads(files, limit: int = MAX_IMAGES) -> tuple[list[LoadedImage], list[str]]:
+    """Open the uploaded files safely; bad ones become notes and the rest are still used.
+
+    Raises:
+        InputError: no files, too many, or none of them is a usable image.
+    """
+    if isinstance(files, (str, dict)) or hasattr(files, "name"):
+        files = [files]
+    files = [f for f in (files or []) if f]
+    if not files:
+        raise InputError("No images given: upload at least one (or pick an example).")
+    if len(files) > limit:
+        raise InputError(f"Too many images: {len(files)}; the limit is {limit} per request.")
+    paths = [_path(f) for f in files]
+    loaded, errors = open_images(paths, [_display_name(p) for p in paths])
+    if not loaded:
+        raise InputError("None of the files could be used: " + " ".join(errors))
+    notes = errors + [f"{im.name}: {n}" for im in loaded for n in im.notes]
+    for note in notes:
+        gr.Warning(note)
+    return loaded, notes
+
+
+def _display_name(path: str) -> str:
+    name = Path(path).name
+    return name if len(name) <= 60 else name[:57] + "..."
+
+
+def notes_markdown(notes: list[str]) -> str:
+    return "\n".join(f"- {n}" for n in notes) if notes else ""
+
+
+def export(filename: str, content: str) -> str:
+    """Write `content` to a fresh temp file named `filename` and return its path (a download)."""
+    folder = tempfile.mkdtemp(prefix="clipdemo-", dir=os.environ.get("GRADIO_TEMP_DIR"))
+    path = Path(folder) / filename
+    path.write_text(content, encoding="utf-8")
+    return str(path)
+
+
+def progress_callback(progress, desc: str):
+    """Adapt gr.Progress to the engine's (done, total) callback."""
+    return lambda done, total: progress((done, total), desc=desc)

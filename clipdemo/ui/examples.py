@@ -1,0 +1,71 @@
+"""The examples the tabs offer: files under examples/ at the repository root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..prompts import DEFAULT_TEMPLATE
+
+ROOT = Path(__file__).resolve().parents[2] / "examples"
+PHOTOS, SCENES = ROOT / "photos", ROOT / "scenes"
+NOTEBOOK_IMAGES = ("page", "chelsea", "astronaut", "rocket", "motorcycle_right", "camera", "horse", "coffee")
+
+SCENE_LABELS = "\n".join(f"{c} {s}" for c, s in [("red", "circle"), ("blue", "star"), ("green", "triangle"),
+                                                  ("yellow", "square"), ("purple", "cross"), ("orange", "diamond")])
+COUNT_LABELS = "one shape\ntwo shapes\nthree shapes\nfour shapes"
+DIGIT_LABELS = "\n".join(f"the digit {d}" for d in range(10))
+PHOTO_LABELS = "cat\ndog\nastronaut\ncup of coffee\nrocket\nhorse\nmotorcycle\npage of text\ncamera"
+
+
+def _files(folder: Path, *stems: str, ext: str = ".png") -> list[str]:
+    return [str(folder / f"{s}{ext}") for s in stems]
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip() if path.exists() else ""
+
+
+def scene_captions() -> list[str]:
+    return _read(SCENES / "captions.txt").splitlines()
+
+
+def scene_files() -> list[str]:
+    """The example scenes in the order of their captions (each file is named after its caption)."""
+    return [str(SCENES / (c.replace(" ", "_") + ".png")) for c in scene_captions()]
+
+
+def zero_shot_examples() -> list[list]:
+    return [
+        [_files(SCENES, "a_green_triangle", "a_purple_cross", "three_blue_stars"), SCENE_LABELS, DEFAULT_TEMPLATE],
+        [_files(SCENES, "two_red_circles", "three_blue_stars", "four_yellow_squares"), COUNT_LABELS, "a photo of {}."],
+        [_files(SCENES, "the_digit_7", "the_digit_3"), DIGIT_LABELS, "a photo of {}."],
+        [_files(PHOTOS, "chelsea", "astronaut", "coffee", "rocket", ext=".jpg"), PHOTO_LABELS, DEFAULT_TEMPLATE],
+    ]
+
+
+def caption_examples() -> list[list]:
+    return [
+        [str(SCENES / "an_orange_diamond_to_the_left_of_a_blue_circle.png"),
+         "an orange diamond to the left of a blue circle\na blue circle to the left of an orange diamond\n"
+         "an orange circle and a blue diamond\ntwo orange diamonds"],
+        [str(SCENES / "three_blue_stars.png"), "\n".join(scene_captions())],
+        [str(PHOTOS / "chelsea.jpg"), _read(PHOTOS / "descriptions.txt")],
+    ]
+
+
+def similarity_examples() -> list[list]:
+    return [
+        [_files(PHOTOS, *NOTEBOOK_IMAGES, ext=".jpg"), _read(PHOTOS / "descriptions.txt")],
+        [scene_files(), "\n".join(scene_captions())],
+    ]
+
+
+def preview(files) -> list[tuple]:
+    """The uploaded images as the model sees them (upright, RGB); unusable files are left out."""
+    from ..images import open_images
+
+    if not files:
+        return []
+    files = files if isinstance(files, list) else [files]
+    loaded, _ = open_images([getattr(f, "name", f) for f in files])
+    return [(im.image, im.name) for im in loaded]

@@ -1,0 +1,36 @@
+"""The model banner at the top of the page and the `model_info` endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from ..registry import BUNDLED_MODEL
+from .common import engine_for
+
+
+def model_info(session_model=None) -> dict:
+    """The model serving this session: name, source, device, dtype, parameters, load time, and why it runs.
+
+    Returns:
+        A dict with name, source, device, dtype, parameters, load_seconds, embed_dim, image_size,
+        logit_scale, note and cache sizes.
+    """
+    engine = engine_for(session_model)
+    return {**asdict(engine.info), "logit_scale": round(engine.logit_scale, 3), "cache": engine.cache_sizes()}
+
+
+def banner(info: dict) -> str:
+    line = (f"**Model:** `{info['name']}` &nbsp;·&nbsp; {info['device']} / {info['dtype']} &nbsp;·&nbsp; "
+            f"{info['parameters'] / 1e6:.1f}M parameters &nbsp;·&nbsp; {info['image_size']} px input &nbsp;·&nbsp; "
+            f"logit_scale {info['logit_scale']:.1f} &nbsp;·&nbsp; loaded in {info['load_seconds']:.1f}s")
+    if info["note"]:
+        line += f"\n\n> ⚠️ {info['note']}"
+    elif BUNDLED_MODEL in info["name"] or info["source"].endswith(BUNDLED_MODEL):
+        line += ("\n\n> This is the bundled tiny CLIP: it was trained only on synthetic shapes, colours and "
+                 "digits, not photos. Use the scene examples to see it work; on photos its answers are noise.")
+    return line
+
+
+def status(session_model=None) -> tuple[str, dict]:
+    info = model_info(session_model)
+    return banner(info), info

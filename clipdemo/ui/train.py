@@ -1,0 +1,103 @@
+"""Train tab: watch a fresh tiny CLIP learn, live, then use it in the other tabs (this session only)."""
+
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+
+from ..engine import ClipEngine
+from ..figures import heatmap, training_curves
+from ..train.loop import ScenePool, TrainConfig, train as run_train
+from ..train.model import build_model, tiny_processor
+from ..train.tokenizer import build_tokenizer
+from .status import status
+
+EXPLAINER = """
+**What you are watching.** A fresh CLIP (a small ViT and text transformer, random weights) sees a
+batch of synthetic scenes and their captions at each step. The loss is CLIP's symmetric InfoNCE: each
+image should pick out its own caption among the batch's captions, and each caption its image. The
+heatmap is the cosine similarity of the batch's first 8 images (rows) and captions (columns): at first
+noise, then a bright diagonal as matching pairs move together. `logit_scale` is the learned inverse
+temperature: it grows as the model grows confident. Captions that are true of several images (two
+scenes both described as "the digit 7") count as matches for all of them.
+"""
+
+_stops: dict[str, threading.Event] = {}
+
+
+def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-3, seed: float = 0,
+          request: gr.Request = None, progress=gr.Progress()):
+    """Train a fresh tiny CLIP on synthetic scenes, streaming the loss, temperature and batch similarity.
+
+    Args:
+        steps: training steps (10-2000).
+        batch_size: scenes per step (8-256).
+        learning_rate: AdamW peak learning rate.
+        seed: random seed for the weights and the data.
+    Returns:
+        (status, training curves, batch similarity heatmap, the trained model for this session).
+    """
+    steps, batch_size, seed = int(min(max(steps, 10), 2000)), int(min(max(batch_size, 8), 256)), int(seed)
+    stop = _stops.setdefault(getattr(request, "session_hash", None) or "api", threading.Event())
+    stop.clear()
+    progress(0, desc="rendering scenes")
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer, seed=seed, width=96, vision_layers=3, text_layers=1)
+    pool = ScenePool(max(2_000, 4 * batch_size), model.config.vision_config.image_size, seed)
+    config = TrainConfig(steps=steps, batch_size=batch_size, lr=float(learning_rate), warmup=max(1, steps // 10),
+                         seed=seed)
+    history = ([], [], [])
+    for r in run_train(model, tokenizer, config, pool=pool, stop=stop, report_every=max(1, steps // 60)):
+        for series, value in zip(history, (r.step, r.loss, r.logit_scale)):
+            series.append(value)
+        progress((r.step, r.steps), desc="training")
+        labels = [f"{i + 1}: {c}" for i, c in enumerate(r.captions)]
+        sim = heatmap(r.similarity, [f"image {i + 1}" for i in range(len(labels))], labels,
+                      title=f"Batch similarity, step {r.step}", zmin=-1, zmax=1)
+        text = (f"Step **{r.step}/{r.steps}** · loss **{r.loss:.3f}** · logit_scale **{r.logit_scale:.1f}** · "
+                f"{r.seconds:.0f}s")
+        yield text, training_curves(*history), sim, None
+    engine = ClipEngine(model, tiny_processor(tokenizer), name=f"trained in this session ({history[0][-1]} steps)",
+                        source="memory")
+    yield text + "\n\nDone. Choose **trained here** above to use it in the other tabs.", gr.skip(), gr.skip(), engine
+
+
+def stop_training(request: gr.Request = None) -> str:
+    """Stop the training run of this session after its current step."""
+    _stops.setdefault(getattr(request, "session_hash", None) or "api", threading.Event()).set()
+    return "Stopping after the current step..."
+
+
+def build(session_model: gr.State, banner: gr.Markdown) -> None:
+    trained = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=1):
+            steps = gr.Slider(10, 2000, value=300, step=10, label="Steps")
+            batch = gr.Slider(8, 256, value=64, step=8, label="Batch size")
+            lr = gr.Number(value=2e-3, label="Learning rate")
+            seed = gr.Number(value=0, precision=0, label="Seed")
+            with gr.Row():
+                start = gr.Button("Train", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+            which = gr.Radio(["shared model", "trained here"], value="shared model",
+                             label="Model for the other tabs (this browser session only)")
+        with gr.Column(scale=3):
+            text = gr.Markdown("Press **Train** to start.")
+            curves = gr.Plot(label="Loss and temperature")
+            sim = gr.Plot(label="Batch similarity")
+    with gr.Accordion("What is happening", open=False):
+        gr.Markdown(EXPLAINER)
+    start.click(train, [steps, batch, lr, seed], [text, curves, sim, trained], api_name="train",
+                concurrency_limit=1, concurrency_id="train")
+    stop.click(stop_training, None, text, api_name="stop_training", queue=False)
+    which.change(_choose, [which, trained], [session_model, which], api_name="choose_model",
+                 api_visibility="private").then(lambda s: status(s)[0], session_model, banner,
+                                                api_name="refresh_banner", api_visibility="private")
+
+
+def _choose(which: str, trained):
+    if which == "trained here" and trained is None:
+        gr.Warning("Nothing trained in this session yet: press Train first.")
+        return None, "shared model"
+    return (trained if which == "trained here" else None), which

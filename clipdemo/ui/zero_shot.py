@@ -1,0 +1,84 @@
+"""Zero-shot classification tab: images + candidate labels + prompt template(s) -> ranked labels."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from ..analysis.zero_shot import zero_shot as run_zero_shot
+from ..figures import ranked_bars
+from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES
+from ..text import check_template, parse_lines
+from . import examples
+from .common import engine_for, export, load_uploads, notes_markdown, progress_callback, user_errors
+
+EXPLAINER = f"""
+**Reading the numbers.** Each label is put into the template (`{DEFAULT_TEMPLATE}`) and encoded; the
+*cosine* is the similarity of that text's embedding with the image's. CLIP's cosines for a matching pair
+sit around 0.2-0.35 and for a wrong one a few hundredths lower: the two encoders' embeddings only ever
+need to rank, not to align perfectly. The *probability* is `softmax(logit_scale x cosine)` over the labels
+you gave. `logit_scale` is CLIP's learned inverse temperature (100 for OpenAI's models): it stretches a
+0.03 gap in cosine into a factor of e^3 = 20 in odds. The probabilities are relative to your candidates:
+they always sum to 100%, so if the right answer is missing, a wrong label still gets most of the share.
+**Ensemble** averages each label's embedding over {len(ENSEMBLE_TEMPLATES)} templates (CLIP's ImageNet
+prompt ensembling), which usually helps on photos.
+"""
+
+
+@user_errors
+def zero_shot(images, candidate_labels: str, hypothesis_template: str = DEFAULT_TEMPLATE,
+              use_ensemble: bool = False, top_k: float = 5, session_model=None, progress=gr.Progress()):
+    """Zero-shot image classification with CLIP.
+
+    Args:
+        images: one or more image files.
+        candidate_labels: the labels to choose between, one per line.
+        hypothesis_template: a prompt with {} where the label goes, e.g. "a photo of a {}.".
+        use_ensemble: average each label over 12 ImageNet prompt templates instead of the one template.
+        top_k: how many labels to chart per image.
+    Returns:
+        Notes, a bar chart of the top-k labels per image, a table of image/rank/label/probability/cosine,
+        and a CSV of every label's scores.
+    """
+    labels = parse_lines(candidate_labels, "labels")
+    templates = list(ENSEMBLE_TEMPLATES) if use_ensemble else [check_template(hypothesis_template)]
+    loaded, notes = load_uploads(images)
+    engine = engine_for(session_model)
+    results = run_zero_shot(engine, [im.image for im in loaded], labels.items, templates,
+                            names=[im.name for im in loaded], progress=progress_callback(progress, "encoding labels"))
+    k = max(1, min(int(top_k or 5), len(labels.items)))
+    figure = ranked_bars([(r.image, [s.label for s in r.scores[:k]], [s.score for s in r.scores[:k]])
+                          for r in results], title=f"Top {k} of {len(labels.items)} labels")
+    rows = [(r.image, rank, s.label, s.score, s.cosine) for r in results for rank, s in enumerate(r.scores, 1)]
+    full = pd.DataFrame(rows, columns=["image", "rank", "label", "probability", "cosine"])
+    table = full[full["rank"] <= k].round({"probability": 4, "cosine": 4})
+    return notes_markdown(labels.notes + notes), figure, table, export("zero_shot.csv", full.to_csv(index=False))
+
+
+def build(session_model: gr.State) -> None:
+    with gr.Row():
+        with gr.Column(scale=2):
+            images = gr.File(label="Images", file_count="multiple", file_types=["image"], type="filepath")
+            gallery = gr.Gallery(label="Preview", columns=4, height=180, interactive=False)
+            labels = gr.Textbox(label="Candidate labels (one per line)", lines=6, value=examples.SCENE_LABELS)
+            template = gr.Textbox(label="Prompt template ({} is the label)", value=DEFAULT_TEMPLATE)
+            with gr.Row():
+                ensemble = gr.Checkbox(label=f"Ensemble of {len(ENSEMBLE_TEMPLATES)} templates", value=False)
+                top_k = gr.Slider(1, 20, value=5, step=1, label="Top-k")
+            with gr.Row():
+                run = gr.Button("Classify", variant="primary")
+                cifar = gr.Button("CIFAR-100 classes")
+        with gr.Column(scale=3):
+            notes = gr.Markdown()
+            plot = gr.Plot(label="Top labels")
+            table = gr.Dataframe(label="Scores", interactive=False)
+            csv = gr.File(label="Download CSV (all labels)")
+    gr.Examples(examples=examples.zero_shot_examples(), inputs=[images, labels, template], label="Examples")
+    with gr.Accordion("Reading the numbers", open=False):
+        gr.Markdown(EXPLAINER)
+    images.change(examples.preview, images, gallery, api_name="zero_shot_preview",
+                  api_visibility="private", show_progress="hidden")
+    run.click(zero_shot, [images, labels, template, ensemble, top_k, session_model], [notes, plot, table, csv],
+              api_name="zero_shot")
+    cifar.click(lambda: ("\n".join(CIFAR100_CLASSES), CIFAR100_TEMPLATE, False), None, [labels, template, ensemble],
+                api_name="cifar100_labels", api_visibility="private")

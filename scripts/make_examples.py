@@ -1,0 +1,62 @@
+"""Write examples/: scikit-image's sample photos, rendered scenes, and the label and caption sets.
+
+Run from the repository root: `python scripts/make_examples.py`. Deterministic; the output is committed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import skimage
+from PIL import Image
+
+from clipdemo.scenes import digit_scene, group_scene, relation_scene, scene_rng
+
+ROOT = Path(__file__).resolve().parents[1] / "examples"
+
+# The eight images of the similarity heatmap in OpenAI's CLIP notebook, with descriptions of our own.
+NOTEBOOK = {
+    "page": "a scanned page of printed text with a few diagrams",
+    "chelsea": "a close-up of a striped tabby cat looking at the camera",
+    "astronaut": "an astronaut in a white spacesuit posing in front of a flag",
+    "rocket": "a rocket on its launch pad under a clear sky",
+    "motorcycle_right": "a red motorbike parked in a workshop",
+    "camera": "a man in a coat looking through a camera on a tripod",
+    "horse": "the black silhouette of a galloping horse",
+    "coffee": "a cup of coffee with latte art on a saucer",
+}
+EXTRA_PHOTOS = ("coins", "text")
+
+SCENES = [  # scenes the bundled model knows; each file is named after its caption
+    lambda r: group_scene(r, n=2, colour="red", shape="circle", size=192),
+    lambda r: group_scene(r, n=3, colour="blue", shape="star", size=192),
+    lambda r: group_scene(r, n=1, colour="green", shape="triangle", size=192),
+    lambda r: group_scene(r, n=4, colour="yellow", shape="square", size=192),
+    lambda r: group_scene(r, n=1, colour="purple", shape="cross", size=192),
+    lambda r: digit_scene(r, digit=7, size=192),
+    lambda r: digit_scene(r, digit=3, size=192),
+    lambda r: relation_scene(r, a=("orange", "diamond"), b=("blue", "circle"), rel="left of", size=192),
+]
+
+
+def main() -> None:
+    photos, scenes = ROOT / "photos", ROOT / "scenes"
+    for folder in (photos, scenes):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    data = Path(skimage.__file__).parent / "data"
+    for name in [*NOTEBOOK, *EXTRA_PHOTOS]:
+        im = Image.open(data / f"{name}.{'jpg' if name == 'rocket' else 'png'}").convert("RGB")
+        im.save(photos / f"{name}.jpg", quality=88)
+    (ROOT / "photos" / "descriptions.txt").write_text("\n".join(NOTEBOOK.values()) + "\n")
+    captions = []
+    for i, factory in enumerate(SCENES):
+        scene = factory(scene_rng(1000 + i, "heldout"))
+        scene.image.save(scenes / f"{scene.caption.replace(' ', '_')}.png")
+        captions.append(scene.caption)
+    (scenes / "captions.txt").write_text("\n".join(captions) + "\n")
+
+
+if __name__ == "__main__":
+    main()
