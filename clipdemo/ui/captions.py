@@ -50,7 +50,7 @@ def rank_captions(image, captions: str, session_model=None):
 def build(session_model: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
-            image = gr.File(label="Image", file_count="single", file_types=["image"], type="filepath")
+            image = gr.File(label="Image", file_count="single", type="filepath")
             preview = gr.Gallery(label="Preview", columns=1, height=200, interactive=False)
             captions = gr.Textbox(label="Candidate captions (one per line)", lines=8)
             run = gr.Button("Rank captions", variant="primary")

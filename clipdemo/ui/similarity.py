@@ -49,7 +49,7 @@ def similarity_matrix(images, texts: str, view: str = "cosine", session_model=No
 def build(session_model: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
-            images = gr.File(label="Images (rows)", file_count="multiple", file_types=["image"], type="filepath")
+            images = gr.File(label="Images (rows)", file_count="multiple", type="filepath")
             texts = gr.Textbox(label="Texts (columns, one per line)", lines=8)
             view = gr.Radio(list(VIEWS), value="cosine", label="Show")
             run = gr.Button("Compute matrix", variant="primary")

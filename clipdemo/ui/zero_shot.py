@@ -58,7 +58,7 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str = DEFAULT_
 def build(session_model: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
-            images = gr.File(label="Images", file_count="multiple", file_types=["image"], type="filepath")
+            images = gr.File(label="Images", file_count="multiple", type="filepath")
             gallery = gr.Gallery(label="Preview", columns=4, height=180, interactive=False)
             labels = gr.Textbox(label="Candidate labels (one per line)", lines=6, value=examples.SCENE_LABELS)
             template = gr.Textbox(label="Prompt template ({} is the label)", value=DEFAULT_TEMPLATE)

@@ -1,0 +1,172 @@
+"""The engine on a random tiny CLIP: parity with CLIPModel, caching, batching, pooling, errors."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from clipdemo import engine as engine_module
+from clipdemo.analysis.zero_shot import text_classifier, zero_shot
+from clipdemo.engine import ClipEngine
+from clipdemo.errors import InputError, ModelError
+from clipdemo.registry import BUNDLED_MODEL, available_models, resolve_model
+from clipdemo.scenes import group_scene, scene_rng
+
+
+def _images(n=3, seed=3):
+    rng = scene_rng(seed, "heldout")
+    return [group_scene(rng).image for _ in range(n)]
+
+
+def test_probabilities_match_clipmodel_logits(random_engine):
+    labels = ["red circle", "a blue star to the left of a green square", "the digit 7", "xylophone"]
+    images = _images(3)
+    results = zero_shot(random_engine, images, labels, ["a photo of a {}."])
+    ours = torch.tensor([[next(s.score for s in r.scores if s.label == label) for label in labels] for r in results])
+    inputs = random_engine.processor(text=[f"a photo of a {label}." for label in labels], images=images,
+                                     return_tensors="pt", padding=True)
+    with torch.no_grad():
+        reference = random_engine.model(**inputs).logits_per_image.softmax(-1)
+    torch.testing.assert_close(ours, reference, atol=1e-5, rtol=0)
+
+
+def test_results_are_sorted_and_sum_to_one(random_engine):
+    (result,) = zero_shot(random_engine, _images(1), ["a", "b", "c", "d"])
+    scores = [s.score for s in result.scores]
+    assert scores == sorted(scores, reverse=True)
+    assert sum(scores) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_ensemble_is_normalised_mean_of_normalised_template_features(random_engine):
+    labels, templates = ["circle", "star"], ["a photo of a {}.", "a drawing of a {}.", "art of the {}."]
+    got = text_classifier(random_engine, labels, templates)
+    for i, label in enumerate(labels):
+        feats = random_engine.encode_texts([t.replace("{}", label) for t in templates])
+        mean = feats.mean(0)
+        torch.testing.assert_close(got[i], mean / mean.norm())
+    assert torch.allclose(got.norm(dim=-1), torch.ones(2))
+
+
+def _count_calls(engine, method):
+    calls = []
+    original = getattr(engine.model, method)
+
+    def spy(**kwargs):
+        calls.append({k: v.shape for k, v in kwargs.items()})
+        return original(**kwargs)
+
+    return calls, original, spy
+
+
+def test_text_cache_avoids_re_encoding(random_engine, monkeypatch):
+    calls, _, spy = _count_calls(random_engine, "get_text_features")
+    monkeypatch.setattr(random_engine.model, "get_text_features", spy)
+    texts = [f"a cached text number {i}" for i in range(10)]
+    first = random_engine.encode_texts(texts)
+    assert len(calls) == 1
+    again = random_engine.encode_texts(list(reversed(texts)))
+    assert len(calls) == 1  # nothing encoded the second time
+    torch.testing.assert_close(again, first.flip(0))
+
+
+def test_image_cache_is_keyed_by_content(random_engine, monkeypatch):
+    calls, _, spy = _count_calls(random_engine, "get_image_features")
+    monkeypatch.setattr(random_engine.model, "get_image_features", spy)
+    images = _images(2, seed=99)  # images no other test encoded
+    random_engine.encode_images(images)
+    random_engine.encode_images([im.copy() for im in images])  # same pixels, new objects
+    assert len(calls) == 1
+
+
+def test_labels_are_batched_by_length_not_padded_to_77(random_engine, monkeypatch):
+    calls, _, spy = _count_calls(random_engine, "get_text_features")
+    monkeypatch.setattr(random_engine.model, "get_text_features", spy)
+    short = [f"label{i}" for i in range(1000)]
+    long = ["word " * 60 + str(i) for i in range(3)]
+    random_engine.encode_texts(short + long, batch_size=256)
+    widths = [c["input_ids"][1] for c in calls]
+    assert max(widths[:3]) <= 8  # the 1,000 short labels are padded to their own length
+    assert widths[-1] == random_engine.token_counts(long)[0] == 63  # 60 words, a digit, start and end
+
+
+def test_long_text_is_truncated_to_77_tokens(random_engine):
+    caption = " ".join(["word"] * 300)
+    assert random_engine.token_counts([caption])[0] > 77
+    features = random_engine.encode_texts([caption])
+    assert features.shape == (1, random_engine.info.embed_dim)
+
+
+def test_text_model_pools_at_the_eos_token(random_engine, tokenizer):
+    config = random_engine.model.config.text_config
+    assert tokenizer.eos_token_id == len(tokenizer) - 1 == config.eos_token_id != 2
+    batch = tokenizer(["a red circle", "two"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        out = random_engine.model.text_model(**batch)
+    eos_positions = [ids.index(tokenizer.eos_token_id) for ids in batch["input_ids"].tolist()]
+    assert eos_positions == [4, 2]
+    for row, pos in enumerate(eos_positions):
+        torch.testing.assert_close(out.pooler_output[row], out.last_hidden_state[row, pos])
+
+
+def test_non_finite_output_is_an_error_not_nan_percent(random_engine, monkeypatch):
+    def nan_features(**kwargs):
+        return torch.full((kwargs["input_ids"].shape[0], random_engine.info.embed_dim), float("nan"))
+
+    monkeypatch.setattr(random_engine.model, "get_text_features", nan_features)
+    with pytest.raises(ModelError, match="non-finite"):
+        random_engine.encode_texts(["a text never seen before by this engine"])
+
+
+def test_unknown_model_name_lists_the_known_ones():
+    with pytest.raises(InputError, match="tiny-scenes"):
+        resolve_model("no-such-model")
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_every_registered_model_resolves_and_loads_or_falls_back(name, monkeypatch):
+    monkeypatch.setattr(engine_module, "_engine", None)
+    engine_module.configure(name)
+    try:
+        engine = engine_module.get_engine()
+        if name == BUNDLED_MODEL:
+            assert engine.info.note == "" and engine.info.source == resolve_model(name)
+        else:  # no hub here: it must say so and name the fix, then serve the bundled model
+            assert resolve_model(name).startswith("openai/")
+            assert engine.info.name == BUNDLED_MODEL
+            assert name in engine.info.note and "--model" in engine.info.note
+        assert engine.encode_texts(["a red circle"]).shape == (1, engine.info.embed_dim)
+    finally:
+        engine_module.configure()
+
+
+def test_shared_engine_loads_once_under_concurrency(monkeypatch):
+    loads = []
+    original = ClipEngine.load
+
+    def counting_load(*args, **kwargs):
+        loads.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ClipEngine, "load", counting_load)
+    engine_module.configure(BUNDLED_MODEL)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(engine_module.get_engine())) for _ in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(loads) == 1 and len({id(e) for e in got}) == 1
+    finally:
+        engine_module.configure()
+
+
+def test_nothing_loads_a_model_at_import():
+    import subprocess
+    import sys
+
+    code = ("import sys, clipdemo.ui.app, clipdemo.engine as e; "
+            "demo = clipdemo.ui.app.build_demo(); assert e._engine is None")
+    subprocess.run([sys.executable, "-c", code], check=True)

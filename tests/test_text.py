@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from clipdemo.errors import InputError
+from clipdemo.limits import MAX_TEXTS
+from clipdemo.text import check_template, fill, parse_lines
+
+
+def test_blank_and_duplicate_lines():
+    lines = parse_lines("cat\n\n  dog \ncat\n\n")
+    assert lines.items == ["cat", "dog"]
+    assert lines.notes == ["1 duplicate label removed"]
+
+
+def test_zero_labels():
+    with pytest.raises(InputError, match="No labels given"):
+        parse_lines(" \n\n")
+
+
+def test_thousand_labels_pass_and_over_the_limit_fails():
+    assert len(parse_lines("\n".join(f"label {i}" for i in range(1000))).items) == 1000
+    with pytest.raises(InputError, match=f"limit is {MAX_TEXTS}"):
+        parse_lines("\n".join(f"label {i}" for i in range(MAX_TEXTS + 1)))
+
+
+@pytest.mark.parametrize("template", ["a photo of a cat", "{} and {}", ""])
+def test_template_needs_exactly_one_placeholder(template):
+    with pytest.raises(InputError, match="exactly once"):
+        check_template(template)
+
+
+def test_braces_in_labels_are_harmless():
+    assert fill("a photo of a {}.", "{weird} label") == "a photo of a {weird} label."
