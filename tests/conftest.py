@@ -11,9 +11,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import pytest  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _gradio_temp_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+@pytest.fixture(autouse=True, scope="session")
+def _gradio_temp_dir(tmp_path_factory):
+    """Uploads and exports go to this run's own temp dir (one for the session: the servers outlive a test)."""
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
 
 
 @pytest.fixture(scope="session")

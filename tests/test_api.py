@@ -1,0 +1,150 @@
+"""Every API endpoint through gradio_client, on the bundled model, including calls that break the limits."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+
+from app_server import running_app
+from clipdemo.limits import MAX_IMAGES, MAX_TEXTS
+from clipdemo.ui import examples
+
+SCENES = examples.SCENES
+
+
+@pytest.fixture(scope="module")
+def client():
+    with running_app() as (url, demo):
+        c = Client(url, verbose=False)
+        c.demo = demo
+        try:
+            yield c
+        finally:
+            c.close()
+
+
+def _scene(name):
+    return handle_file(str(SCENES / f"{name}.png"))
+
+
+def test_named_endpoints_are_the_contract(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/zero_shot", "/rank_captions", "/similarity_matrix", "/model_info", "/train"} <= names
+
+
+def test_model_info(client):
+    info = client.predict(api_name="/model_info")
+    assert info["name"] == "tiny-scenes" and info["device"] == "cpu" and info["dtype"] == "float32"
+    assert info["parameters"] > 100_000 and info["logit_scale"] > 1
+
+
+def test_zero_shot_right_label_wins(client):
+    notes, _, table, csv_file = client.predict(
+        [_scene("a_green_triangle"), _scene("a_purple_cross")], examples.SCENE_LABELS, "a photo of a {}.", False, 3,
+        api_name="/zero_shot")
+    top = {row[0]: row[2] for row in table["data"] if row[1] == 1}
+    assert top == {"a_green_triangle.png": "green triangle", "a_purple_cross.png": "purple cross"}
+    rows = list(csv.DictReader(open(csv_file)))
+    assert len(rows) == 2 * 6  # the CSV has every label, the table only the top 3
+    for image in top:
+        assert sum(float(r["probability"]) for r in rows if r["image"] == image) == pytest.approx(1, abs=1e-3)
+
+
+def test_zero_shot_bad_file_is_reported_and_the_rest_processed(client, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    notes, _, table, _ = client.predict([_scene("a_green_triangle"), handle_file(str(bad))], examples.SCENE_LABELS,
+                                        "a photo of a {}.", False, 3, api_name="/zero_shot")
+    assert "broken.png" in notes
+    assert {row[0] for row in table["data"]} == {"a_green_triangle.png"}
+
+
+@pytest.mark.parametrize("labels,template,message", [
+    ("", "a photo of a {}.", "No labels given"),
+    ("cat\ndog", "a photo of a cat", "exactly once"),
+    ("\n".join(f"label {i}" for i in range(MAX_TEXTS + 1)), "{}", f"limit is {MAX_TEXTS}"),
+])
+def test_zero_shot_bad_text_gives_the_promised_message(client, labels, template, message):
+    with pytest.raises(Exception, match=message):
+        client.predict([_scene("a_green_triangle")], labels, template, False, 3, api_name="/zero_shot")
+
+
+def test_too_many_images_is_refused(client):
+    files = [_scene("a_green_triangle")] * (MAX_IMAGES + 1)
+    with pytest.raises(Exception, match=f"limit is {MAX_IMAGES}"):
+        client.predict(files, "a\nb", "{}", False, 3, api_name="/zero_shot")
+
+
+def test_only_bad_files_is_a_clear_error(client, tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello")
+    with pytest.raises(Exception, match="notes.txt: not an image"):
+        client.predict([handle_file(str(bad))], "a\nb", "{}", False, 3, api_name="/zero_shot")
+
+
+def test_thousand_labels(client):
+    labels = "\n".join(["green triangle"] + [f"label number {i}" for i in range(999)])
+    _, _, table, _ = client.predict([_scene("a_green_triangle")], labels, "a photo of a {}.", False, 5,
+                                    api_name="/zero_shot")
+    assert len(table["data"]) == 5
+
+
+def test_rank_captions_truth_first_and_long_caption_flagged(client):
+    long_caption = " ".join(["a very long caption"] * 75)  # 300 words
+    notes, _, table, _ = client.predict(
+        _scene("an_orange_diamond_to_the_left_of_a_blue_circle"),
+        "an orange diamond to the left of a blue circle\nthe digit 4\nthree green stars\n" + long_caption,
+        api_name="/rank_captions")
+    assert table["data"][0][1] == "an orange diamond to the left of a blue circle"
+    assert "truncated" in notes
+    assert [row[4] for row in table["data"] if row[1] == long_caption] == [True]
+
+
+def test_similarity_matrix_views_and_csv(client):
+    files, captions = examples.scene_files(), "\n".join(examples.scene_captions())
+    matrices = {}
+    for view in ("cosine", "softmax over texts", "softmax over images"):
+        _, figure, csv_file = client.predict([handle_file(f) for f in files], captions, view,
+                                             api_name="/similarity_matrix")
+        rows = list(csv.reader(open(csv_file)))
+        assert rows[0][1:] == examples.scene_captions()
+        matrices[view] = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+    np.testing.assert_allclose(matrices["softmax over texts"].sum(1), 1, atol=1e-4)
+    np.testing.assert_allclose(matrices["softmax over images"].sum(0), 1, atol=1e-4)
+    cos = matrices["cosine"]
+    assert (cos.argmax(1) == np.arange(len(cos))).mean() >= 0.75  # mostly diagonal
+
+
+def test_upload_size_is_limited_by_the_server(client):
+    import httpx
+
+    # Straight to the server, past gradio_client's own check: the server must refuse it too.
+    response = httpx.post(client.src.rstrip("/") + "/gradio_api/upload",
+                          files={"files": ("huge.png", b"\0" * (26 * 1024 * 1024), "image/png")}, timeout=60)
+    assert response.status_code == 413, response.text
+
+
+def test_train_endpoint_streams_and_lowers_loss(client):
+    job = client.submit(20, 16, 3e-3, 0, api_name="/train")
+    outputs = list(job)
+    assert len(outputs) >= 2
+    final = job.outputs()[-1][0]
+    assert "Step **20/20**" in final and "Done" in final
+
+
+def test_the_queue_cannot_be_skipped_and_is_bounded(client):
+    import httpx
+
+    from clipdemo.limits import QUEUE_SIZE
+
+    # The REST route that would run an event outside the queue is closed (queue(api_open=False)).
+    response = httpx.post(client.src.rstrip("/") + "/gradio_api/run/model_info", json={"data": []}, timeout=30)
+    assert response.status_code >= 400, response.text
+    config = httpx.get(client.src.rstrip("/") + "/config", timeout=30).json()
+    assert config["max_file_size"] == 25 * 1024 * 1024
+    assert client.demo._queue.max_size == QUEUE_SIZE

@@ -1,0 +1,44 @@
+"""20 concurrent clients across the endpoints: every request answered, one model in memory."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+
+import pytest
+from gradio_client import Client, handle_file
+
+from app_server import running_app
+from clipdemo import engine as engine_module
+from clipdemo.engine import ClipEngine
+from clipdemo.ui import examples
+
+
+@pytest.mark.slow
+def test_twenty_concurrent_clients(monkeypatch):
+    loads = []
+    original = ClipEngine.load
+    monkeypatch.setattr(ClipEngine, "load", lambda *a, **k: loads.append(a) or original(*a, **k))
+    files = [handle_file(f) for f in examples.scene_files()]
+    captions = "\n".join(examples.scene_captions())
+
+    def call(i: int, url: str):
+        client = Client(url, verbose=False)
+        try:
+            kind = i % 4
+            if kind == 0:
+                return client.predict(files[:2], examples.SCENE_LABELS, "a photo of a {}.", False, 3,
+                                      api_name="/zero_shot")[2]["data"][0][2]
+            if kind == 1:
+                return client.predict(files[i % 8], captions, api_name="/rank_captions")[2]["data"][0][1]
+            if kind == 2:
+                return client.predict(files, captions, "cosine", api_name="/similarity_matrix")[2]
+            return client.predict(api_name="/model_info")["name"]
+        finally:
+            client.close()
+
+    with running_app() as (url, _):
+        with cf.ThreadPoolExecutor(20) as pool:
+            results = list(pool.map(lambda i: call(i, url), range(20)))
+        engines = {id(engine_module.get_engine())}
+    assert len(results) == 20 and all(results)
+    assert len(loads) == 1 and len(engines) == 1

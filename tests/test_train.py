@@ -1,0 +1,61 @@
+"""Training: the tokenizer, the loss, a short run, and the saved checkpoint's format."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from clipdemo.train.loop import ScenePool, TrainConfig, contrastive_loss, normalise, train
+from clipdemo.train.model import build_model, tiny_processor
+from clipdemo.train.tokenizer import save_clip_vocab
+
+
+def test_any_text_tokenizes_without_unknowns(tokenizer):
+    ids = tokenizer("Zebra-crossing café ☕ 123, naïve?")["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id and ids[-1] == tokenizer.eos_token_id
+    assert tokenizer.eos_token_id not in ids[1:-1]  # nothing unknown became EOS
+
+
+def test_loss_with_identity_truth_is_clips_loss():
+    logits = torch.randn(6, 6)
+    clip = (torch.nn.functional.cross_entropy(logits, torch.arange(6))
+            + torch.nn.functional.cross_entropy(logits.T, torch.arange(6))) / 2
+    torch.testing.assert_close(contrastive_loss(logits, torch.eye(6, dtype=torch.bool)), clip)
+
+
+def test_training_preprocessing_matches_the_clip_image_processor(tokenizer):
+    from PIL import Image
+
+    from clipdemo.scenes import random_scene, scene_rng
+
+    image = random_scene(scene_rng(1, "heldout")).image
+    processor = tiny_processor(tokenizer)
+    reference = processor.image_processor([image], return_tensors="pt")["pixel_values"]
+    ours = normalise(torch.from_numpy(np.array(image.resize((48, 48), Image.BICUBIC)))[None])
+    torch.testing.assert_close(ours, reference, atol=1e-5, rtol=0)
+
+
+def test_short_training_run_lowers_the_loss(tokenizer):
+    model = build_model(tokenizer, seed=0, width=64, vision_layers=2, text_layers=1)
+    pool = ScenePool(400, 48, seed=0)
+    reports = list(train(model, tokenizer, TrainConfig(steps=60, batch_size=32, lr=2e-3, warmup=5), pool=pool,
+                         report_every=1))
+    first, last = np.mean([r.loss for r in reports[:5]]), np.mean([r.loss for r in reports[-5:]])
+    assert last < first - 0.3, (first, last)
+    assert reports[-1].similarity.shape == (8, 8)
+
+
+def test_checkpoint_loads_through_the_standard_transformers_path(tokenizer, tmp_path):
+    from transformers import CLIPModel, CLIPProcessor
+
+    model = build_model(tokenizer, seed=0, width=32, vision_layers=1, text_layers=1)
+    model.save_pretrained(tmp_path)
+    tiny_processor(tokenizer).save_pretrained(tmp_path)
+    save_clip_vocab(tokenizer, tmp_path)
+    assert (tmp_path / "vocab.json").exists() and (tmp_path / "merges.txt").exists()
+    loaded = CLIPModel.from_pretrained(tmp_path)
+    processor = CLIPProcessor.from_pretrained(tmp_path)
+    inputs = processor(text=["a red circle"], images=[np.zeros((96, 96, 3), np.uint8)], return_tensors="pt")
+    assert inputs["pixel_values"].shape == (1, 3, 48, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits_per_image, model(**inputs).logits_per_image)
