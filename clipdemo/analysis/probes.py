@@ -17,6 +17,7 @@ class ProbeItem:
     candidates: list[str]  # captions to choose between
     answer: int  # index of the true caption
     name: str = ""
+    classes: list[str] | None = None  # what each candidate stands for ("3", "left of"): the confusion axes
 
 
 @dataclass
@@ -27,8 +28,14 @@ class ProbeReport:
     n: int
     predictions: list[int] = field(default_factory=list)
     confidence: list[float] = field(default_factory=list)  # softmax probability of the prediction
-    labels: list[str] | None = None  # the shared candidate set, when every item has the same one
+    labels: list[str] | None = None  # the classes, when every item has the same set of them
     confusion: np.ndarray | None = None  # [true, predicted] counts over `labels`
+    items: list[ProbeItem] = field(default_factory=list, repr=False)
+
+    def most_confidently_wrong(self, k: int = 8) -> list[tuple[ProbeItem, int, float]]:
+        """(item, predicted index, its probability) for the k wrong items the model was surest of."""
+        wrong = [(it, p, c) for it, p, c in zip(self.items, self.predictions, self.confidence) if p != it.answer]
+        return sorted(wrong, key=lambda t: -t[2])[:k]
 
 
 def evaluate_items(engine, items: Sequence[ProbeItem], suite: str = "", template: str = "{}",
@@ -51,11 +58,12 @@ def evaluate_items(engine, items: Sequence[ProbeItem], suite: str = "", template
     correct = [p == it.answer for p, it in zip(preds, items)]
     report = ProbeReport(suite, float(np.mean(correct)) if items else 0.0,
                          float(np.mean([1 / len(it.candidates) for it in items])) if items else 0.0,
-                         len(items), preds, conf)
-    if items and all(it.candidates == items[0].candidates for it in items):
-        labels = items[0].candidates
+                         len(items), preds, conf, items=list(items))
+    classes = [it.classes or it.candidates for it in items]
+    if items and all(sorted(c) == sorted(classes[0]) for c in classes):
+        labels = list(dict.fromkeys(sorted(classes[0], key=classes[0].index)))
         confusion = np.zeros((len(labels), len(labels)), int)
-        for p, it in zip(preds, items):
-            confusion[it.answer, p] += 1
+        for p, it, c in zip(preds, items, classes):
+            confusion[labels.index(c[it.answer]), labels.index(c[p])] += 1
         report.labels, report.confusion = labels, confusion
     return report

@@ -11,7 +11,7 @@ import gradio as gr
 from .. import engine as engine_module
 from ..limits import CONCURRENCY, MAX_UPLOAD, QUEUE_SIZE
 from ..registry import DEFAULT_MODEL, available_models
-from . import captions, similarity, status, train, zero_shot
+from . import captions, probes, similarity, status, train, zero_shot
 
 TITLE = "CLIP Explorer"
 INTRO = """# CLIP Explorer
@@ -36,6 +36,8 @@ def build_demo() -> gr.Blocks:
                 captions.build(session_model)
             with gr.Tab("Similarity matrix", id="similarity"):
                 similarity.build(session_model)
+            with gr.Tab("Probes", id="probes"):
+                probes.build(session_model)
             with gr.Tab("Train", id="train"):
                 train.build(session_model, banner)
         demo.load(status.model_info, session_model, info, api_name="model_info").then(

@@ -57,7 +57,7 @@ def build(session_model: gr.State) -> None:
         with gr.Column(scale=3):
             notes = gr.Markdown()
             plot = gr.Plot(label="Captions")
-            table = gr.Dataframe(label="Ranking", interactive=False, wrap=True)
+            table = gr.Dataframe(label="Ranking", interactive=False, wrap=True, elem_id="captions-table")
             csv = gr.File(label="Download CSV")
     gr.Examples(examples=examples.caption_examples(), inputs=[image, captions], label="Examples")
     with gr.Accordion("Reading the numbers", open=False):

@@ -71,7 +71,7 @@ def build(session_model: gr.State) -> None:
         with gr.Column(scale=3):
             notes = gr.Markdown()
             plot = gr.Plot(label="Top labels")
-            table = gr.Dataframe(label="Scores", interactive=False)
+            table = gr.Dataframe(label="Scores", interactive=False, elem_id="zero-shot-table")
             csv = gr.File(label="Download CSV (all labels)")
     gr.Examples(examples=examples.zero_shot_examples(), inputs=[images, labels, template], label="Examples")
     with gr.Accordion("Reading the numbers", open=False):

@@ -1,0 +1,31 @@
+# `make app` installs and runs the app; `make test` installs and runs every test (browser tests included).
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+ARGS   ?=
+
+.PHONY: app test test-fast bench chromium install
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+app: install
+	$(PY) app.py $(ARGS)
+
+# Debian's chromium drives the browser tests (playwright cannot download browsers here).
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+test: install chromium
+	$(PY) -m pytest $(ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not slow and not browser" $(ARGS)
+
+bench: install
+	$(PY) bench/zero_shot_1000_labels.py

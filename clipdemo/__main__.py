@@ -1,0 +1,76 @@
+"""Command line: `python -m clipdemo probe ...` and `python -m clipdemo eval ...`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import InputError
+from .registry import DEFAULT_MODEL
+
+
+def _engine(model: str, device: str | None):
+    from .engine import _load_with_fallback
+
+    engine = _load_with_fallback(model, device)
+    if engine.info.note:
+        print(f"note: {engine.info.note}", file=sys.stderr)
+    return engine
+
+
+def probe(args) -> None:
+    from .probes import format_table, run_suites, to_csv, to_json
+
+    engine = _engine(args.model, args.device)
+    reports = run_suites(engine, args.suite, args.n, args.seed, args.template,
+                         progress=lambda i, n, name: print(f"[{i}/{n}] {name}", file=sys.stderr))
+    print(f"model: {engine.info.name}  template: {args.template!r}")
+    print(format_table(reports))
+    if args.csv:
+        open(args.csv, "w").write(to_csv(reports))
+    if args.json:
+        open(args.json, "w").write(to_json(reports, engine.info.name))
+
+
+def evaluate(args) -> None:
+    from .retrieval.evaluate import format_recall, load_pairs, recall_report, sampled_recall
+
+    engine = _engine(args.model, args.device)
+    pairs = load_pairs(args.pairs)
+    full = recall_report(engine, pairs)
+    print(f"model: {engine.info.name}  pairs: {args.pairs}  images: {len(pairs.images)}  captions: {len(pairs.captions)}")
+    print(format_recall("whole set", full))
+    if args.sample_images:
+        print(format_recall(f"{args.repeats} x {args.sample_images} sampled images",
+                            sampled_recall(engine, pairs, args.sample_images, args.repeats, args.seed)))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m clipdemo")
+    sub = p.add_subparsers(dest="command", required=True)
+    pr = sub.add_parser("probe", help="run probe suites and print accuracy, chance, items, published figure")
+    pr.add_argument("--suite", nargs="+", default=["all"],
+                    help="counting, digits, text, spatial, binding, negation, photos, or all")
+    ev = sub.add_parser("eval", help="Recall@1/5/10 both ways on paired images and captions")
+    ev.add_argument("pairs", help="a CSV of image,caption rows (or a folder holding pairs.csv)")
+    ev.add_argument("--sample-images", type=int, default=10, help="images per sample (0: skip sampling)")
+    ev.add_argument("--repeats", type=int, default=50)
+    for s in (pr, ev):
+        s.add_argument("--model", default=DEFAULT_MODEL)
+        s.add_argument("--device", default=None)
+        s.add_argument("--seed", type=int, default=0)
+    pr.add_argument("-n", type=int, default=200, help="items per suite")
+    pr.add_argument("--template", default="{}", help="prompt template around each caption, e.g. 'a photo of {}.'")
+    pr.add_argument("--csv")
+    pr.add_argument("--json")
+    args = p.parse_args(argv)
+    try:
+        {"probe": probe, "eval": evaluate}[args.command](args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""The real page in headless Chromium: every tab driven like a person would, with screenshots.
+
+Screenshots land in artifacts/screenshots/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from app_server import running_app
+from clipdemo.ui import examples
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with running_app() as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            pg.set_default_timeout(90_000)
+            pg.goto(url)
+            pg.get_by_text("Model:").first.wait_for()
+            yield pg
+        finally:
+            browser.close()
+
+
+def _tab(page, name: str):
+    page.get_by_role("tab", name=name).click()
+    return page.locator(".tabitem:visible").first
+
+
+def _upload(panel, files):
+    panel.locator("input[type=file]").first.set_input_files(files)
+
+
+def _run(page, panel, button: str):
+    panel.get_by_role("button", name=button).click()
+    panel.locator(".js-plotly-plot").first.wait_for()
+    page.wait_for_timeout(500)
+
+
+def test_banner_names_the_bundled_model(page):
+    banner = page.locator("#model-banner")
+    assert "tiny-scenes" in banner.inner_text() and "cpu" in banner.inner_text()
+    assert "synthetic" in banner.inner_text()
+    page.screenshot(path=str(SHOTS / "0-banner.png"))
+
+
+def test_zero_shot_tab(page):
+    panel = _tab(page, "Zero-shot classification")
+    _upload(panel, [str(examples.SCENES / "a_green_triangle.png"), str(examples.SCENES / "a_purple_cross.png")])
+    panel.get_by_label("Candidate labels (one per line)").fill(examples.SCENE_LABELS + "\ngreen triangle")
+    _run(page, panel, "Classify")
+    table = page.locator("#zero-shot-table")
+    expect(table).to_contain_text("a_purple_cross.png")
+    text = table.inner_text()
+    assert re.search(r"a_green_triangle\.png\s+1\s+green triangle", text), text
+    assert re.search(r"a_purple_cross\.png\s+1\s+purple cross", text), text
+    assert "1 duplicate label removed" in panel.inner_text()
+    page.screenshot(path=str(SHOTS / "1-zero-shot.png"), full_page=True)
+
+
+def test_zero_shot_bad_input_shows_a_message(page):
+    panel = _tab(page, "Zero-shot classification")
+    panel.get_by_label("Prompt template ({} is the label)").fill("a photo of a cat")
+    panel.get_by_role("button", name="Classify").click()
+    toast = page.get_by_text("must contain {} exactly once").first
+    toast.wait_for()
+    page.screenshot(path=str(SHOTS / "1b-zero-shot-error.png"))
+    panel.get_by_label("Prompt template ({} is the label)").fill("a photo of a {}.")
+
+
+def test_caption_tab(page):
+    panel = _tab(page, "Caption ranking")
+    _upload(panel, [str(examples.SCENES / "three_blue_stars.png")])
+    panel.get_by_label("Candidate captions (one per line)").fill("\n".join(examples.scene_captions()))
+    _run(page, panel, "Rank captions")
+    expect(page.locator("#captions-table")).to_contain_text("three blue stars")
+    rows = page.locator("#captions-table").inner_text()
+    first_row = rows.split("\n")[1:3]
+    assert "three blue stars" in " ".join(first_row), rows
+    page.screenshot(path=str(SHOTS / "2-captions.png"), full_page=True)
+
+
+def test_similarity_tab(page):
+    panel = _tab(page, "Similarity matrix")
+    _upload(panel, examples.scene_files())
+    panel.get_by_label("Texts (columns, one per line)").fill("\n".join(examples.scene_captions()))
+    _run(page, panel, "Compute matrix")
+    assert panel.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").count() >= 1
+    assert "three blue stars" in panel.locator(".js-plotly-plot").first.inner_text()
+    panel.get_by_label("softmax over texts").check()
+    page.get_by_text("softmax over texts: 8 images").first.wait_for()
+    page.screenshot(path=str(SHOTS / "3-similarity.png"), full_page=True)
+
+
+def test_train_tab_then_use_the_trained_model(page):
+    panel = _tab(page, "Train")
+    panel.get_by_role("button", name="Train").click()
+    panel.get_by_text(re.compile(r"Step \d+/300")).first.wait_for()
+    page.wait_for_timeout(3000)
+    panel.get_by_role("button", name="Stop").click()
+    panel.get_by_text("Done.").wait_for(timeout=120_000)
+    assert panel.locator(".js-plotly-plot").count() == 2
+    page.screenshot(path=str(SHOTS / "4-train.png"), full_page=True)
+    panel.get_by_label("trained here").check()
+    page.locator("#model-banner").get_by_text("trained in this session").wait_for()
