@@ -11,7 +11,7 @@ from pathlib import Path
 import skimage
 from PIL import Image
 
-from clipdemo.scenes import digit_scene, group_scene, relation_scene, scene_rng
+from clipdemo.scenes import describe, digit_scene, group_scene, random_scene, relation_scene, scene_rng
 
 ROOT = Path(__file__).resolve().parents[1] / "examples"
 
@@ -27,6 +27,17 @@ NOTEBOOK = {
     "coffee": "a cup of coffee with latte art on a saucer",
 }
 EXTRA_PHOTOS = ("coins", "text")
+SECOND_CAPTIONS = {  # a second caption per photo for the paired retrieval set
+    "page": "black text and figures on a white sheet of paper",
+    "chelsea": "an orange and grey cat with green eyes",
+    "astronaut": "a smiling woman in a space suit holding a helmet",
+    "rocket": "a tall white launch vehicle with a tower beside it",
+    "motorcycle_right": "a shiny motorcycle seen from the side indoors",
+    "camera": "a photographer with a tripod outdoors in black and white",
+    "horse": "a horse drawn in solid black on a white background",
+    "coffee": "a white cup filled with coffee seen from above",
+}
+PAIRED_SCENES = 32
 
 SCENES = [  # scenes the bundled model knows; each file is named after its caption
     lambda r: group_scene(r, n=2, colour="red", shape="circle", size=192),
@@ -56,6 +67,28 @@ def main() -> None:
         scene.image.save(scenes / f"{scene.caption.replace(' ', '_')}.png")
         captions.append(scene.caption)
     (scenes / "captions.txt").write_text("\n".join(captions) + "\n")
+    write_pairs(ROOT / "pairs")
+
+
+def write_pairs(folder: Path) -> None:
+    """A paired set for Recall@K: held-out scenes with two true captions each, and the photos with two each."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rows = []
+    rng = scene_rng(2000, "heldout")
+    for i in range(PAIRED_SCENES):
+        scene = random_scene(rng, size=128)
+        name = f"scene_{i:02d}.png"
+        scene.image.save(folder / name)
+        rows += [(name, scene.caption), (name, describe(scene.key, rng).rstrip("."))]
+    for name, caption in NOTEBOOK.items():
+        rows += [(f"../photos/{name}.jpg", caption), (f"../photos/{name}.jpg", SECOND_CAPTIONS[name])]
+    with open(folder / "pairs.csv", "w", newline="") as f:
+        import csv
+
+        w = csv.writer(f)
+        w.writerow(["image", "caption"])
+        w.writerows(rows)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import gradio as gr
 from .. import engine as engine_module
 from ..limits import CONCURRENCY, MAX_UPLOAD, QUEUE_SIZE
 from ..registry import DEFAULT_MODEL, available_models
-from . import captions, probes, similarity, status, train, zero_shot
+from . import captions, probes, search, similarity, status, train, zero_shot
 
 TITLE = "CLIP Explorer"
 INTRO = """# CLIP Explorer
@@ -36,6 +36,8 @@ def build_demo() -> gr.Blocks:
                 captions.build(session_model)
             with gr.Tab("Similarity matrix", id="similarity"):
                 similarity.build(session_model)
+            with gr.Tab("Search", id="search"):
+                search.build(session_model)
             with gr.Tab("Probes", id="probes"):
                 probes.build(session_model)
             with gr.Tab("Train", id="train"):
@@ -55,6 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     p.add_argument("--mcp", action="store_true", help="also serve the endpoints as MCP tools")
+    p.add_argument("--gallery", default=None, help="a folder of images for the Search tab (indexed on first use)")
     p.add_argument("--preload", action="store_true", help="load the model before serving the first page")
     return p.parse_args(argv)
 
@@ -63,6 +66,7 @@ def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False,
     """Queue with bounded size (the API cannot skip it) and launch with an upload size limit."""
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
     return demo.launch(server_name=host, server_port=port, share=share, mcp_server=mcp, max_file_size=MAX_UPLOAD,
+                       show_error=True,
                        css=CSS, theme=gr.themes.Soft(), **kwargs)
 
 
@@ -70,6 +74,7 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     engine_module.configure(args.model, args.device)
+    search.set_gallery_folder(args.gallery)
     if args.preload:
         engine_module.get_engine()
     launch(build_demo(), args.host, args.port, args.share, args.mcp)

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..prompts import DEFAULT_TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2] / "examples"
-PHOTOS, SCENES = ROOT / "photos", ROOT / "scenes"
+PHOTOS, SCENES, PAIRS = ROOT / "photos", ROOT / "scenes", ROOT / "pairs"
 NOTEBOOK_IMAGES = ("page", "chelsea", "astronaut", "rocket", "motorcycle_right", "camera", "horse", "coffee")
 
 SCENE_LABELS = "\n".join(f"{c} {s}" for c, s in [("red", "circle"), ("blue", "star"), ("green", "triangle"),

@@ -58,7 +58,7 @@ def run_probes(suites: list[str], n: float = 100, template: str = "{}", seed: fl
     if confusions:
         name, r = max(confusions, key=lambda c: len(c[1].labels))
         figure = heatmap(r.confusion, [f"true {x}" for x in r.labels], [f"said {x}" for x in r.labels],
-                         title=f"Confusion: {name} (rows true, columns predicted)", colorbar="items", fmt="d")
+                         title=f"Confusion: {name} (rows true, columns predicted)", colorbar="items", fmt=".0f")
     wrong = [(it.image, f"{r.suite}: said '{it.candidates[p]}' ({conf:.0%}); true '{it.candidates[it.answer]}'")
              for r in reports for it, p, conf in r.most_confidently_wrong(4)]
     return (summary, chart, figure, wrong, export("probes.csv", to_csv(reports)),

@@ -1,0 +1,1 @@
+"""Retrieval both ways over a gallery, persistent embeddings, and Recall@K evaluation."""
