@@ -73,7 +73,7 @@ def build_gallery(engine, paths: list[str], store: EmbeddingStore | None = None,
                   batch_size: int = 64, progress: Callable[[int, int], None] | None = None) -> Gallery:
     """Embed every file (in batches: memory holds one batch of pixels at a time), reusing stored vectors."""
     hashes = [file_hash(p) for p in paths]
-    known = store.get_many(list(set(hashes))) if store else {}
+    known = store.get_many(list(set(hashes))) if store is not None else {}
     todo = [(p, h) for p, h in dict(zip(paths, hashes)).items() if h not in known]
     skipped, encoded = [], 0
     for start in range(0, len(todo), batch_size):
@@ -88,7 +88,7 @@ def build_gallery(engine, paths: list[str], store: EmbeddingStore | None = None,
             vectors = engine.encode_images(images).numpy()
             fresh = dict(zip(batch, vectors))
             known.update(fresh)
-            if store:
+            if store is not None:
                 store.put_many(fresh)
             encoded += len(images)
         if progress:

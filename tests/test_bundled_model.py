@@ -1,0 +1,61 @@
+"""The committed tiny-scenes model: it must have learned what its training data teaches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from clipdemo.analysis.captions import rank_captions
+from clipdemo.analysis.similarity import similarity_matrix
+from clipdemo.analysis.zero_shot import zero_shot
+from clipdemo.images import open_image
+from clipdemo.train.evaluate import TEMPLATE, attribute_items, evaluate_items
+
+FLOORS = {"colour": 0.99, "shape": 0.97, "shape+colour": 0.95, "digit": 0.95}
+
+
+@pytest.mark.parametrize("attribute", list(FLOORS))
+def test_held_out_zero_shot_meets_the_floor(bundled_engine, attribute):
+    report = evaluate_items(bundled_engine, attribute_items(attribute, 300, seed=11), attribute, TEMPLATE)
+    assert report.accuracy >= FLOORS[attribute], f"{attribute}: {report.accuracy:.1%}"
+
+
+def test_caption_ranking_puts_the_true_caption_first(bundled_engine, scene_files):
+    paths, captions = scene_files
+    firsts = [rank_captions(bundled_engine, open_image(p).image, captions)[0].caption == c
+              for p, c in zip(paths, captions)]
+    assert np.mean(firsts) >= 0.75, firsts
+
+
+def test_eight_by_eight_similarity_is_diagonal_dominant(bundled_engine, scene_files):
+    paths, captions = scene_files
+    m = similarity_matrix(bundled_engine, [open_image(p).image for p in paths], captions).cosine
+    assert (m.argmax(1) == np.arange(8)).mean() >= 0.75
+    assert np.diag(m).mean() > m[~np.eye(8, dtype=bool)].mean() + 0.1
+
+
+def test_probabilities_match_clipmodel_on_the_bundled_model(bundled_engine, scene_files):
+    paths, captions = scene_files
+    images = [open_image(p).image for p in paths[:4]]
+    ours = zero_shot(bundled_engine, images, captions, ["{}"])
+    got = torch.tensor([[next(s.score for s in r.scores if s.label == c) for c in captions] for r in ours])
+    inputs = bundled_engine.processor(text=captions, images=images, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        reference = bundled_engine.model(**inputs).logits_per_image.softmax(-1)
+    torch.testing.assert_close(got, reference, atol=1e-5, rtol=0)
+
+
+def test_same_answers_as_the_transformers_pipeline(bundled_engine, scene_files):
+    from transformers import pipeline
+
+    from clipdemo.registry import bundled_path
+
+    paths, _ = scene_files
+    labels = ["red circle", "blue star", "green triangle", "yellow square", "purple cross", "orange diamond"]
+    pipe = pipeline("zero-shot-image-classification", model=bundled_path(), device="cpu")
+    image = open_image(paths[0]).image
+    reference = pipe(image, candidate_labels=labels, hypothesis_template="a photo of a {}.")
+    (ours,) = zero_shot(bundled_engine, [image], labels, ["a photo of a {}."])
+    assert [s.label for s in ours.scores] == [r["label"] for r in reference]
+    np.testing.assert_allclose([s.score for s in ours.scores], [r["score"] for r in reference], atol=1e-5)

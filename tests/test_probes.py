@@ -1,0 +1,153 @@
+"""Probe suites: ground truth checked from pixels, scoring against a brute-force reference, reports."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from clipdemo.analysis.probes import ProbeItem, evaluate_items
+from clipdemo.errors import InputError
+from clipdemo.probes import PUBLISHED, SUITES, run_suites, suite_names, to_csv, to_json
+from clipdemo.probes.custom import load_probe_set
+from clipdemo.probes.suites import binding, counting, photos, spatial
+from clipdemo.scenes import COLOURS
+from clipdemo.scenes.grammar import NUMBER_WORDS
+
+
+def _components(image, colour) -> list[tuple[float, float]]:
+    a = np.asarray(image, np.int32)
+    mask = np.abs(a - np.array(COLOURS[colour])).max(-1) < 45
+    labels, n = ndimage.label(mask)
+    sizes = ndimage.sum(mask, labels, range(1, n + 1))
+    return [c for c, s in zip(ndimage.center_of_mass(mask, labels, range(1, n + 1)), sizes) if s > 8]
+
+
+def test_counting_labels_match_connected_components():
+    for item in counting(40, seed=1):
+        true = item.candidates[item.answer]
+        words = true.split()
+        count = int(words[0]) if words[0].isdigit() else (1 if words[0] in ("a", "an") else NUMBER_WORDS.index(words[0]))
+        colour = words[1]
+        assert len(_components(item.image, colour)) == count, true
+
+
+def test_counting_uses_words_and_digits():
+    captions = {c for it in counting(10) for c in it.candidates}
+    assert any(c.startswith("three ") for c in captions) and any(c.startswith("3 ") for c in captions)
+
+
+def test_spatial_truth_matches_pixel_positions():
+    for item in spatial(30, seed=2):
+        true = item.candidates[item.answer]
+        words = true.split()
+        colour_a, colour_b = words[1], words[-2]
+        (ya, xa), (yb, xb) = _components(item.image, colour_a)[0], _components(item.image, colour_b)[0]
+        if "left of" in true:
+            assert xa < xb - 10
+        elif "right of" in true:
+            assert xa > xb + 10
+        elif " above " in true:
+            assert ya < yb - 10
+        else:
+            assert ya > yb + 10
+
+
+def test_binding_distractor_swaps_colours_only():
+    for item in binding(20, seed=3):
+        true, wrong = item.candidates[item.answer], item.candidates[1 - item.answer]
+        t, w = true.split(), wrong.split()
+        assert (t[2], t[-1]) == (w[2], w[-1]) and (t[1], t[-2]) == (w[-2], w[1])  # same shapes, colours swapped
+        assert len(_components(item.image, t[1])) == 1 and len(_components(item.image, t[-2])) == 1
+
+
+def test_photos_coin_count_is_checkable():
+    from skimage.filters import threshold_otsu
+
+    coins = photos()[0]
+    gray = np.asarray(coins.image.convert("L"))
+    mask = ndimage.binary_opening(ndimage.binary_fill_holes(gray > threshold_otsu(gray)), iterations=2)
+    labels, n = ndimage.label(mask)
+    sizes = ndimage.sum(mask, labels, range(1, n + 1))
+    assert (sizes > 200).sum() == 24 and coins.candidates[coins.answer] == "a photo of 24 coins"
+
+
+def test_accuracy_and_chance_match_brute_force(random_engine):
+    items = counting(12, seed=4) + spatial(12, seed=4)
+    report = evaluate_items(random_engine, items, "mixed", "a photo of {}.")
+    correct = 0
+    for item in items:  # one item at a time, straight through CLIPModel
+        inputs = random_engine.processor(text=[f"a photo of {c}." for c in item.candidates], images=[item.image],
+                                         return_tensors="pt", padding=True)
+        with torch.no_grad():
+            correct += int(random_engine.model(**inputs).logits_per_image.argmax()) == item.answer
+    assert report.accuracy == pytest.approx(correct / len(items))
+    assert report.chance == pytest.approx((12 / 6 + 12 / 2) / 24)
+
+
+def test_random_weights_sit_at_chance(random_engine):
+    for report in run_suites(random_engine, ["spatial", "binding"], n=200, seed=5):
+        assert abs(report.accuracy - report.chance) < 0.1, (report.suite, report.accuracy)
+
+
+def test_bundled_model_is_well_above_chance_where_it_was_trained(bundled_engine):
+    reports = {r.suite: r for r in run_suites(bundled_engine, ["counting", "spatial", "binding"], n=200, seed=6)}
+    assert reports["spatial"].accuracy > 0.75
+    assert reports["binding"].accuracy > 0.75
+    assert reports["counting"].accuracy > reports["counting"].chance + 0.25
+
+
+def test_reports_export_and_confusion(bundled_engine):
+    (report,) = run_suites(bundled_engine, ["counting"], n=30)
+    assert report.labels == ["1", "2", "3", "4", "5", "6"] and report.confusion.sum() == 30
+    assert "counting" in to_json([report], "tiny-scenes") and to_csv([report]).count("\n") == 31
+    assert report.most_confidently_wrong(3) == sorted(report.most_confidently_wrong(3), key=lambda t: -t[2])
+
+
+def test_suite_names_contract():
+    assert list(SUITES) == ["counting", "digits", "text", "spatial", "binding", "negation", "photos"]
+    assert suite_names("all") == list(SUITES)
+    with pytest.raises(InputError, match="counting, digits"):
+        suite_names(["counts"])
+    assert PUBLISHED["digits"].accuracy == 0.484 and PUBLISHED["counting"].accuracy == 0.232
+
+
+def _probe_csv(tmp_path, rows):
+    (tmp_path / "probe.csv").write_text("image,captions,answer\n" + "\n".join(rows) + "\n")
+    return str(tmp_path / "probe.csv")
+
+
+def test_custom_probe_set_from_csv_and_zip(tmp_path, scene_files):
+    paths, captions = scene_files
+    rows = [f"{paths[0]},{captions[0]}|{captions[1]},{captions[0]}", f"{paths[3]},{captions[0]}|{captions[3]},1"]
+    items = load_probe_set(_probe_csv(tmp_path, rows))
+    assert [it.answer for it in items] == [0, 1]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.write(paths[0], "a.png")
+        z.writestr("set.csv", f"image,captions,answer\na.png,{captions[0]}|{captions[2]},{captions[0]}\n")
+    (tmp_path / "set.zip").write_bytes(buf.getvalue())
+    (item,) = load_probe_set(str(tmp_path / "set.zip"))
+    assert item.candidates == [captions[0], captions[2]] and item.answer == 0
+
+
+@pytest.mark.parametrize("row,message", [
+    ("x.png,only one caption,0", "at least two captions"),
+    ("x.png,a|b,c", "neither one of the captions"),
+    ("missing.png,a|b,0", "not uploaded"),
+])
+def test_bad_probe_csv_says_what_is_wrong(tmp_path, row, message):
+    with pytest.raises(InputError, match=message):
+        load_probe_set(_probe_csv(tmp_path, [row]))
+
+
+def test_probe_command_prints_the_table():
+    out = subprocess.run([sys.executable, "-m", "clipdemo", "probe", "--suite", "counting", "--model", "tiny-scenes",
+                          "-n", "20"], capture_output=True, text=True, check=True)
+    assert "counting" in out.stdout and "CLEVR counts" in out.stdout and "chance" in out.stdout

@@ -1,0 +1,120 @@
+"""Recall@K against a brute-force reference, the persistent store, and FAISS search."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from clipdemo.retrieval.evaluate import load_pairs, recall_at_k, sampled_recall, similarity_for
+from clipdemo.retrieval.index import build_gallery, make_index
+from clipdemo.retrieval.store import EmbeddingStore
+from clipdemo.ui import examples
+
+
+def _brute_force(sim, owner, k):
+    """Loop over queries, sort, look: the definition, with ties counted against the model."""
+    n_images, n_captions = sim.shape
+    i2t = []
+    for i in range(n_images):
+        true = [c for c in range(n_captions) if owner[c] == i]
+        best = max(sim[i, c] for c in true)
+        wrong_above = sum(1 for c in range(n_captions) if owner[c] != i and sim[i, c] >= best)
+        i2t.append(wrong_above < k)
+    t2i = []
+    for c in range(n_captions):
+        wrong_above = sum(1 for i in range(n_images) if i != owner[c] and sim[i, c] >= sim[owner[c], c])
+        t2i.append(wrong_above < k)
+    return np.mean(i2t), np.mean(t2i)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_recall_matches_brute_force_with_ties_and_several_captions(seed):
+    rng = np.random.default_rng(seed)
+    n_images = 12
+    owner = np.repeat(np.arange(n_images), rng.integers(1, 4, n_images))  # 1-3 captions per image
+    sim = np.round(rng.normal(size=(n_images, len(owner))), 1)  # rounding makes many ties
+    sim[owner, np.arange(len(owner))] += rng.uniform(0, 1.5, len(owner))  # true pairs tend to score higher
+    got = recall_at_k(sim, owner, (1, 3, 5, 10))
+    for k in (1, 3, 5, 10):
+        i2t, t2i = _brute_force(sim, owner, k)
+        assert got["image_to_text"][k] == pytest.approx(i2t)
+        assert got["text_to_image"][k] == pytest.approx(t2i)
+
+
+def test_perfect_and_reversed_similarities():
+    owner = np.array([0, 0, 1, 2])
+    perfect = np.eye(3)[:, owner]
+    assert recall_at_k(perfect, owner)["text_to_image"][1] == 1.0
+    assert recall_at_k(-perfect, owner, (1,))["image_to_text"][1] == 0.0
+    tie = np.zeros((3, 4))  # everything tied: the model found nothing
+    assert recall_at_k(tie, owner, (1,))["text_to_image"][1] == 0.0
+
+
+def test_sampled_protocol_is_seeded(bundled_engine):
+    pairs = load_pairs(str(examples.PAIRS))
+    sim = similarity_for(bundled_engine, pairs)
+    a = sampled_recall(bundled_engine, pairs, 10, 20, seed=3, similarity=sim)
+    b = sampled_recall(bundled_engine, pairs, 10, 20, seed=3, similarity=sim)
+    assert a == b
+    mean, std = a["text_to_image"][10]
+    assert mean == 1.0 and std == 0.0  # among 10 images, a caption's image is always in the top 10
+    assert 0.0 <= a["image_to_text"][1][0] <= 1.0
+
+
+def test_bundled_model_retrieves_the_true_scene_first(bundled_engine):
+    pairs = load_pairs(str(examples.PAIRS))
+    scenes = [i for i, p in enumerate(pairs.images) if "scene_" in p]
+    cols = np.flatnonzero(np.isin(pairs.image_of_caption, scenes))
+    sim = similarity_for(bundled_engine, pairs)[np.ix_(scenes, cols)]
+    owner = np.searchsorted(scenes, pairs.image_of_caption[cols])
+    assert recall_at_k(sim, owner, (1,))["text_to_image"][1] >= 0.6
+
+
+def _write(path, colour):
+    Image.new("RGB", (64, 64), colour).save(path)
+
+
+def test_store_persists_and_never_serves_a_stale_embedding(random_engine, tmp_path):
+    folder = tmp_path / "gallery"
+    folder.mkdir()
+    paths = [str(folder / f"{i}.png") for i in range(5)]
+    for i, p in enumerate(paths):
+        _write(p, (i * 50, 10, 10))
+    store = EmbeddingStore(random_engine, tmp_path / "cache")
+    first = build_gallery(random_engine, paths, store)
+    assert first.encoded == 5 and len(store) == 5
+
+    restarted = EmbeddingStore(random_engine, tmp_path / "cache")  # a new process would open the same file
+    again = build_gallery(random_engine, paths, restarted)
+    assert again.encoded == 0
+    np.testing.assert_array_equal(again.vectors, first.vectors)
+
+    _write(paths[2], (0, 200, 0))  # the file changes under the same name
+    _write(folder / "new.png", (9, 9, 9))
+    changed = build_gallery(random_engine, paths + [str(folder / "new.png")], restarted)
+    assert changed.encoded == 2  # the changed file and the new one, nothing else
+    fresh = random_engine.encode_images([Image.open(paths[2]).convert("RGB")]).numpy()[0]
+    np.testing.assert_allclose(changed.vectors[2], fresh, atol=1e-6)
+    assert not np.allclose(changed.vectors[2], first.vectors[2])
+
+
+def test_hnsw_agrees_with_exact_search():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(2000, 64)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    q = v[:50] + 0.05 * rng.normal(size=(50, 64)).astype(np.float32)
+    _, exact = make_index(v, "exact").search(q, 10)
+    _, approx = make_index(v, "hnsw").search(q, 10)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall >= 0.9 and (exact[:, 0] == np.arange(50)).all()
+
+
+def test_eval_command_prints_recall_both_ways():
+    out = subprocess.run([sys.executable, "-m", "clipdemo", "eval", str(examples.PAIRS / "pairs.csv"),
+                          "--model", "tiny-scenes", "--repeats", "5"], capture_output=True, text=True, check=True)
+    assert "image to text" in out.stdout and "text to image" in out.stdout and "R@10" in out.stdout
+    assert "5 x 10 sampled images" in out.stdout
