@@ -224,8 +224,37 @@ def set_engine(engine: ClipEngine | None) -> None:
         _engine = engine
 
 
+def _hub_unreachable(source: str) -> str | None:
+    """Why a hub id cannot load right now (not cached and no connection), or None to just try.
+
+    transformers retries an unreachable hub for about 30 s; this check takes at most 3 s.
+    """
+    import os
+    import socket
+
+    if os.path.isdir(source):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(source, "config.json"), str):
+            return None  # cached: from_pretrained works offline
+    except Exception:
+        return None
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return "HF_HUB_OFFLINE is set and the model is not in the Hugging Face cache"
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=3).close()
+        return None
+    except OSError:
+        return "huggingface.co cannot be reached and the model is not in the Hugging Face cache"
+
+
 def _load_with_fallback(name: str, device: str | None) -> ClipEngine:
     try:
+        why = _hub_unreachable(resolve_model(name))
+        if why:
+            raise OSError(why)
         return ClipEngine.load(name, device)
     except InputError:
         raise

@@ -54,6 +54,16 @@ class Gallery:
         if self.index is None and len(self.paths):
             self.index = make_index(self.vectors, self.kind)
 
+    def approximate_recall(self, k: int = 10, queries: int = 100, seed: int = 0) -> float:
+        """Recall@k of this index against exact search, with gallery vectors as queries (1.0 when exact)."""
+        if self.kind == "exact" or not len(self.paths):
+            return 1.0
+        rng = np.random.default_rng(seed)
+        q = self.vectors[rng.choice(len(self.paths), min(queries, len(self.paths)), replace=False)]
+        _, exact = make_index(self.vectors, "exact").search(q, k)
+        _, approx = self.index.search(q, k)
+        return float(np.mean([len(set(a) & set(e)) / len(e) for a, e in zip(approx, exact)]))
+
     def search(self, query: np.ndarray, k: int = 10) -> list[Hit]:
         """The k gallery images nearest to a unit query vector [D], best first."""
         if not len(self.paths):

@@ -58,6 +58,8 @@ def index_gallery(files=None, index_kind: str = "exact", session_model=None, pro
         raise InputError("None of the gallery files could be read: " + " ".join(gallery.skipped[:5]))
     text = (f"Indexed **{len(gallery.paths)}** images ({gallery.encoded} encoded now, "
             f"{len(gallery.paths) - gallery.encoded} from the on-disk cache), index: {index_kind}.")
+    if index_kind != "exact":
+        text += f" Its recall@10 against exact search on this gallery: {gallery.approximate_recall():.3f}."
     if gallery.skipped:
         text += f" Skipped {len(gallery.skipped)}: " + "; ".join(gallery.skipped[:3])
     return text, gallery

@@ -44,7 +44,7 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
     progress(0, desc="rendering scenes")
     tokenizer = build_tokenizer()
     model = build_model(tokenizer, seed=seed, width=96, vision_layers=3, text_layers=1)
-    pool = ScenePool(max(2_000, 4 * batch_size), model.config.vision_config.image_size, seed)
+    pool = ScenePool(max(1_000, 4 * batch_size), model.config.vision_config.image_size, seed)
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=float(learning_rate), warmup=max(1, steps // 10),
                          seed=seed)
     history = ([], [], [])
