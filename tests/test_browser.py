@@ -119,3 +119,28 @@ def test_train_tab_then_use_the_trained_model(page):
     page.screenshot(path=str(SHOTS / "4-train.png"), full_page=True)
     panel.get_by_label("trained here").check()
     page.locator("#model-banner").get_by_text("trained in this session").wait_for()
+
+
+def test_search_tab(page):
+    panel = _tab(page, "Search")
+    _upload(panel, examples.scene_files())
+    panel.get_by_role("button", name="Index gallery").click()
+    panel.get_by_text("Indexed 8 images").wait_for()
+    panel.get_by_label("Text query").fill("the digit 7")
+    panel.get_by_role("button", name="Search images").click()
+    results = page.locator("#search-results")
+    expect(results).to_contain_text("the_digit_7.png")
+    first_caption = results.locator("img").first.get_attribute("alt") or results.inner_text()
+    assert "the_digit_7" in first_caption or results.inner_text().index("the_digit_7.png") < 40
+    page.screenshot(path=str(SHOTS / "5-search.png"), full_page=True)
+
+
+def test_probes_tab(page):
+    panel = _tab(page, "Probes")
+    panel.get_by_role("button", name="Run probes").click()
+    table = page.locator("#probes-table")
+    expect(table).to_contain_text("CLEVR counts", timeout=180_000)
+    for suite in ("counting", "digits", "spatial", "binding", "negation"):
+        assert suite in table.inner_text()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "6-probes.png"), full_page=True)

@@ -30,13 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool", type=int, default=defaults.pool, help="scenes rendered up front")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--init", default=None, help="continue from this checkpoint instead of random weights")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pool=args.pool, seed=args.seed)
 
     tokenizer = build_tokenizer()
-    model = build_model(tokenizer, seed=args.seed)
+    if args.init:
+        from transformers import CLIPModel
+
+        model = CLIPModel.from_pretrained(args.init)
+    else:
+        model = build_model(tokenizer, seed=args.seed)
     processor = tiny_processor(tokenizer)
     t0 = time.perf_counter()
     pool = ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
