@@ -138,7 +138,8 @@ class ClipEngine:
         short labels are not padded to the longest text in the request.
         """
         texts = list(texts)
-        missing = list(dict.fromkeys(t for t in texts if self._texts.get(t) is None))
+        found = {t: v for t in dict.fromkeys(texts) if (v := self._texts.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             ids = self.tokenizer(missing, truncation=True, max_length=self.max_text_tokens)["input_ids"]
             order = sorted(range(len(missing)), key=lambda i: len(ids[i]))
@@ -149,10 +150,11 @@ class ClipEngine:
                     out = self.model.get_text_features(input_ids=batch["input_ids"].to(self.device),
                                                        attention_mask=batch["attention_mask"].to(self.device))
                 for i, row in zip(chunk, self._normalise(_embedding(out))):
+                    found[missing[i]] = row
                     self._texts.put(missing[i], row)
                 if progress:
                     progress(min(start + batch_size, len(order)), len(order))
-        return self._stack([self._texts.get(t) for t in texts])
+        return self._stack([found[t] for t in texts])
 
     # -- images -------------------------------------------------------------------------------------
 
@@ -160,17 +162,19 @@ class ClipEngine:
                       progress: Progress | None = None) -> torch.Tensor:
         """Embed RGB images. Returns [len(images), D] unit vectors (float32, CPU); cached by pixel content."""
         keys = [image_key(im) for im in images]
-        todo = list({k: im for k, im in zip(keys, images) if self._images.get(k) is None}.items())
+        found = {k: v for k in dict.fromkeys(keys) if (v := self._images.get(k)) is not None}
+        todo = [(k, im) for k, im in dict(zip(keys, images)).items() if k not in found]
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             pixels = self.processor.image_processor([im for _, im in chunk], return_tensors="pt")["pixel_values"]
             with self._forward_lock, torch.inference_mode():
                 out = self.model.get_image_features(pixel_values=pixels.to(self.device, self.dtype))
             for (k, _), row in zip(chunk, self._normalise(_embedding(out))):
+                found[k] = row
                 self._images.put(k, row)
             if progress:
                 progress(min(start + batch_size, len(todo)), len(todo))
-        return self._stack([self._images.get(k) for k in keys])
+        return self._stack([found[k] for k in keys])
 
     # -- helpers ------------------------------------------------------------------------------------
 

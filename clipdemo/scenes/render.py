@@ -94,8 +94,7 @@ def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: f
     elif shape == "square":
         draw.polygon(_regular(cx, cy, r * 1.2, 4, math.pi / 4 + angle), fill=fill)
     elif shape == "diamond":
-        pts = _regular(cx, cy, r, 4, angle)
-        draw.polygon([(x, cy + (y - cy) * 1.0) for x, y in pts], fill=fill)
+        draw.polygon(_regular(cx, cy, r, 4, angle), fill=fill)
     elif shape == "triangle":
         draw.polygon(_regular(cx, cy + r * 0.15, r * 1.15, 3, -math.pi / 2 + angle), fill=fill)
     elif shape == "star":
