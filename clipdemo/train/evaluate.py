@@ -79,11 +79,19 @@ def evaluate(engine, n: int = 500, seed: int = 0, styles=("train", "shifted"),
             for a, s in itertools.product(attributes, styles)]
 
 
-def format_table(rows) -> str:
-    lines = [f"{'attribute':<20} {'renderer':<8} {'accuracy':>8} {'chance':>7} {'items':>6}"]
-    for attribute, style, r in rows:
-        lines.append(f"{attribute:<20} {style:<8} {r.accuracy:8.1%} {r.chance:7.1%} {r.n:6d}")
-    return "\n".join(lines)
+def format_table(rows, markdown: bool = False) -> str:
+    """One line per attribute: accuracy with the training renderer and the shifted one, chance, items."""
+    styles = list(dict.fromkeys(s for _, s, _ in rows))
+    table = {(a, s): r for a, s, r in rows}
+    attributes = list(dict.fromkeys(a for a, _, _ in rows))
+    head = ["attribute", *[f"{s} renderer" for s in styles], "chance", "items"]
+    body = [[a, *[f"{table[a, s].accuracy:.1%}" for s in styles], f"{table[a, styles[0]].chance:.1%}",
+             str(table[a, styles[0]].n)] for a in attributes]
+    if markdown:
+        return "\n".join("| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head), *body])
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in [head, *body])
 
 
 def main(argv=None) -> int:
@@ -93,8 +101,9 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="tiny-scenes")
     p.add_argument("-n", type=int, default=500, help="items per attribute and renderer")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--markdown", action="store_true", help="print a Markdown table (for the model card)")
     args = p.parse_args(argv)
-    print(format_table(evaluate(ClipEngine.load(args.model), args.n, args.seed)))
+    print(format_table(evaluate(ClipEngine.load(args.model), args.n, args.seed), args.markdown))
     return 0
 
 
