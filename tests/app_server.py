@@ -16,7 +16,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app():
+def running_app(mcp: bool = False):
     """Yield (url, demo); the demo is closed afterwards, whatever happens."""
     from clipdemo.ui.app import build_demo, launch
 
@@ -24,7 +24,7 @@ def running_app():
     demo = build_demo()
     port = free_port()
     try:
-        launch(demo, port=port, prevent_thread_lock=True, quiet=True)
+        launch(demo, port=port, mcp=mcp, prevent_thread_lock=True, quiet=True)
         yield f"http://127.0.0.1:{port}/", demo
     finally:
         demo.close()

@@ -148,3 +148,15 @@ def test_the_queue_cannot_be_skipped_and_is_bounded(client):
     config = httpx.get(client.src.rstrip("/") + "/config", timeout=30).json()
     assert config["max_file_size"] == 25 * 1024 * 1024
     assert client.demo._queue.max_size == QUEUE_SIZE
+
+
+def test_mcp_serves_the_endpoints_as_documented_tools():
+    import httpx
+
+    with running_app(mcp=True) as (url, _):
+        schema = httpx.get(url + "gradio_api/mcp/schema", timeout=60).json()
+    tools = {t["name"]: t for t in schema}
+    for name in ("zero_shot", "rank_captions", "similarity_matrix", "model_info"):
+        assert name in tools, list(tools)
+    assert "Zero-shot image classification" in tools["zero_shot"]["description"]
+    assert "candidate_labels" in tools["zero_shot"]["inputSchema"]["properties"]
