@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..analysis.probes import ProbeItem
 from ..scenes import COLOURS, SHAPES, group_scene, relation_scene, scene_rng
-from ..scenes.grammar import NUMBER_WORDS, noun_phrase, plural
+from ..scenes.grammar import NUMBER_WORDS, noun_phrase, plural, relation_phrase
 from ..scenes.render import SHIFTED_FONTS, TRAIN_FONTS, background, draw_text
 
 WORDS = ("cat", "dog", "car", "tree", "house", "fish", "bird", "cup", "hat", "sun", "moon", "ship", "book", "door",
@@ -86,8 +86,7 @@ def spatial(n: int, seed: int = 0) -> list[ProbeItem]:
         rel = rels[rng.integers(2)]
         scene = relation_scene(rng, rel=rel)
         a, b = scene.objects
-        captions = [f"{noun_phrase(1, a.colour, a.shape)} {'to the ' + r if r.endswith('of') else r} "
-                    f"{noun_phrase(1, b.colour, b.shape)}" for r in (rel, rels[1 - rels.index(rel)])]
+        captions = [relation_phrase((a.colour, a.shape), r, (b.colour, b.shape)) for r in (rel, rels[1 - rels.index(rel)])]
         captions, classes, answer = _shuffle(rng, captions, [rel, rels[1 - rels.index(rel)]], 0)
         items.append(ProbeItem(scene.image, captions, answer, f"spatial {i}", classes))
     return items

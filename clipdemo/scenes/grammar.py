@@ -60,6 +60,11 @@ def _object(obj: tuple[str, str]) -> str:
     return noun_phrase(1, *obj)
 
 
+def relation_phrase(a: tuple[str, str], rel: str, b: tuple[str, str]) -> str:
+    """'a red circle to the left of a blue square', 'a red circle above a blue square'."""
+    return f"{_object(a)} {'to the ' + rel if rel.endswith('of') else rel} {_object(b)}"
+
+
 def canonical_caption(key: tuple) -> str:
     """The one fixed wording of a key, used for evaluation candidate sets."""
     kind = key[0]
@@ -69,7 +74,7 @@ def canonical_caption(key: tuple) -> str:
         return f"the digit {key[1]}"
     if kind == "rel":
         _, a, rel, b = key
-        return f"{_object(a)} {'to the ' + rel if rel.endswith('of') else rel} {_object(b)}"
+        return relation_phrase(a, rel, b)
     if kind == "pair":
         a, b = sorted(key[1])
         return f"{_object(a)} and {_object(b)}"
@@ -89,7 +94,7 @@ def describe(key: tuple, rng: np.random.Generator) -> str:
         _, a, rel, b = key
         if rng.random() < 0.5:
             a, rel, b = b, _INVERSE[rel], a
-        body = f"{_object(a)} {'to the ' + rel if rel.endswith('of') else rel} {_object(b)}"
+        body = relation_phrase(a, rel, b)
     elif kind == "pair":
         a, b = sorted(key[1])
         if rng.random() < 0.5:

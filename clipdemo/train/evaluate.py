@@ -13,7 +13,7 @@ import itertools
 from ..analysis.probes import ProbeItem, ProbeReport, evaluate_items
 from ..scenes import (COLOURS, COUNTS, DIGITS, SHAPES, canonical_caption, digit_scene, group_scene,
                       relation_scene, scene_rng)
-from ..scenes.grammar import relation_key
+from ..scenes.grammar import relation_phrase
 
 TEMPLATE = "a photo of {}."
 COLOUR_KEYS = [("group", 1, c, None) for c in COLOURS]
@@ -30,14 +30,11 @@ def _item(scene, keys, name) -> ProbeItem:
 
 
 def _relation_item(rng, rels, style, name) -> ProbeItem:
-    scene = relation_scene(rng, rel=rels[rng.integers(2)], style=style)
-    a, b = scene.objects[0], scene.objects[1]
-    true_rel = next(r for r in rels if relation_key((a.colour, a.shape), r, (b.colour, b.shape)) == scene.key)
+    true_rel = rels[rng.integers(2)]
     wrong_rel = rels[1 - rels.index(true_rel)]
-    pair = [relation_key((a.colour, a.shape), r, (b.colour, b.shape)) for r in (true_rel, wrong_rel)]
-    captions = [f"{canonical_caption(('group', 1, a.colour, a.shape))} "
-                f"{'to the ' + r if r.endswith('of') else r} {canonical_caption(('group', 1, b.colour, b.shape))}"
-                for r in (true_rel, wrong_rel)]
+    scene = relation_scene(rng, rel=true_rel, style=style)
+    a, b = scene.objects
+    captions = [relation_phrase((a.colour, a.shape), r, (b.colour, b.shape)) for r in (true_rel, wrong_rel)]
     order = rng.permutation(2)
     return ProbeItem(scene.image, [captions[i] for i in order], int(list(order).index(0)), name)
 
