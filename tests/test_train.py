@@ -31,13 +31,30 @@ def test_training_preprocessing_matches_the_clip_image_processor(tokenizer):
     image = random_scene(scene_rng(1, "heldout")).image
     processor = tiny_processor(tokenizer)
     reference = processor.image_processor([image], return_tensors="pt")["pixel_values"]
-    ours = normalise(torch.from_numpy(np.array(image.resize((48, 48), Image.BICUBIC)))[None])
+    size = processor.image_processor.crop_size["height"]
+    ours = normalise(torch.from_numpy(np.array(image.resize((size, size), Image.BICUBIC)))[None])
     torch.testing.assert_close(ours, reference, atol=1e-5, rtol=0)
 
 
+def test_hard_negatives_are_false_and_one_edit_away():
+    from clipdemo.scenes import hard_negative, relation_scene, scene_rng
+    from clipdemo.scenes.grammar import canonical_caption
+
+    rng = scene_rng(0, "heldout")
+    for _ in range(20):
+        scene = relation_scene(rng)
+        negative = hard_negative(scene.key, rng)
+        assert negative not in scene.truths
+        assert sorted(canonical_caption(negative).split()) == sorted(canonical_caption(scene.key).split())
+    pool = ScenePool(64, 32, seed=0)
+    _, captions, truth = pool.batch(np.random.default_rng(0), 32, hard_negatives=1.0)
+    assert truth.shape == (32, len(captions)) and len(captions) > 40
+    assert truth[:, :32].diagonal().all() and truth[:, 32:].sum() < truth[:, 32:].numel() * 0.1
+
+
 def test_short_training_run_lowers_the_loss(tokenizer):
-    model = build_model(tokenizer, seed=0, width=64, vision_layers=2, text_layers=1)
-    pool = ScenePool(400, 48, seed=0)
+    model = build_model(tokenizer, seed=0, width=64, vision_layers=2, text_layers=1, image_size=32)
+    pool = ScenePool(400, 32, seed=0)
     reports = list(train(model, tokenizer, TrainConfig(steps=60, batch_size=32, lr=2e-3, warmup=5), pool=pool,
                          report_every=1))
     first, last = np.mean([r.loss for r in reports[:5]]), np.mean([r.loss for r in reports[-5:]])
@@ -56,6 +73,6 @@ def test_checkpoint_loads_through_the_standard_transformers_path(tokenizer, tmp_
     loaded = CLIPModel.from_pretrained(tmp_path)
     processor = CLIPProcessor.from_pretrained(tmp_path)
     inputs = processor(text=["a red circle"], images=[np.zeros((96, 96, 3), np.uint8)], return_tensors="pt")
-    assert inputs["pixel_values"].shape == (1, 3, 48, 48)
+    assert inputs["pixel_values"].shape == (1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(loaded(**inputs).logits_per_image, model(**inputs).logits_per_image)

@@ -53,8 +53,8 @@ def scene_rng(seed: int, split: str = "train") -> np.random.Generator:
 
 def _radius(rng, style: str) -> float:
     if style == "shifted":  # sizes training never sees: smaller or larger
-        return rng.uniform(0.055, 0.07) if rng.random() < 0.5 else rng.uniform(0.155, 0.175)
-    return rng.uniform(0.075, 0.15)
+        return rng.uniform(0.07, 0.09) if rng.random() < 0.5 else rng.uniform(0.19, 0.22)
+    return rng.uniform(0.1, 0.18)
 
 
 def _place(rng, radii, accept=lambda pts: True, tries: int = 500):
@@ -110,7 +110,7 @@ def relation_scene(rng, a=None, b=None, rel=None, size: int = 96, style: str = "
         main, cross = ((xb - xa), (yb - ya)) if horizontal else ((yb - ya), (xb - xa))
         return sign * main > 0.3 and abs(cross) < 0.15
 
-    r = min(_radius(rng, style), 0.13)
+    r = min(_radius(rng, style), 0.15)
     while (pts := _place(rng, [r, r], ok)) is None:
         r *= 0.9
     objects = (Placed(*a, *pts[0], r), Placed(*b, *pts[1], r))
@@ -156,9 +156,31 @@ def training_caption(scene: Scene, rng) -> tuple[str, tuple]:
     if scene.kind == "group":
         _, n, c, s = scene.key
         key = [scene.key, ("group", n, c, None), ("group", n, None, s), ("group", n, None, None)][
-            rng.choice(4, p=[0.5, 0.15, 0.2, 0.15])]
+            rng.choice(4, p=[0.65, 0.1, 0.15, 0.1])]
     elif scene.kind == "relation":
         key = scene.key if rng.random() < 0.75 else next(k for k in scene.truths if k[0] == "pair")
     else:
         key = scene.key
     return describe(key, rng), key
+
+
+def hard_negative(key: tuple, rng) -> tuple | None:
+    """A false caption key one edit away from `key`: the swapped relation, the swapped colours of a
+    pair, or one attribute of a group changed. Plain CLIP rarely meets these in a batch, so it never
+    learns direction or binding; training adds them as extra negatives."""
+    kind = key[0]
+    if kind == "rel":
+        _, a, rel, b = key
+        return ("rel", b, rel, a)
+    if kind == "pair":
+        (ca, sa), (cb, sb) = sorted(key[1])
+        return ("pair", frozenset({(cb, sa), (ca, sb)})) if ca != cb and sa != sb else None
+    if kind == "digit":
+        return ("digit", int((key[1] + rng.integers(1, 10)) % 10))
+    _, n, c, s = key
+    options = [i for i, v in enumerate((n, c, s)) if v is not None]
+    which = options[rng.integers(len(options))]
+    values = (COUNTS, list(COLOURS), SHAPES)[which]
+    current = (n, c, s)[which]
+    new = [v for v in values if v != current][rng.integers(len(values) - 1)]
+    return ("group", *[new if i == which else v for i, v in enumerate((n, c, s))])

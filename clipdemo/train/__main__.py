@@ -20,6 +20,13 @@ from .model import build_model, tiny_processor
 from .tokenizer import build_tokenizer, save_clip_vocab
 
 
+def _save(model, processor, tokenizer, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    save_clip_vocab(tokenizer, out)
+
+
 def main(argv: list[str] | None = None) -> int:
     defaults = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m clipdemo.train", description=__doc__)
@@ -31,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--init", default=None, help="continue from this checkpoint instead of random weights")
+    p.add_argument("--save-every", type=int, default=0, help="also save the checkpoint every N steps")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -48,14 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     pool = ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
                      progress=lambda i, n: print(f"rendered {i}/{n} scenes", file=sys.stderr, flush=True)
                      if i % 10_000 == 0 else None)
+    out = Path(args.out)
     for r in train(model, tokenizer, config, pool=pool, report_every=50):
         print(f"step {r.step:5d}/{r.steps}  loss {r.loss:.4f}  logit_scale {r.logit_scale:6.2f}  "
               f"lr {r.lr:.2e}  {r.seconds:7.1f}s", flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    save_clip_vocab(tokenizer, out)
+        if args.save_every and r.step % args.save_every == 0:
+            _save(model, processor, tokenizer, out)
+    _save(model, processor, tokenizer, out)
     (out / "training_args.json").write_text(json.dumps(
         {**asdict(config), "command": "python -m clipdemo.train " + " ".join(argv or sys.argv[1:]),
          "train_seconds": round(time.perf_counter() - t0, 1), "torch": torch.__version__}, indent=2) + "\n")

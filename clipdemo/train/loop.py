@@ -20,18 +20,19 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..constants import MAX_LOGIT_SCALE, OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
-from ..scenes import TRAIN_MIX, random_scene, scene_rng, training_caption
+from ..scenes import TRAIN_MIX, describe, hard_negative, random_scene, scene_rng, training_caption
 
 
 @dataclass
 class TrainConfig:
-    steps: int = 1600
-    batch_size: int = 256
+    steps: int = 1400
+    batch_size: int = 192
     lr: float = 1e-3
     warmup: int = 100
     weight_decay: float = 0.1
     seed: int = 0
-    pool: int = 40_000  # scenes rendered once up front; captions are re-drawn every time
+    pool: int = 30_000  # scenes rendered once up front; captions are re-drawn every time
+    hard_negatives: float = 0.5  # share of images that add a false caption one edit away
     render_size: int = 96
     eval_every: int = 0
 
@@ -64,12 +65,18 @@ class ScenePool:
                 progress(i + 1, size)
         self.pixels = torch.from_numpy(pixels)
 
-    def batch(self, rng: np.random.Generator, batch_size: int):
-        """pixel_values [B, 3, S, S] normalised as CLIP does, captions [B], truth [B, B] bool."""
+    def batch(self, rng: np.random.Generator, batch_size: int, hard_negatives: float = 0.5):
+        """pixel_values [B, 3, S, S] normalised as CLIP does; captions [B + H]: one true caption per image,
+        then H hard negatives (false captions one edit away, for a `hard_negatives` share of the images);
+        truth [B, B + H] bool: truth[i, j] = caption j is true of image i."""
         idx = rng.choice(len(self.scenes), batch_size, replace=False)
-        captions, keys = zip(*(training_caption(self.scenes[i], rng) for i in idx))
+        captions, keys = map(list, zip(*(training_caption(self.scenes[i], rng) for i in idx)))
+        for key in list(keys):
+            if rng.random() < hard_negatives and (negative := hard_negative(key, rng)) is not None:
+                captions.append(describe(negative, rng))
+                keys.append(negative)
         truth = torch.tensor([[k in self.scenes[i].truths for k in keys] for i in idx])
-        return normalise(self.pixels[idx]), list(captions), truth
+        return normalise(self.pixels[idx]), captions, truth
 
 
 def normalise(pixels: torch.Tensor) -> torch.Tensor:
@@ -81,16 +88,19 @@ def normalise(pixels: torch.Tensor) -> torch.Tensor:
 
 
 def contrastive_loss(logits_per_image: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """Symmetric multi-positive InfoNCE.
+    """Symmetric multi-positive InfoNCE, with extra negative captions allowed.
 
     Args:
-        logits_per_image: [B, B] logit_scale * cosine(image_i, text_j).
-        truth: [B, B] bool, truth[i, j] = caption j is true of image i; the diagonal is all true.
-    With truth = identity this is exactly CLIP's loss: (CE(logits, arange) + CE(logits.T, arange)) / 2.
+        logits_per_image: [B, T] logit_scale * cosine(image_i, text_j), T >= B; text i < B belongs to image i.
+        truth: [B, T] bool, truth[i, j] = caption j is true of image i; truth[i, i] is always true.
+    Image -> text runs over all T captions; text -> image over the B captions that have an image.
+    With T = B and truth = identity this is exactly CLIP's loss: (CE(logits, arange) + CE(logits.T, arange)) / 2.
     """
+    b = logits_per_image.shape[0]
     t = truth.float()
     image_to_text = -(t / t.sum(1, keepdim=True) * F.log_softmax(logits_per_image, 1)).sum(1).mean()
-    text_to_image = -(t.T / t.T.sum(1, keepdim=True) * F.log_softmax(logits_per_image.T, 1)).sum(1).mean()
+    tt = t[:, :b].T
+    text_to_image = -(tt / tt.sum(1, keepdim=True) * F.log_softmax(logits_per_image[:, :b].T, 1)).sum(1).mean()
     return (image_to_text + text_to_image) / 2
 
 
@@ -117,7 +127,7 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
         lr = config.lr * min(1.0, step / config.warmup) * 0.5 * (1 + math.cos(math.pi * step / config.steps))
         for g in opt.param_groups:
             g["lr"] = lr
-        pixels, captions, truth = pool.batch(rng, config.batch_size)
+        pixels, captions, truth = pool.batch(rng, config.batch_size, config.hard_negatives)
         text = tokenizer(captions, padding=True, return_tensors="pt")
         out = model(input_ids=text["input_ids"], attention_mask=text["attention_mask"], pixel_values=pixels)
         loss = contrastive_loss(out.logits_per_image, truth)

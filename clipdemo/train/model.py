@@ -6,7 +6,7 @@ from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcesso
 
 from ..constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
-IMAGE_SIZE = 48
+IMAGE_SIZE = 64
 
 
 def tiny_config(tokenizer: CLIPTokenizer, width: int = 128, vision_layers: int = 4, text_layers: int = 2,
