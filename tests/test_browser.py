@@ -84,6 +84,13 @@ def test_zero_shot_bad_input_shows_a_message(page):
     panel.get_by_label("Prompt template ({} is the label)").fill("a photo of a {}.")
 
 
+def test_cifar100_is_one_click(page):
+    panel = _tab(page, "Zero-shot classification")
+    panel.get_by_role("button", name="CIFAR-100: top 5 of 100 classes").click()
+    page.get_by_text("Top 5 of 100 labels").first.wait_for()
+    assert "aquarium fish" in panel.get_by_label("Candidate labels (one per line)").input_value()
+
+
 def test_caption_tab(page):
     panel = _tab(page, "Caption ranking")
     _upload(panel, [str(examples.SCENES / "three_blue_stars.png")])

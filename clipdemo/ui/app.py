@@ -11,7 +11,7 @@ import gradio as gr
 from .. import engine as engine_module
 from ..limits import CONCURRENCY, MAX_UPLOAD, QUEUE_SIZE
 from ..registry import DEFAULT_MODEL, available_models
-from . import captions, probes, search, similarity, status, train, zero_shot
+from . import captions, examples, probes, search, similarity, status, train, zero_shot
 
 TITLE = "CLIP Explorer"
 INTRO = """# CLIP Explorer
@@ -66,7 +66,7 @@ def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False,
     """Queue with bounded size (the API cannot skip it) and launch with an upload size limit."""
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
     return demo.launch(server_name=host, server_port=port, share=share, mcp_server=mcp, max_file_size=MAX_UPLOAD,
-                       show_error=True,
+                       show_error=True, allowed_paths=[str(examples.ROOT)],
                        css=CSS, theme=gr.themes.Soft(), **kwargs)
 
 

@@ -34,6 +34,10 @@ def scene_files() -> list[str]:
     return [str(SCENES / (c.replace(" ", "_") + ".png")) for c in scene_captions()]
 
 
+def cifar100_images() -> list[str]:
+    return _files(PHOTOS, "chelsea", "rocket", "motorcycle_right", "horse", ext=".jpg")
+
+
 def zero_shot_examples() -> list[list]:
     return [
         [_files(SCENES, "a_green_triangle", "a_purple_cross", "three_blue_stars"), SCENE_LABELS, DEFAULT_TEMPLATE],

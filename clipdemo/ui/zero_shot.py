@@ -67,7 +67,7 @@ def build(session_model: gr.State) -> None:
                 top_k = gr.Slider(1, 20, value=5, step=1, label="Top-k")
             with gr.Row():
                 run = gr.Button("Classify", variant="primary")
-                cifar = gr.Button("CIFAR-100 classes")
+                cifar = gr.Button("CIFAR-100: top 5 of 100 classes")
         with gr.Column(scale=3):
             notes = gr.Markdown()
             plot = gr.Plot(label="Top labels")
@@ -80,5 +80,12 @@ def build(session_model: gr.State) -> None:
                   api_visibility="private", show_progress="hidden")
     run.click(zero_shot, [images, labels, template, ensemble, top_k, session_model], [notes, plot, table, csv],
               api_name="zero_shot")
-    cifar.click(lambda: ("\n".join(CIFAR100_CLASSES), CIFAR100_TEMPLATE, False), None, [labels, template, ensemble],
-                api_name="cifar100_labels", api_visibility="private")
+    inputs = [images, labels, template, ensemble, top_k, session_model]
+    cifar.click(_cifar100, images, [images, labels, template, ensemble, top_k], api_name="cifar100_labels",
+                api_visibility="private").then(zero_shot, inputs, [notes, plot, table, csv],
+                                               api_name="zero_shot_cifar100", api_visibility="private")
+
+
+def _cifar100(images):
+    """The classic demo in one click: CIFAR-100's 100 classes, 'a photo of a {}.', top 5 (example photos if none)."""
+    return (images or examples.cifar100_images(), "\n".join(CIFAR100_CLASSES), CIFAR100_TEMPLATE, False, 5)
