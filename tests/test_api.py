@@ -98,7 +98,8 @@ def test_rank_captions_truth_first_and_long_caption_flagged(client):
     long_caption = " ".join(["a very long caption"] * 75)  # 300 words
     notes, _, table, _ = client.predict(
         _scene("an_orange_diamond_to_the_left_of_a_blue_circle"),
-        "an orange diamond to the left of a blue circle\nthe digit 4\nthree green stars\n" + long_caption,
+        "an orange diamond to the left of a blue circle\nthe digit 4\nthree green stars\ntwo red crosses\n"
+        + long_caption,
         api_name="/rank_captions")
     assert table["data"][0][1] == "an orange diamond to the left of a blue circle"
     assert "truncated" in notes

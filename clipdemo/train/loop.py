@@ -34,7 +34,6 @@ class TrainConfig:
     pool: int = 30_000  # scenes rendered once up front; captions are re-drawn every time
     hard_negatives: float = 0.5  # share of images that add a false caption one edit away
     render_size: int = 96
-    eval_every: int = 0
 
 
 @dataclass
