@@ -95,11 +95,11 @@ def main() -> None:
 
     engine = ClipEngine.load(folder)
     zero_shot(engine, [image], ["warm", "up"], [TEMPLATE])
-    engine._images = type(engine._images)(engine._images.capacity)  # the image must be encoded in every run
+    engine.clear_cache()  # nothing cached: the labels and the image are encoded
     cold = timed(lambda: zero_shot(engine, [image], labels, [TEMPLATE]), 1)
 
     def warm_query():
-        engine._images = type(engine._images)(engine._images.capacity)  # labels cached, the image is not
+        engine.clear_cache(texts=False)  # labels cached, the image is not
         return zero_shot(engine, [image], labels, [TEMPLATE])
 
     warm = timed(warm_query, args.repeats)

@@ -194,6 +194,12 @@ class ClipEngine:
     def cache_sizes(self) -> dict[str, int]:
         return {"texts": len(self._texts), "images": len(self._images)}
 
+    def clear_cache(self, texts: bool = True, images: bool = True) -> None:
+        if texts:
+            self._texts = _LRU(self._texts.capacity)
+        if images:
+            self._images = _LRU(self._images.capacity)
+
 
 # -- the process-wide engine -------------------------------------------------------------------------
 
