@@ -47,6 +47,11 @@ def _upload(panel, files):
     panel.locator("input[type=file]").first.set_input_files(files)
 
 
+def _dismiss_toasts(page):
+    for close in page.locator(".toast-close").all():
+        close.click()
+
+
 def _run(page, panel, button: str):
     panel.get_by_role("button", name=button).click()
     panel.locator(".js-plotly-plot").first.wait_for()
@@ -81,6 +86,7 @@ def test_zero_shot_bad_input_shows_a_message(page):
     toast = page.get_by_text("must contain {} exactly once").first
     toast.wait_for()
     page.screenshot(path=str(SHOTS / "1b-zero-shot-error.png"))
+    _dismiss_toasts(page)
     panel.get_by_label("Prompt template ({} is the label)").fill("a photo of a {}.")
 
 
@@ -111,6 +117,8 @@ def test_similarity_tab(page):
     assert "three blue stars" in panel.locator(".js-plotly-plot").first.inner_text()
     panel.get_by_label("softmax over texts").check()
     page.get_by_text("softmax over texts: 8 images").first.wait_for()
+    _dismiss_toasts(page)
+    page.wait_for_timeout(1500)  # let toasts fade before the screenshot
     page.screenshot(path=str(SHOTS / "3-similarity.png"), full_page=True)
 
 
