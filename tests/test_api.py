@@ -161,3 +161,21 @@ def test_mcp_serves_the_endpoints_as_documented_tools():
         assert name in tools, list(tools)
     assert "Zero-shot image classification" in tools["zero_shot"]["description"]
     assert "candidate_labels" in tools["zero_shot"]["inputSchema"]["properties"]
+
+
+def test_gallery_folder_search_both_ways(client, tmp_path, monkeypatch):
+    from clipdemo.ui import search
+
+    monkeypatch.setenv("CLIPDEMO_CACHE", str(tmp_path / "cache"))
+    search.set_gallery_folder(str(examples.SCENES))  # what --gallery DIR does
+    try:
+        status = client.predict(None, "exact", api_name="/index_gallery")
+        assert "Indexed **8** images (8 encoded now" in status
+        assert "0 encoded now" in client.predict(None, "exact", api_name="/index_gallery")  # from the disk store
+        _, hits = client.predict("the digit 3", 3, api_name="/search_text")
+        assert hits["data"][0][1] == "the_digit_3.png"
+        found = client.predict(_scene("two_red_circles"), "\n".join(examples.scene_captions()), 2,
+                               api_name="/search_image")
+        assert found["data"][0][1] == "two red circles"
+    finally:
+        search.set_gallery_folder(None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -132,7 +133,7 @@ def photos(n: int = 8, seed: int = 0) -> list[ProbeItem]:
     """scikit-image's sample photos where a count is checkable: 'a photo of 24 coins' against 12, 18, 30."""
     import skimage
 
-    folder = __import__("pathlib").Path(skimage.__file__).parent / "data"
+    folder = Path(skimage.__file__).parent / "data"
     items = []
     for file, noun, count in _PHOTO_FACTS[:n]:
         im = Image.open(folder / file).convert("RGB")

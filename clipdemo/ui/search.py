@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import gradio as gr
@@ -27,12 +26,13 @@ image) and searches the vectors with FAISS: exact inner product by default, HNSW
 found when any of its captions is in its top K; text -> image counts a caption when its image is.
 """
 
-_shared: dict = {"folder": None, "gallery": None, "lock": threading.Lock()}
+_shared: dict = {"folder": None}
 
 
 def set_gallery_folder(folder: str | None) -> None:
-    """The app's --gallery DIR: indexed on first use and shared by every session."""
-    _shared["folder"], _shared["gallery"] = folder, None
+    """The app's --gallery DIR: what 'Index gallery' embeds when nothing is uploaded (vectors come from the
+    on-disk store after the first time)."""
+    _shared["folder"] = folder
 
 
 @user_errors
