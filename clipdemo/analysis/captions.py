@@ -24,7 +24,7 @@ def rank_captions(engine, image: Image.Image, captions: Sequence[str]) -> list[C
     text_features = engine.encode_texts(captions)  # [C, D]
     image_features = engine.encode_images([image])  # [1, D]
     cosine = (image_features @ text_features.T)[0]
-    probs = probabilities(engine, image_features, text_features)[0]
+    probs = probabilities(engine, cosine)
     limit = engine.max_text_tokens
     truncated = [n > limit for n in engine.token_counts(captions)]
     order = torch.argsort(probs, descending=True).tolist()

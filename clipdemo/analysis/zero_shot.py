@@ -42,9 +42,9 @@ def text_classifier(engine, candidate_labels: Sequence[str], templates: Sequence
     return features / features.norm(dim=-1, keepdim=True)
 
 
-def probabilities(engine, image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
-    """softmax(logit_scale * cosine) over texts: exactly CLIPModel's logits_per_image.softmax(-1). [N, L]."""
-    return (engine.logit_scale * image_features @ text_features.T).softmax(dim=-1)
+def probabilities(engine, cosine: torch.Tensor) -> torch.Tensor:
+    """softmax(logit_scale * cosine) over texts (the last axis): CLIPModel's logits_per_image.softmax(-1)."""
+    return (engine.logit_scale * cosine).softmax(dim=-1)
 
 
 def zero_shot(engine, images: Sequence[Image.Image], candidate_labels: Sequence[str],
@@ -63,7 +63,7 @@ def zero_shot(engine, images: Sequence[Image.Image], candidate_labels: Sequence[
     classifier = text_classifier(engine, candidate_labels, templates, progress=progress)
     image_features = engine.encode_images(images)
     cosine = image_features @ classifier.T  # [N, L]
-    probs = probabilities(engine, image_features, classifier)
+    probs = probabilities(engine, cosine)
     names = list(names or [f"image {i + 1}" for i in range(len(images))])
     results = []
     for i in range(len(images)):
