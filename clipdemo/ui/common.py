@@ -33,7 +33,8 @@ def user_errors(fn):
     return wrapper
 
 
-def _path(f) -> str:
+def upload_path(f) -> str:
+    """The local path of an uploaded file, whether gradio passed a path, a file object or a FileData dict."""
     if isinstance(f, dict):  # a FileData dict from the API
         return f.get("path") or f.get("name")
     return getattr(f, "name", f)
@@ -52,7 +53,7 @@ def load_uploads(files, limit: int = MAX_IMAGES) -> tuple[list[LoadedImage], lis
         raise InputError("No images given: upload at least one (or pick an example).")
     if len(files) > limit:
         raise InputError(f"Too many images: {len(files)}; the limit is {limit} per request.")
-    paths = [_path(f) for f in files]
+    paths = [upload_path(f) for f in files]
     loaded, errors = open_images(paths, [_display_name(p) for p in paths])
     if not loaded:
         raise InputError("None of the files could be used: " + " ".join(errors))

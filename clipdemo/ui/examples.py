@@ -67,9 +67,10 @@ def similarity_examples() -> list[list]:
 def preview(files) -> list[tuple]:
     """The uploaded images as the model sees them (upright, RGB); unusable files are left out."""
     from ..images import open_images
+    from .common import upload_path
 
     if not files:
         return []
     files = files if isinstance(files, list) else [files]
-    loaded, _ = open_images([getattr(f, "name", f) for f in files])
+    loaded, _ = open_images([upload_path(f) for f in files])
     return [(im.image, im.name) for im in loaded]

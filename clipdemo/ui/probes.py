@@ -11,7 +11,7 @@ from ..probes import SUITES, published_for, run_suites, to_csv, to_json
 from ..probes.custom import load_probe_set
 from ..probes.report import summary_rows
 from ..text import check_template
-from .common import engine_for, export, user_errors
+from .common import engine_for, export, upload_path, user_errors
 
 EXPLAINER = """
 **What this measures.** Each suite is a list of items: an image, a few candidate captions, and the
@@ -45,7 +45,7 @@ def run_probes(suites: list[str], n: float = 100, template: str = "{}", seed: fl
     reports = run_suites(engine, suites or [], n, int(seed or 0), template,
                          progress=lambda i, total, name: progress((i, total), desc=f"suite: {name}")) if suites else []
     if custom:
-        items = load_probe_set(getattr(custom, "name", custom))
+        items = load_probe_set(upload_path(custom))
         reports.append(evaluate_items(engine, items, "custom", template))
     if not reports:
         raise gr.Error("Pick at least one suite or upload a probe set.")

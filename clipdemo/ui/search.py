@@ -15,7 +15,7 @@ from ..retrieval.index import Gallery, build_gallery, list_images
 from ..retrieval.store import EmbeddingStore
 from ..text import parse_lines
 from . import examples
-from .common import engine_for, export, load_uploads, progress_callback, user_errors
+from .common import engine_for, export, load_uploads, progress_callback, upload_path, user_errors
 
 EXPLAINER = """
 **How it works.** Indexing embeds every image once (in batches, with progress) and stores the vectors
@@ -47,7 +47,7 @@ def index_gallery(files=None, index_kind: str = "exact", session_model=None, pro
     """
     engine = engine_for(session_model)
     if files:
-        paths = [getattr(f, "name", f) for f in (files if isinstance(files, list) else [files])]
+        paths = [upload_path(f) for f in (files if isinstance(files, list) else [files])]
     elif _shared["folder"]:
         paths = list_images(_shared["folder"])
     else:
@@ -117,7 +117,7 @@ def evaluate_pairs(pairs_csv=None, sample_images: float = 10, repeats: float = 5
     Returns:
         A table, a recall-against-K chart, and CSV and JSON exports.
     """
-    source = getattr(pairs_csv, "name", pairs_csv) or str(examples.PAIRS / "pairs.csv")
+    source = (upload_path(pairs_csv) if pairs_csv else None) or str(examples.PAIRS / "pairs.csv")
     pairs = load_pairs(source)
     engine = engine_for(session_model)
     progress(0.1, desc=f"embedding {len(pairs.images)} images and {len(pairs.captions)} captions")
