@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .grammar import COLOURS, COUNTS, DIGITS, RELATIONS, SHAPES, canonical_caption, describe, relation_key
+from .grammar import (COLOURS, COUNTS, DIGITS, OPPOSITE_SIDE, RELATIONS, SHAPES, canonical_caption, describe,
+                      object_sides, relation_key)
 from .render import SHIFTED_FONTS, TRAIN_FONTS, background, draw_shape, draw_text, object_colour
 
 __all__ = ["Placed", "Scene", "scene_rng", "group_scene", "relation_scene", "digit_scene", "random_scene",
@@ -115,7 +116,7 @@ def relation_scene(rng, a=None, b=None, rel=None, size: int = 96, style: str = "
         r *= 0.9
     objects = (Placed(*a, *pts[0], r), Placed(*b, *pts[1], r))
     key = relation_key(a, rel, b)
-    truths = frozenset({key, ("pair", frozenset({a, b}))})
+    truths = frozenset({key, ("pair", frozenset({a, b})), *object_sides(*key[1:])})
     return Scene(_draw(objects, rng, size, style), "relation", key, truths, objects)
 
 
@@ -158,7 +159,11 @@ def training_caption(scene: Scene, rng) -> tuple[str, tuple]:
         key = [scene.key, ("group", n, c, None), ("group", n, None, s), ("group", n, None, None)][
             rng.choice(4, p=[0.65, 0.1, 0.15, 0.1])]
     elif scene.kind == "relation":
-        key = scene.key if rng.random() < 0.75 else next(k for k in scene.truths if k[0] == "pair")
+        # mostly the relation; sometimes the pair, or where one object is ("a red circle on the left"),
+        # which needs no word order to read and so teaches the image side where things are
+        kind = ("rel", "pair", "side")[rng.choice(3, p=[0.55, 0.2, 0.25])]
+        keys = sorted((k for k in scene.truths if k[0] == kind), key=repr)
+        key = keys[rng.integers(len(keys))]
     else:
         key = scene.key
     return describe(key, rng), key
@@ -166,7 +171,7 @@ def training_caption(scene: Scene, rng) -> tuple[str, tuple]:
 
 def hard_negative(key: tuple, rng) -> tuple | None:
     """A false caption key one edit away from `key`: the swapped relation, the swapped colours of a
-    pair, or one attribute of a group changed. Plain CLIP rarely meets these in a batch, so it never
+    pair, an object on the other side, or one attribute of a group changed. Plain CLIP rarely meets these in a batch, so it never
     learns direction or binding; training adds them as extra negatives."""
     kind = key[0]
     if kind == "rel":
@@ -175,6 +180,8 @@ def hard_negative(key: tuple, rng) -> tuple | None:
     if kind == "pair":
         (ca, sa), (cb, sb) = sorted(key[1])
         return ("pair", frozenset({(cb, sa), (ca, sb)})) if ca != cb and sa != sb else None
+    if kind == "side":
+        return ("side", key[1], OPPOSITE_SIDE[key[2]])
     if kind == "digit":
         return ("digit", int((key[1] + rng.integers(1, 10)) % 10))
     _, n, c, s = key

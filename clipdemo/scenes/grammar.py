@@ -9,6 +9,8 @@ Keys:
     ("digit", d)                                one printed digit d in 0-9
     ("rel", (colour, shape), rel, (colour, shape)) rel in {"left of", "above"} (canonical order)
     ("pair", frozenset({(colour, shape), (colour, shape)}))  two different objects, no relation
+    ("side", (colour, shape), side)              of two objects, this one is the one on `side`
+                                                (left, right, top, bottom)
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ RELATIONS = ("left of", "right of", "above", "below")
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _PLURAL = {"cross": "crosses"}
 _INVERSE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+# "on the left and ... on the right": binds each side to the noun just before it, which a small text
+# encoder learns as easily as "red circle"; the order-dependent "to the left of" is learned through it
+_SIDES = {"left of": ("left", "right"), "above": ("top", "bottom")}
+_SIDE_WORDS = {"left": "on the left", "right": "on the right", "top": "at the top", "bottom": "at the bottom"}
+OPPOSITE_SIDE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
+SIDES_SHARE = 0.4
 _PREFIXES = ("", "", "a photo of ", "an image of ", "a picture of ", "a drawing of ", "a rendering of ")
 
 
@@ -65,6 +73,22 @@ def relation_phrase(a: tuple[str, str], rel: str, b: tuple[str, str]) -> str:
     return f"{_object(a)} {'to the ' + rel if rel.endswith('of') else rel} {_object(b)}"
 
 
+def side_phrase(obj: tuple[str, str], side: str) -> str:
+    """'a red circle on the left', 'a blue square at the bottom'."""
+    return f"{_object(obj)} {_SIDE_WORDS[side]}"
+
+
+def object_sides(a: tuple[str, str], rel: str, b: tuple[str, str]) -> list[tuple]:
+    """The two side keys that a canonical relation implies: a is on the left (top), b on the right (bottom)."""
+    return [("side", a, _SIDES[rel][0]), ("side", b, _SIDES[rel][1])]
+
+
+def sides_phrase(a: tuple[str, str], rel: str, b: tuple[str, str], first: str = "a") -> str:
+    """'a red circle on the left and a blue square on the right' for a canonical `rel` (left of, above)."""
+    parts = [side_phrase(a, _SIDES[rel][0]), side_phrase(b, _SIDES[rel][1])]
+    return " and ".join(parts if first == "a" else parts[::-1])
+
+
 def canonical_caption(key: tuple) -> str:
     """The one fixed wording of a key, used for evaluation candidate sets."""
     kind = key[0]
@@ -78,6 +102,8 @@ def canonical_caption(key: tuple) -> str:
     if kind == "pair":
         a, b = sorted(key[1])
         return f"{_object(a)} and {_object(b)}"
+    if kind == "side":
+        return side_phrase(key[1], key[2])
     raise ValueError(f"unknown caption key {key!r}")
 
 
@@ -92,14 +118,19 @@ def describe(key: tuple, rng: np.random.Generator) -> str:
         body = [f"the digit {d}", f"the number {d}", f"the number {NUMBER_WORDS[d]}", f"a {d}"][rng.integers(4)]
     elif kind == "rel":
         _, a, rel, b = key
-        if rng.random() < 0.5:
-            a, rel, b = b, _INVERSE[rel], a
-        body = relation_phrase(a, rel, b)
+        if rng.random() < SIDES_SHARE:
+            body = sides_phrase(a, rel, b, first="a" if rng.random() < 0.5 else "b")
+        elif rng.random() < 0.5:
+            body = relation_phrase(b, _INVERSE[rel], a)
+        else:
+            body = relation_phrase(a, rel, b)
     elif kind == "pair":
         a, b = sorted(key[1])
         if rng.random() < 0.5:
             a, b = b, a
         body = f"{_object(a)} and {_object(b)}"
+    elif kind == "side":
+        body = side_phrase(key[1], key[2])
     else:
         raise ValueError(f"unknown caption key {key!r}")
     text = _PREFIXES[rng.integers(len(_PREFIXES))] + body
