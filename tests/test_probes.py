@@ -10,23 +10,23 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from clipdemo.analysis.probes import ProbeItem, evaluate_items
 from clipdemo.errors import InputError
 from clipdemo.probes import PUBLISHED, SUITES, run_suites, suite_names, to_csv, to_json
 from clipdemo.probes.custom import load_probe_set
-from clipdemo.probes.suites import binding, counting, photos, spatial
-from clipdemo.scenes import COLOURS
-from clipdemo.scenes.grammar import NUMBER_WORDS
+from clipdemo.probes.suites import binding, counting, digits, negation, photos, spatial, text
+from clipdemo.scenes import SHAPES
+from clipdemo.scenes.grammar import NUMBER_WORDS, plural
+from clipdemo.scenes.render import SHIFTED_FONTS, TRAIN_FONTS, font
+from pixels import objects, shapes_in
 
 
 def _components(image, colour) -> list[tuple[float, float]]:
-    a = np.asarray(image, np.int32)
-    mask = np.abs(a - np.array(COLOURS[colour])).max(-1) < 45
-    labels, n = ndimage.label(mask)
-    sizes = ndimage.sum(mask, labels, range(1, n + 1))
-    return [c for c, s in zip(ndimage.center_of_mass(mask, labels, range(1, n + 1)), sizes) if s > 8]
+    """(y, x) centre of every blob of `colour`."""
+    return [ndimage.center_of_mass(m) for m in objects(image, colour)]
 
 
 def test_counting_labels_match_connected_components():
@@ -65,6 +65,47 @@ def test_binding_distractor_swaps_colours_only():
         t, w = true.split(), wrong.split()
         assert (t[2], t[-1]) == (w[2], w[-1]) and (t[1], t[-2]) == (w[-2], w[1])  # same shapes, colours swapped
         assert len(_components(item.image, t[1])) == 1 and len(_components(item.image, t[-2])) == 1
+
+
+def test_negation_truth_matches_the_shapes_in_the_pixels():
+    from_plural = {plural(s): s for s in SHAPES}
+    for item in negation(40, seed=7):
+        true = item.candidates[item.answer]
+        asked = from_plural[true.split()[-1]]
+        assert (asked in shapes_in(item.image)) == (" no " not in true), true
+
+
+def _ink_box(image) -> np.ndarray:
+    """The image's text, cropped to its ink and resized to 24 x 64 (ink is whatever is far from the median)."""
+    a = np.asarray(image.convert("L"), np.float32)
+    ink = np.abs(a - np.median(a)) > 60
+    ys, xs = np.nonzero(ink)
+    crop = Image.fromarray((ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1] * 255).astype(np.uint8))
+    return np.asarray(crop.resize((64, 24), Image.BILINEAR), np.float32) / 255
+
+
+def test_text_truth_is_the_word_that_matches_the_ink():
+    # each candidate word drawn plainly in every font; the shown one must match the item's ink best
+    for item in text(12, seed=8):
+        shown = _ink_box(item.image)
+        best = {}
+        for caption in item.candidates:
+            word = caption.split('"')[1]
+            for name in TRAIN_FONTS + SHIFTED_FONTS:
+                canvas = Image.new("L", (400, 120), 255)
+                ImageDraw.Draw(canvas).text((20, 10), word, font=font(name, 64), fill=0)
+                best[caption] = max(best.get(caption, -1.0), float(np.corrcoef(shown.ravel(), _ink_box(canvas).ravel())[0, 1]))
+        assert max(best, key=best.get) == item.candidates[item.answer], best
+
+
+def test_handwritten_digits_are_load_digits_images_with_their_labels():
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    for item in digits(20, seed=9):
+        small = np.asarray(item.image.convert("L").resize((8, 8), Image.BOX), np.float32) / 255 * 16
+        nearest = int(np.abs(data.images - small).sum((1, 2)).argmin())
+        assert data.target[nearest] == item.answer and item.candidates[item.answer] == f"the digit {item.answer}"
 
 
 def test_photos_coin_count_is_checkable():

@@ -6,14 +6,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from clipdemo.scenes import COLOURS, digit_scene, group_scene, relation_scene, scene_rng
+from clipdemo.scenes import digit_scene, group_scene, relation_scene, scene_rng
 from clipdemo.scenes.grammar import canonical_caption, relation_key
-
-
-def _mask(image, colour: str) -> np.ndarray:
-    """Pixels within a tolerance of the named colour."""
-    a = np.asarray(image, np.int32)
-    return (np.abs(a - np.array(COLOURS[colour])).max(-1) < 45)
+from pixels import colour_mask as _mask
+from pixels import objects, shape_of
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -23,6 +19,23 @@ def test_group_scene_count_matches_connected_components(seed):
     labels, found = ndimage.label(_mask(scene.image, colour))
     sizes = ndimage.sum(np.ones_like(labels), labels, range(1, found + 1))
     assert (sizes > 8).sum() == n, scene.caption
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_group_scene_shape_matches_the_pixels(seed):
+    scene = group_scene(scene_rng(seed, "heldout"))
+    _, _, colour, shape = scene.key
+    assert {shape_of(m) for m in objects(scene.image, colour, min_size=30)} == {shape}, scene.caption
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_relation_scene_side_facts_match_the_pixels(seed):
+    scene = relation_scene(scene_rng(seed, "heldout"))
+    for _, (colour, _), side in (k for k in scene.truths if k[0] == "side"):
+        y, x = np.argwhere(_mask(scene.image, colour)).mean(0)
+        (other,) = [o.colour for o in scene.objects if o.colour != colour]
+        oy, ox = np.argwhere(_mask(scene.image, other)).mean(0)
+        assert {"left": x < ox - 15, "right": x > ox + 15, "top": y < oy - 15, "bottom": y > oy + 15}[side]
 
 
 @pytest.mark.parametrize("seed", range(30))
