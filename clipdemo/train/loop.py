@@ -25,7 +25,7 @@ from ..scenes import TRAIN_MIX, describe, hard_negative, random_scene, scene_rng
 
 @dataclass
 class TrainConfig:
-    steps: int = 2800
+    steps: int = 3200
     batch_size: int = 192
     lr: float = 1e-3
     warmup: int = 100
@@ -139,7 +139,7 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
         if step % report_every == 0 or last:
             k = min(similarity_k, config.batch_size)
             sim = (out.image_embeds[:k] @ out.text_embeds[:k].T).detach().numpy()
-            yield StepReport(step, config.steps, float(loss), float(model.logit_scale.detach().exp()), lr,
+            yield StepReport(step, config.steps, loss.item(), float(model.logit_scale.detach().exp()), lr,
                              time.perf_counter() - start, sim, captions[:k])
         if last:
             break

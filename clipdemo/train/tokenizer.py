@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 
-from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
-from tokenizers.models import BPE
-from tokenizers.trainers import BpeTrainer
+from collections import Counter
+
+from tokenizers import Regex, normalizers, pre_tokenizers
 from transformers import CLIPTokenizer
 
 from ..prompts import CIFAR100_CLASSES, ENSEMBLE_TEMPLATES
@@ -49,20 +49,51 @@ def corpus() -> list[str]:
     return lines * 4  # repeat so every word clears min_frequency
 
 
+def _merge(word: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]:
+    out, i = [], 0
+    while i < len(word):
+        if i + 1 < len(word) and (word[i], word[i + 1]) == pair:
+            out.append(word[i] + word[i + 1])
+            i += 2
+        else:
+            out.append(word[i])
+            i += 1
+    return tuple(out)
+
+
+def learn_merges(lines: list[str], budget: int, min_frequency: int = 2) -> list[tuple[str, str]]:
+    """BPE merges learned the classic way: merge the most frequent adjacent pair, again and again.
+
+    Ties go to the pair that sorts first, so the merges (and the token ids, and so a training run)
+    never depend on hash order; tokenizers' own BpeTrainer breaks ties differently from run to run.
+    """
+    normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "),
+                                       normalizers.Lowercase()])
+    pre = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(_SPLIT), behavior="removed", invert=True),
+                                   pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    words = Counter()
+    for line in lines:
+        for piece, _ in pre.pre_tokenize_str(normalizer.normalize_str(line)):
+            words[(*piece[:-1], piece[-1] + "</w>")] += 1
+    merges = []
+    while len(merges) < budget:
+        pairs = Counter()
+        for word, count in words.items():
+            for pair in zip(word, word[1:]):
+                pairs[pair] += count
+        if not pairs:
+            break
+        best = min(pairs, key=lambda pair: (-pairs[pair], pair))
+        if pairs[best] < min_frequency:
+            break
+        merges.append(best)
+        words = Counter({_merge(word, best): count for word, count in words.items()})
+    return merges
+
+
 def build_tokenizer(merges_budget: int = 1500) -> CLIPTokenizer:
     """Learn up to `merges_budget` BPE merges on the caption corpus and wrap them as a CLIPTokenizer."""
-    base = Tokenizer(BPE(continuing_subword_prefix="", end_of_word_suffix="</w>"))
-    base.normalizer = normalizers.Sequence(
-        [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()])
-    base.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Split(Regex(_SPLIT), behavior="removed", invert=True),
-         pre_tokenizers.ByteLevel(add_prefix_space=False)])
-    trainer = BpeTrainer(vocab_size=512 + merges_budget, min_frequency=2, end_of_word_suffix="</w>",
-                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    base.train_from_iterator(corpus(), trainer)
-    merges = [tuple(m) if isinstance(m, (tuple, list)) else tuple(m.split(" "))
-              for m in json.loads(base.to_str())["model"]["merges"]]
-
+    merges = learn_merges(corpus(), merges_budget)
     symbols = list(_bytes_to_unicode().values())
     tokens = symbols + [s + "</w>" for s in symbols]
     seen = set(tokens)
