@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .grammar import (COLOURS, COUNTS, DIGITS, OPPOSITE_SIDE, RELATIONS, SHAPES, canonical_caption, describe,
-                      relation_key)
+                      object_sides, relation_key)
 from .render import SHIFTED_FONTS, TRAIN_FONTS, background, draw_shape, draw_text, object_colour
 
 __all__ = ["Placed", "Scene", "scene_rng", "group_scene", "relation_scene", "digit_scene", "random_scene",
@@ -21,7 +21,6 @@ __all__ = ["Placed", "Scene", "scene_rng", "group_scene", "relation_scene", "dig
 _SPLITS = {"train": 0, "heldout": 1, "probe": 2}
 _EXTENT = 1.2  # the widest shape (square) reaches 1.2 r from its centre
 _INK = {"black": (20, 20, 20), "white": (240, 240, 240)}
-_HALF = 0.05  # an object is "on the left" when its centre is left of 0.45, "on the right" past 0.55
 
 
 @dataclass(frozen=True)
@@ -80,18 +79,6 @@ def _draw(objects, rng, size: int, style: str) -> Image.Image:
     return img
 
 
-def sides(objects) -> frozenset:
-    """("side", (colour, shape), side) for every object clearly in one half of the image: its centre
-    more than 0.05 from the middle line. The same rule for one object and for two, so "a red circle on
-    the left" means one thing everywhere."""
-    facts = set()
-    for o in objects:
-        for coord, (low, high) in ((o.x, ("left", "right")), (o.y, ("top", "bottom"))):
-            if abs(coord - 0.5) > _HALF:
-                facts.add(("side", (o.colour, o.shape), low if coord < 0.5 else high))
-    return frozenset(facts)
-
-
 def _pick(rng, options, given):
     return options[rng.integers(len(options))] if given is None else given
 
@@ -104,7 +91,7 @@ def group_scene(rng, n=None, colour=None, shape=None, size: int = 96, style: str
         r *= 0.9  # many large objects may not fit: shrink until they do
     objects = tuple(Placed(colour, shape, x, y, r) for x, y in pts)
     truths = frozenset({("group", n, colour, shape), ("group", n, colour, None), ("group", n, None, shape),
-                        ("group", n, None, None)}) | (sides(objects) if n == 1 else frozenset())
+                        ("group", n, None, None)})
     return Scene(_draw(objects, rng, size, style), "group", ("group", n, colour, shape), truths, objects)
 
 
@@ -122,17 +109,14 @@ def relation_scene(rng, a=None, b=None, rel=None, size: int = 96, style: str = "
     def ok(pts):
         (xa, ya), (xb, yb) = pts
         main, cross = ((xb - xa), (yb - ya)) if horizontal else ((yb - ya), (xb - xa))
-        # each object in its own half, so that "on the left" (see sides) agrees with "to the left of"
-        first, second = (xa, xb) if horizontal else (ya, yb)
-        halves = min(sign * (0.5 - first), sign * (second - 0.5)) > _HALF
-        return sign * main > 0.3 and abs(cross) < 0.15 and halves
+        return sign * main > 0.3 and abs(cross) < 0.15
 
     r = min(_radius(rng, style), 0.15)
     while (pts := _place(rng, [r, r], ok)) is None:
         r *= 0.9
     objects = (Placed(*a, *pts[0], r), Placed(*b, *pts[1], r))
     key = relation_key(a, rel, b)
-    truths = frozenset({key, ("pair", frozenset({a, b}))}) | sides(objects)
+    truths = frozenset({key, ("pair", frozenset({a, b})), *object_sides(*key[1:])})
     return Scene(_draw(objects, rng, size, style), "relation", key, truths, objects)
 
 
@@ -174,13 +158,10 @@ def training_caption(scene: Scene, rng) -> tuple[str, tuple]:
         _, n, c, s = scene.key
         key = [scene.key, ("group", n, c, None), ("group", n, None, s), ("group", n, None, None)][
             rng.choice(4, p=[0.65, 0.1, 0.15, 0.1])]
-        where = sorted((k for k in scene.truths if k[0] == "side"), key=repr)
-        if where and rng.random() < 0.25:  # a lone object: "a red circle on the left"
-            key = where[rng.integers(len(where))]
     elif scene.kind == "relation":
         # mostly the relation; sometimes the pair, or where one object is ("a red circle on the left"),
         # which needs no word order to read and so teaches the image side where things are
-        kind = ("rel", "pair", "side")[rng.choice(3, p=[0.5, 0.2, 0.3])]
+        kind = ("rel", "pair", "side")[rng.choice(3, p=[0.55, 0.2, 0.25])]
         keys = sorted((k for k in scene.truths if k[0] == kind), key=repr)
         key = keys[rng.integers(len(keys))]
     else:

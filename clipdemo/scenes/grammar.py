@@ -9,8 +9,8 @@ Keys:
     ("digit", d)                                one printed digit d in 0-9
     ("rel", (colour, shape), rel, (colour, shape)) rel in {"left of", "above"} (canonical order)
     ("pair", frozenset({(colour, shape), (colour, shape)}))  two different objects, no relation
-    ("side", (colour, shape), side)              this object is in the `side` half of the image
-                                                (left, right, top, bottom; see scenes.sides)
+    ("side", (colour, shape), side)              of two objects, this one is the one on `side`
+                                                (left, right, top, bottom)
 """
 
 from __future__ import annotations
@@ -76,6 +76,11 @@ def relation_phrase(a: tuple[str, str], rel: str, b: tuple[str, str]) -> str:
 def side_phrase(obj: tuple[str, str], side: str) -> str:
     """'a red circle on the left', 'a blue square at the bottom'."""
     return f"{_object(obj)} {_SIDE_WORDS[side]}"
+
+
+def object_sides(a: tuple[str, str], rel: str, b: tuple[str, str]) -> list[tuple]:
+    """The two side keys that a canonical relation implies: a is on the left (top), b on the right (bottom)."""
+    return [("side", a, _SIDES[rel][0]), ("side", b, _SIDES[rel][1])]
 
 
 def sides_phrase(a: tuple[str, str], rel: str, b: tuple[str, str], first: str = "a") -> str:
