@@ -133,6 +133,8 @@ def test_train_tab_then_use_the_trained_model(page):
     page.screenshot(path=str(SHOTS / "4-train.png"), full_page=True)
     panel.get_by_label("trained here").check()
     page.locator("#model-banner").get_by_text("trained in this session").wait_for()
+    panel.get_by_label("shared model").check()  # and back: the later tests expect the bundled model
+    expect(page.locator("#model-banner")).not_to_contain_text("trained in this session")
 
 
 def test_search_tab(page):
