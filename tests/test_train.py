@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import torch
 
@@ -76,3 +79,13 @@ def test_checkpoint_loads_through_the_standard_transformers_path(tokenizer, tmp_
     assert inputs["pixel_values"].shape == (1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(loaded(**inputs).logits_per_image, model(**inputs).logits_per_image)
+
+
+def test_a_new_vocabulary_is_the_same_in_every_process():
+    # tokenizers' BpeTrainer broke ties by hash order, so token ids (and a seeded run) changed per process
+    code = ("import hashlib, json; from clipdemo.train.tokenizer import build_tokenizer; "
+            "print(hashlib.sha256(json.dumps(build_tokenizer().get_vocab(), sort_keys=True).encode()).hexdigest())")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1]
+            for _ in range(2)}
+    assert len(runs) == 1
+

@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool", type=int, default=defaults.pool, help="scenes rendered up front")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--tokenizer", default=str(bundled_path()),
+                   help="train with the vocabulary in this checkpoint directory (default: the bundled one, so a "
+                        "rerun reproduces it); 'new' learns a fresh BPE vocabulary from the caption grammar")
     p.add_argument("--init", default=None, help="continue from this checkpoint instead of random weights")
     p.add_argument("--save-every", type=int, default=0, help="also save the checkpoint every N steps")
     args = p.parse_args(argv)
@@ -44,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pool=args.pool, seed=args.seed)
 
-    tokenizer = build_tokenizer()
+    if args.tokenizer == "new":
+        tokenizer = build_tokenizer()
+    else:
+        from transformers import CLIPTokenizer
+
+        tokenizer = CLIPTokenizer.from_pretrained(args.tokenizer)
     if args.init:
         from transformers import CLIPModel
 
