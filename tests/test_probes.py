@@ -94,7 +94,8 @@ def test_text_truth_is_the_word_that_matches_the_ink():
             for name in TRAIN_FONTS + SHIFTED_FONTS:
                 canvas = Image.new("L", (400, 120), 255)
                 ImageDraw.Draw(canvas).text((20, 10), word, font=font(name, 64), fill=0)
-                best[caption] = max(best.get(caption, -1.0), float(np.corrcoef(shown.ravel(), _ink_box(canvas).ravel())[0, 1]))
+                match = float(np.corrcoef(shown.ravel(), _ink_box(canvas).ravel())[0, 1])
+                best[caption] = max(best.get(caption, -1.0), match)
         assert max(best, key=best.get) == item.candidates[item.answer], best
 
 

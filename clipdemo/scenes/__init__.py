@@ -171,8 +171,8 @@ def training_caption(scene: Scene, rng) -> tuple[str, tuple]:
 
 def hard_negative(key: tuple, rng) -> tuple | None:
     """A false caption key one edit away from `key`: the swapped relation, the swapped colours of a
-    pair, an object on the other side, or one attribute of a group changed. Plain CLIP rarely meets these in a batch, so it never
-    learns direction or binding; training adds them as extra negatives."""
+    pair, an object on the other side, or one attribute of a group changed. Plain CLIP rarely meets
+    these in a batch, so it never learns direction or binding; training adds them as extra negatives."""
     kind = key[0]
     if kind == "rel":
         _, a, rel, b = key

@@ -33,8 +33,9 @@ RELATIONS = ("left of", "right of", "above", "below")
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _PLURAL = {"cross": "crosses"}
 _INVERSE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
-# "on the left and ... on the right": binds each side to the noun just before it, which a small text
-# encoder learns as easily as "red circle"; the order-dependent "to the left of" is learned through it
+# "on the left and ... on the right" binds each side to the noun just before it, as "red circle" binds
+# colour to shape; meant as a bridge to the order-dependent "to the left of" (the bundled model did not
+# cross it: see its model card)
 _SIDES = {"left of": ("left", "right"), "above": ("top", "bottom")}
 _SIDE_WORDS = {"left": "on the left", "right": "on the right", "top": "at the top", "bottom": "at the bottom"}
 OPPOSITE_SIDE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}

@@ -9,7 +9,6 @@ the highest id, which is where transformers' CLIP text model pools.
 from __future__ import annotations
 
 import json
-
 from collections import Counter
 
 from tokenizers import Regex, normalizers, pre_tokenizers
