@@ -88,4 +88,3 @@ def test_a_new_vocabulary_is_the_same_in_every_process():
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1]
             for _ in range(2)}
     assert len(runs) == 1
-
