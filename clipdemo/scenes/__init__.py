@@ -55,7 +55,7 @@ def scene_rng(seed: int, split: str = "train") -> np.random.Generator:
 def _radius(rng, style: str) -> float:
     if style == "shifted":  # sizes training never sees: smaller or larger
         return rng.uniform(0.07, 0.09) if rng.random() < 0.5 else rng.uniform(0.19, 0.22)
-    return rng.uniform(0.1, 0.18)
+    return rng.uniform(0.095, 0.185)
 
 
 def _place(rng, radii, accept=lambda pts: True, tries: int = 500):
