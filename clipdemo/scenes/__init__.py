@@ -143,7 +143,7 @@ def digit_scene(rng, digit=None, size: int = 96, style: str = "train") -> Scene:
 
 
 _KINDS = {"group": group_scene, "relation": relation_scene, "digit": digit_scene}
-TRAIN_MIX = {"group": 0.45, "relation": 0.2, "digit": 0.35}
+TRAIN_MIX = {"group": 0.45, "relation": 0.1, "digit": 0.45}
 
 
 def random_scene(rng, size: int = 96, style: str = "train", mix: dict[str, float] = TRAIN_MIX) -> Scene:
