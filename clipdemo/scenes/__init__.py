@@ -55,7 +55,7 @@ def scene_rng(seed: int, split: str = "train") -> np.random.Generator:
 def _radius(rng, style: str) -> float:
     if style == "shifted":  # sizes training never sees: smaller or larger
         return rng.uniform(0.07, 0.09) if rng.random() < 0.5 else rng.uniform(0.19, 0.22)
-    return rng.uniform(0.1, 0.18)
+    return rng.uniform(0.095, 0.185)
 
 
 def _place(rng, radii, accept=lambda pts: True, tries: int = 500):
@@ -143,7 +143,7 @@ def digit_scene(rng, digit=None, size: int = 96, style: str = "train") -> Scene:
 
 
 _KINDS = {"group": group_scene, "relation": relation_scene, "digit": digit_scene}
-TRAIN_MIX = {"group": 0.45, "relation": 0.2, "digit": 0.35}
+TRAIN_MIX = {"group": 0.45, "relation": 0.1, "digit": 0.45}
 
 
 def random_scene(rng, size: int = 96, style: str = "train", mix: dict[str, float] = TRAIN_MIX) -> Scene:

@@ -34,10 +34,10 @@ def font(name: str, size_px: int) -> ImageFont.FreeTypeFont:
 
 
 def background(size: int, rng: np.random.Generator, colours=(), style: str = "train") -> Image.Image:
-    """A neutral background (light, grey or dark, slightly tinted), sometimes a gradient or noisy.
+    """A neutral background (light, grey or dark, slightly tinted), sometimes a gradient, blotches or noise.
 
     Light is avoided under yellow objects and dark under blue or purple ones, so every object stands
-    out. style="shifted" adds stripes or checks, which training never sees.
+    out. style="shifted" adds stripes or checks: regular patterns, which training never sees.
     """
     levels = [(0.85, 1.0), (0.45, 0.7), (0.05, 0.25)]
     if "yellow" in colours:
@@ -53,12 +53,23 @@ def background(size: int, rng: np.random.Generator, colours=(), style: str = "tr
         yy, xx = np.mgrid[:size, :size]
         pattern = ((xx // period + (yy // period) * int(rng.integers(0, 2))) % 2).astype(np.float32)
         img += (pattern * rng.uniform(0.06, 0.12) * (1 if base < 0.5 else -1))[..., None]
-    elif rng.random() < 0.4:
+    elif (u := rng.random()) < 0.3:
         ramp = np.linspace(-1, 1, size, dtype=np.float32) * rng.uniform(0.03, 0.1)
         img += ramp[None, :, None] if rng.random() < 0.5 else ramp[:, None, None]
+    elif u < 0.6:
+        img += (_blotches(size, rng) * (1 if base < 0.5 else -1))[..., None]
     if rng.random() < 0.4:
         img += rng.normal(0, rng.uniform(0.005, 0.03), size=img.shape).astype(np.float32)
     return Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
+
+
+def _blotches(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Irregular texture in [0, 0.1]: soft clouds (a few cells, bicubic) or block noise (many cells, nearest)."""
+    smooth = rng.random() < 0.5
+    cells = int(rng.integers(2, 7)) if smooth else int(rng.integers(8, 25))
+    grid = Image.fromarray(rng.uniform(0, 1, (cells, cells)).astype(np.float32))
+    texture = np.asarray(grid.resize((size, size), Image.BICUBIC if smooth else Image.NEAREST))
+    return np.clip(texture, 0, 1) * rng.uniform(0.04, 0.1)
 
 
 def object_colour(name: str, rng: np.random.Generator) -> tuple[int, int, int]:

@@ -25,7 +25,7 @@ from ..scenes import TRAIN_MIX, describe, hard_negative, random_scene, scene_rng
 
 @dataclass
 class TrainConfig:
-    steps: int = 3200
+    steps: int = 3600
     batch_size: int = 192
     lr: float = 1e-3
     warmup: int = 100
