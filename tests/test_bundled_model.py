@@ -24,6 +24,21 @@ def test_held_out_zero_shot_meets_the_floor(bundled_engine, attribute):
     assert report.accuracy >= FLOORS[attribute], f"{attribute}: {report.accuracy:.1%}"
 
 
+# Issue 4 also asks that it hold up on a renderer it was not trained on: the "shifted" style draws
+# smaller and larger objects, striped or checked backgrounds and fonts that training never sees. These
+# floors sit 5-7 points under what the committed model measures (model card); the checkpoint before the
+# blotch backgrounds scored 55/49/49/37% on shape/digit/count/count+colour+shape and fails them.
+SHIFTED_FLOORS = {"colour": 0.95, "shape": 0.60, "shape+colour": 0.59, "digit": 0.52, "count": 0.69,
+                  "count+colour+shape": 0.58}
+
+
+@pytest.mark.parametrize("attribute", list(SHIFTED_FLOORS))
+def test_zero_shot_holds_up_on_the_unseen_renderer(bundled_engine, attribute):
+    items = attribute_items(attribute, 500, seed=1, style="shifted")
+    report = evaluate_items(bundled_engine, items, attribute, TEMPLATE)
+    assert report.accuracy >= SHIFTED_FLOORS[attribute], f"{attribute}: {report.accuracy:.1%}"
+
+
 def test_caption_ranking_puts_the_true_caption_first(bundled_engine, scene_files):
     paths, captions = scene_files
     firsts = [rank_captions(bundled_engine, open_image(p).image, captions)[0].caption == c
