@@ -51,12 +51,13 @@ class StepReport:
 class ScenePool:
     """`size` rendered scenes as a uint8 tensor [N, S, S, 3] at the model's input size, plus their truths."""
 
-    def __init__(self, size: int, image_size: int, seed: int = 0, render_size: int = 96, progress=None):
+    def __init__(self, size: int, image_size: int, seed: int = 0, render_size: int = 96, progress=None,
+                 mix: dict[str, float] = TRAIN_MIX):
         rng = scene_rng(seed, "train")
         pixels = np.empty((size, image_size, image_size, 3), np.uint8)
         self.scenes = []
         for i in range(size):
-            scene = random_scene(rng, size=render_size, mix=TRAIN_MIX)
+            scene = random_scene(rng, size=render_size, mix=mix)
             # the same resample as CLIPImageProcessor's PIL backend: bicubic, shortest edge to image_size
             pixels[i] = np.asarray(scene.image.resize((image_size, image_size), Image.BICUBIC))
             self.scenes.append(scene.__class__(image=None, kind=scene.kind, key=scene.key, truths=scene.truths))
