@@ -48,6 +48,7 @@ def train_head(model, images, labels, n_train: int, steps: int = 100) -> float:
     size = model.config.vision_config.image_size
     x = normalise(torch.from_numpy(np.stack([np.asarray(i.resize((size, size), Image.BICUBIC)) for i in images])))
     y = torch.from_numpy(labels).long()
+    torch.manual_seed(0)  # the head's initial weights
     vision, head = model.vision_model, torch.nn.Linear(model.config.vision_config.hidden_size, 2)
     opt = torch.optim.AdamW([*vision.parameters(), *head.parameters()], lr=3e-4)
     g = torch.Generator().manual_seed(0)

@@ -55,6 +55,45 @@ def test_hard_negatives_are_false_and_one_edit_away():
     assert truth[:, :32].diagonal().all() and truth[:, 32:].sum() < truth[:, 32:].numel() * 0.1
 
 
+def test_the_sides_phase_asks_only_where_one_object_is_against_the_other_side():
+    from clipdemo.train.recipes import SIDES_PHASE
+
+    pool = ScenePool(64, 32, seed=0, mix=SIDES_PHASE.mix)
+    assert {scene.kind for scene in pool.scenes} == {"relation"}
+    _, captions, truth = pool.batch(np.random.default_rng(0), 32, SIDES_PHASE.hard_negatives,
+                                    SIDES_PHASE.relation_captions)
+    assert len(captions) == 64 and truth[:, :32].diagonal().all() and not truth[:, 32:].diagonal().any()
+    for true, false in zip(captions[:32], captions[32:]):
+        sides = [word for word in ("left", "right", "top", "bottom") if word in true]
+        assert len(sides) == 1 and " to the " not in true and " and " not in true, true
+        opposite = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}[sides[0]]
+        assert opposite in false and sides[0] not in false, (true, false)
+
+
+def test_the_default_recipe_is_the_plain_config():
+    # `python -m clipdemo.train --out DIR` must keep reproducing the first stage of the bundled checkpoint
+    from clipdemo.train.recipes import RECIPES
+
+    assert RECIPES["scenes"] == (TrainConfig(),)
+    assert TrainConfig().mix == {"group": 0.45, "relation": 0.1, "digit": 0.45}
+
+
+def test_the_spatial_recipe_runs_from_the_command_line(tokenizer, tmp_path):
+    import json
+
+    model = build_model(tokenizer, seed=0, width=32, vision_layers=1, text_layers=1, image_size=32)
+    model.save_pretrained(tmp_path / "base")
+    (tmp_path / "base" / "training_args.json").write_text('{"recipe": "scenes"}')
+    done = subprocess.run([sys.executable, "-m", "clipdemo.train", "--recipe", "spatial", "--init",
+                           str(tmp_path / "base"), "--out", str(tmp_path / "out"), "--steps", "3",
+                           "--batch-size", "8", "--pool", "40"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "phase 2/2  step     3/3" in done.stdout
+    record = json.loads((tmp_path / "out" / "training_args.json").read_text())
+    assert [p["mix"] for p in record["phases"]] == [{"relation": 1.0}, {"group": 0.35, "relation": 0.3, "digit": 0.35}]
+    assert record["init_training_args"] == {"recipe": "scenes"}
+
+
 def test_short_training_run_lowers_the_loss(tokenizer):
     model = build_model(tokenizer, seed=0, width=64, vision_layers=2, text_layers=1, image_size=32)
     pool = ScenePool(400, 32, seed=0)

@@ -152,8 +152,14 @@ def random_scene(rng, size: int = 96, style: str = "train", mix: dict[str, float
     return _KINDS[kind](rng, size=size, style=style)
 
 
-def training_caption(scene: Scene, rng) -> tuple[str, tuple]:
-    """A random true caption of `scene` and its key: full or partial descriptions, varied wording."""
+RELATION_CAPTIONS = {"rel": 0.55, "pair": 0.2, "side": 0.25}
+
+
+def training_caption(scene: Scene, rng, relation_captions: dict[str, float] = RELATION_CAPTIONS) -> tuple[str, tuple]:
+    """A random true caption of `scene` and its key: full or partial descriptions, varied wording.
+
+    For a two-object scene, `relation_captions` weighs what the caption says: the relation ("rel"),
+    the pair without it ("pair"), or where one object is ("side")."""
     if scene.kind == "group":
         _, n, c, s = scene.key
         key = [scene.key, ("group", n, c, None), ("group", n, None, s), ("group", n, None, None)][
@@ -161,7 +167,8 @@ def training_caption(scene: Scene, rng) -> tuple[str, tuple]:
     elif scene.kind == "relation":
         # mostly the relation; sometimes the pair, or where one object is ("a red circle on the left"),
         # which needs no word order to read and so teaches the image side where things are
-        kind = ("rel", "pair", "side")[rng.choice(3, p=[0.55, 0.2, 0.25])]
+        kinds = list(relation_captions)
+        kind = kinds[rng.choice(len(kinds), p=np.array([relation_captions[k] for k in kinds]) / sum(relation_captions.values()))]
         keys = sorted((k for k in scene.truths if k[0] == kind), key=repr)
         key = keys[rng.integers(len(keys))]
     else:

@@ -1,6 +1,8 @@
-"""Train the bundled tiny CLIP from scratch: `python -m clipdemo.train --out DIR`.
+"""Train a tiny CLIP on synthetic scenes: `python -m clipdemo.train --out DIR [--recipe NAME --init DIR]`.
 
-The defaults reproduce the committed checkpoint (clipdemo/checkpoints/tiny-scenes).
+The committed checkpoint (clipdemo/checkpoints/tiny-scenes) is two commands (`make checkpoint`):
+    python -m clipdemo.train --out /tmp/scenes                                   # recipe "scenes"
+    python -m clipdemo.train --recipe spatial --init /tmp/scenes --out DIR       # left and right
 """
 
 from __future__ import annotations
@@ -9,14 +11,15 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
 from ..registry import bundled_path
-from .loop import ScenePool, TrainConfig, train
+from .loop import ScenePool, train
 from .model import build_model, tiny_processor
+from .recipes import RECIPES
 from .tokenizer import build_tokenizer, save_clip_vocab
 
 
@@ -28,14 +31,15 @@ def _save(model, processor, tokenizer, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    defaults = TrainConfig()
-    p = argparse.ArgumentParser(prog="python -m clipdemo.train", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m clipdemo.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=bundled_path(), help="checkpoint directory (default: the bundled one)")
-    p.add_argument("--steps", type=int, default=defaults.steps)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--pool", type=int, default=defaults.pool, help="scenes rendered up front")
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--recipe", choices=list(RECIPES), default="scenes", help="see clipdemo/train/recipes.py")
+    p.add_argument("--steps", type=int, help="steps of each phase (default: the recipe's)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--pool", type=int, help="scenes rendered up front")
+    p.add_argument("--seed", type=int)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--tokenizer", default=str(bundled_path()),
                    help="train with the vocabulary in this checkpoint directory (default: the bundled one, so a "
@@ -45,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pool=args.pool, seed=args.seed)
+    overrides = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pool=args.pool,
+                                        seed=args.seed).items() if v is not None}
+    phases = [replace(config, **overrides) for config in RECIPES[args.recipe]]
 
     if args.tokenizer == "new":
         tokenizer = build_tokenizer()
@@ -58,21 +64,25 @@ def main(argv: list[str] | None = None) -> int:
 
         model = CLIPModel.from_pretrained(args.init)
     else:
-        model = build_model(tokenizer, seed=args.seed)
+        model = build_model(tokenizer, seed=phases[0].seed)
     processor = tiny_processor(tokenizer)
     t0 = time.perf_counter()
-    pool = ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
-                     progress=lambda i, n: print(f"rendered {i}/{n} scenes", file=sys.stderr, flush=True)
-                     if i % 10_000 == 0 else None)
     out = Path(args.out)
-    for r in train(model, tokenizer, config, pool=pool, report_every=50):
-        print(f"step {r.step:5d}/{r.steps}  loss {r.loss:.4f}  logit_scale {r.logit_scale:6.2f}  "
-              f"lr {r.lr:.2e}  {r.seconds:7.1f}s", flush=True)
-        if args.save_every and r.step % args.save_every == 0:
-            _save(model, processor, tokenizer, out)
+    for n, config in enumerate(phases, 1):
+        pool = ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
+                         progress=lambda i, total: print(f"rendered {i}/{total} scenes", file=sys.stderr, flush=True)
+                         if i % 10_000 == 0 else None, mix=config.mix)
+        for r in train(model, tokenizer, config, pool=pool, report_every=50):
+            print(f"phase {n}/{len(phases)}  step {r.step:5d}/{r.steps}  loss {r.loss:.4f}  "
+                  f"logit_scale {r.logit_scale:6.2f}  lr {r.lr:.2e}  {r.seconds:7.1f}s", flush=True)
+            if args.save_every and r.step % args.save_every == 0:
+                _save(model, processor, tokenizer, out)
     _save(model, processor, tokenizer, out)
+    record = {"recipe": args.recipe, "init": args.init, "phases": [asdict(c) for c in phases]}
+    if args.init and (earlier := Path(args.init) / "training_args.json").exists():
+        record["init_training_args"] = json.loads(earlier.read_text())  # how the starting point was made
     (out / "training_args.json").write_text(json.dumps(
-        {**asdict(config), "command": "python -m clipdemo.train " + " ".join(argv or sys.argv[1:]),
+        {**record, "command": "python -m clipdemo.train " + " ".join(argv or sys.argv[1:]),
          "train_seconds": round(time.perf_counter() - t0, 1), "torch": torch.__version__}, indent=2) + "\n")
     print(f"saved to {out}")
     return 0

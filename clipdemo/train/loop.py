@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..constants import MAX_LOGIT_SCALE, OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
-from ..scenes import TRAIN_MIX, describe, hard_negative, random_scene, scene_rng, training_caption
+from ..scenes import (RELATION_CAPTIONS, TRAIN_MIX, describe, hard_negative, random_scene, scene_rng,
+                      training_caption)
 
 
 @dataclass
@@ -34,6 +35,9 @@ class TrainConfig:
     pool: int = 30_000  # scenes rendered once up front; captions are re-drawn every time
     hard_negatives: float = 0.5  # share of images that add a false caption one edit away
     render_size: int = 96
+    mix: dict[str, float] = field(default_factory=lambda: dict(TRAIN_MIX))  # kinds of scene in the pool
+    relation_captions: dict[str, float] = field(default_factory=lambda: dict(RELATION_CAPTIONS))
+    schedule: str = "cosine"  # or "constant" after the warmup
 
 
 @dataclass
@@ -65,12 +69,13 @@ class ScenePool:
                 progress(i + 1, size)
         self.pixels = torch.from_numpy(pixels)
 
-    def batch(self, rng: np.random.Generator, batch_size: int, hard_negatives: float = 0.5):
+    def batch(self, rng: np.random.Generator, batch_size: int, hard_negatives: float = 0.5,
+              relation_captions: dict[str, float] = RELATION_CAPTIONS):
         """pixel_values [B, 3, S, S] normalised as CLIP does; captions [B + H]: one true caption per image,
         then H hard negatives (false captions one edit away, for a `hard_negatives` share of the images);
         truth [B, B + H] bool: truth[i, j] = caption j is true of image i."""
         idx = rng.choice(len(self.scenes), batch_size, replace=False)
-        captions, keys = map(list, zip(*(training_caption(self.scenes[i], rng) for i in idx)))
+        captions, keys = map(list, zip(*(training_caption(self.scenes[i], rng, relation_captions) for i in idx)))
         for key in list(keys):
             if rng.random() < hard_negatives and (negative := hard_negative(key, rng)) is not None:
                 captions.append(describe(negative, rng))
@@ -119,15 +124,18 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
     """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    pool = pool or ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size)
+    pool = pool or ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
+                             mix=config.mix)
     opt = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
     start = time.perf_counter()
     model.train()
     for step in range(1, config.steps + 1):
-        lr = config.lr * min(1.0, step / config.warmup) * 0.5 * (1 + math.cos(math.pi * step / config.steps))
+        lr = config.lr * min(1.0, step / config.warmup)
+        if config.schedule == "cosine":
+            lr = lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))  # as before: same bits, same run
         for g in opt.param_groups:
             g["lr"] = lr
-        pixels, captions, truth = pool.batch(rng, config.batch_size, config.hard_negatives)
+        pixels, captions, truth = pool.batch(rng, config.batch_size, config.hard_negatives, config.relation_captions)
         text = tokenizer(captions, padding=True, return_tensors="pt")
         out = model(input_ids=text["input_ids"], attention_mask=text["attention_mask"], pixel_values=pixels)
         loss = contrastive_loss(out.logits_per_image, truth)
