@@ -1,6 +1,9 @@
 """Why a contrastively trained CLIP stays blind to left/right: three measurements on one checkpoint.
 
-    python scripts/left_right.py [--model DIR]     # about 6 minutes on 2 CPU cores
+    python scripts/left_right.py --model /tmp/tiny-scenes-base   # about 6 minutes on 2 CPU cores
+
+/tmp/tiny-scenes-base is the first stage of `make checkpoint` (recipe "scenes"), blind to position;
+the bundled model (the default --model) went on through recipe "spatial" and is not.
 
 1. A logistic regression on the image embeddings: can "red object on the left" be read off them?
 2. The same vision tower with a linear head, trained on those labels directly: can the ViT see position?
@@ -72,7 +75,7 @@ def text_cosine(engine: ClipEngine) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default=str(bundled_path()))
+    p.add_argument("--model", default=str(bundled_path()), help="a checkpoint directory (default: the bundled one)")
     p.add_argument("--steps", type=int, default=300, help="contrastive steps in 3")
     args = p.parse_args()
     engine = ClipEngine.load(args.model)
