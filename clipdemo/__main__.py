@@ -33,16 +33,18 @@ def probe(args) -> None:
 
 
 def evaluate(args) -> None:
-    from .retrieval.evaluate import format_recall, load_pairs, recall_report, sampled_recall
+    from .retrieval.evaluate import encode_pairs, format_recall, pairs_from_upload, recall_at_k, sampled_recall
 
     engine = _engine(args.model, args.device)
-    pairs = load_pairs(args.pairs)
-    full = recall_report(engine, pairs)
+    with pairs_from_upload(args.pairs) as pairs:
+        similarity, pairs = encode_pairs(engine, pairs)
+    for reason in pairs.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
     print(f"model: {engine.info.name}  pairs: {args.pairs}  images: {len(pairs.images)}  captions: {len(pairs.captions)}")
-    print(format_recall("whole set", full))
+    print(format_recall("whole set", recall_at_k(similarity, pairs.image_of_caption)))
     if args.sample_images:
         print(format_recall(f"{args.repeats} x {args.sample_images} sampled images",
-                            sampled_recall(engine, pairs, args.sample_images, args.repeats, args.seed)))
+                            sampled_recall(similarity, pairs, args.sample_images, args.repeats, args.seed)))
 
 
 def main(argv=None) -> int:
@@ -52,7 +54,7 @@ def main(argv=None) -> int:
     pr.add_argument("--suite", nargs="+", default=["all"],
                     help="counting, digits, text, spatial, binding, negation, photos, or all")
     ev = sub.add_parser("eval", help="Recall@1/5/10 both ways on paired images and captions")
-    ev.add_argument("pairs", help="a CSV of image,caption rows (or a folder holding pairs.csv)")
+    ev.add_argument("pairs", help="a CSV of image,caption rows, a folder holding pairs.csv, or a zip of both")
     ev.add_argument("--sample-images", type=int, default=10, help="images per sample (0: skip sampling)")
     ev.add_argument("--repeats", type=int, default=50)
     for s in (pr, ev):

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from .errors import InputError, ModelError
+from .limits import IMAGE_CACHE_BYTES, TEXT_CACHE_BYTES
 from .registry import BUNDLED_MODEL, DEFAULT_MODEL, bundled_path, resolve_model
 
 log = logging.getLogger(__name__)
@@ -63,23 +64,55 @@ def image_key(image: Image.Image) -> str:
     return h.hexdigest()
 
 
-class _LRU:
-    def __init__(self, capacity: int):
-        self.capacity, self._d, self._lock = capacity, OrderedDict(), threading.Lock()
+_KEY_OVERHEAD = 100  # bytes of dict entry, key object and tensor header per cached item, roughly
+_LONG_KEY = 128  # texts longer than this (in characters) are keyed by their hash
 
-    def get(self, key):
+
+def text_key(text: str) -> str:
+    """The text-cache key: the text itself, or a 32-character hash of a long one (keys count towards the bytes)."""
+    if len(text) <= _LONG_KEY:
+        return text
+    return "#" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+class _LRU:
+    """A least-recently-used map of key -> tensor, bounded by the bytes of its keys and values.
+
+    Values are stored as their own copies: a row sliced from a batch would keep the whole batch alive.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes, self.bytes = max_bytes, 0
+        self._d: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _size(key: str, value: torch.Tensor) -> int:
+        return len(key) + value.untyped_storage().nbytes() + _KEY_OVERHEAD
+
+    def get(self, key: str):
         with self._lock:
             if key in self._d:
                 self._d.move_to_end(key)
                 return self._d[key]
             return None
 
-    def put(self, key, value):
+    def put(self, key: str, value: torch.Tensor) -> None:
+        value = value.detach().clone()
+        size = self._size(key, value)
+        if size > self.max_bytes:
+            return
         with self._lock:
+            if key in self._d:
+                self.bytes -= self._size(key, self._d.pop(key))
             self._d[key] = value
-            self._d.move_to_end(key)
-            while len(self._d) > self.capacity:
-                self._d.popitem(last=False)
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                old_key, old = self._d.popitem(last=False)
+                self.bytes -= self._size(old_key, old)
+
+    def stats(self) -> dict[str, int]:
+        return {"entries": len(self._d), "bytes": self.bytes, "limit_bytes": self.max_bytes}
 
     def __len__(self):
         return len(self._d)
@@ -93,13 +126,13 @@ class ClipEngine:
     """
 
     def __init__(self, model, processor, *, name: str, source: str = "", load_seconds: float = 0.0,
-                 note: str = "", text_cache: int = 100_000, image_cache: int = 20_000):
+                 note: str = "", text_cache_bytes: int = TEXT_CACHE_BYTES, image_cache_bytes: int = IMAGE_CACHE_BYTES):
         self.model, self.processor = model.eval(), processor
         self.tokenizer = processor.tokenizer
         self.device = next(model.parameters()).device
         self.dtype = next(model.parameters()).dtype
         self._forward_lock = threading.Lock()  # one forward pass at a time: no thread oversubscription
-        self._texts, self._images = _LRU(text_cache), _LRU(image_cache)
+        self._texts, self._images = _LRU(text_cache_bytes), _LRU(image_cache_bytes)
         vision = model.config.vision_config
         self.info = ModelInfo(name=name, source=source or name, device=str(self.device),
                               dtype=str(self.dtype).replace("torch.", ""),
@@ -138,7 +171,7 @@ class ClipEngine:
         short labels are not padded to the longest text in the request.
         """
         texts = list(texts)
-        found = {t: v for t in dict.fromkeys(texts) if (v := self._texts.get(t)) is not None}
+        found = {t: v for t in dict.fromkeys(texts) if (v := self._texts.get(text_key(t))) is not None}
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             ids = self.tokenizer(missing, truncation=True, max_length=self.max_text_tokens)["input_ids"]
@@ -151,7 +184,7 @@ class ClipEngine:
                                                        attention_mask=batch["attention_mask"].to(self.device))
                 for i, row in zip(chunk, self._normalise(_embedding(out))):
                     found[missing[i]] = row
-                    self._texts.put(missing[i], row)
+                    self._texts.put(text_key(missing[i]), row)
                 if progress:
                     progress(min(start + batch_size, len(order)), len(order))
         return self._stack([found[t] for t in texts])
@@ -191,14 +224,15 @@ class ClipEngine:
             return torch.empty(0, self.info.embed_dim)
         return torch.stack(rows)
 
-    def cache_sizes(self) -> dict[str, int]:
-        return {"texts": len(self._texts), "images": len(self._images)}
+    def cache_sizes(self) -> dict[str, dict[str, int]]:
+        """Entries, bytes and byte limit of each embedding cache."""
+        return {"texts": self._texts.stats(), "images": self._images.stats()}
 
     def clear_cache(self, texts: bool = True, images: bool = True) -> None:
         if texts:
-            self._texts = _LRU(self._texts.capacity)
+            self._texts = _LRU(self._texts.max_bytes)
         if images:
-            self._images = _LRU(self._images.capacity)
+            self._images = _LRU(self._images.max_bytes)
 
 
 # -- the process-wide engine -------------------------------------------------------------------------

@@ -35,31 +35,31 @@ def open_image(source: str | os.PathLike | bytes | Image.Image, name: str | None
     name = name or (Path(source).name if not isinstance(source, bytes) else "image")
     data = _read(source, name)
     try:
-        im = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+        return _decode(data, name)
+    except (InputError, MemoryError):
+        raise
     except UnidentifiedImageError:
         raise InputError(f"{name}: not an image in a supported format ({', '.join(ALLOWED_FORMATS)}).") from None
     except Image.DecompressionBombError:
         raise InputError(f"{name}: too many pixels (a possible decompression bomb); the limit is "
                          f"{MAX_PIXELS / 1e6:.0f} megapixels.") from None
-    except Exception as exc:
-        raise InputError(f"{name}: cannot be read as an image ({exc}).") from None
+    except Exception as exc:  # Pillow's decoders raise many types on damaged files (found by tests/test_fuzz_images.py)
+        raise InputError(f"{name}: the file is corrupt or truncated ({type(exc).__name__}: {str(exc)[:100]}).") from None
+
+
+def _decode(data: bytes, name: str) -> LoadedImage:
+    im = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     w, h = im.size
     if w * h > MAX_PIXELS or w <= 0 or h <= 0:
         raise InputError(f"{name}: {w}x{h} is too many pixels (a possible decompression bomb); the limit is "
                          f"{MAX_PIXELS / 1e6:.0f} megapixels.")
     notes = []
-    frames = getattr(im, "n_frames", 1)
-    if frames > 1:
-        notes.append(f"animated ({frames} frames): the first frame is used")
-    try:
-        im.seek(0)
-        if im.format == "JPEG":
-            im.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at reduced scale: bounded memory for huge JPEGs
-        im.load()
-    except Image.DecompressionBombError:
-        raise InputError(f"{name}: too many pixels (a possible decompression bomb).") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{name}: the file is corrupt or truncated ({exc}).") from None
+    if getattr(im, "is_animated", False):  # not n_frames: that walks every frame of the file
+        notes.append("animated: the first frame is used")
+    im.seek(0)
+    if im.format == "JPEG":
+        im.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at reduced scale: bounded memory for huge JPEGs
+    im.load()
     return _normalise(im, name, notes)
 
 

@@ -81,8 +81,11 @@ def write_pairs(folder: Path) -> None:
         name = f"scene_{i:02d}.png"
         scene.image.save(folder / name)
         rows += [(name, scene.caption), (name, describe(scene.key, rng).rstrip("."))]
+    # the photos are copied in, so the folder is self-contained: zipped, it is an upload for the Search tab
+    (folder / "photos").mkdir()
     for name, caption in NOTEBOOK.items():
-        rows += [(f"../photos/{name}.jpg", caption), (f"../photos/{name}.jpg", SECOND_CAPTIONS[name])]
+        shutil.copy(ROOT / "photos" / f"{name}.jpg", folder / "photos" / f"{name}.jpg")
+        rows += [(f"photos/{name}.jpg", caption), (f"photos/{name}.jpg", SECOND_CAPTIONS[name])]
     with open(folder / "pairs.csv", "w", newline="") as f:
         import csv
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import logging
+import shutil
+import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -134,8 +139,23 @@ def test_train_endpoint_streams_and_lowers_loss(client):
     job = client.submit(20, 16, 3e-3, 0, api_name="/train")
     outputs = list(job)
     assert len(outputs) >= 2
-    final = job.outputs()[-1][0]
-    assert "Step **20/20**" in final and "Done" in final
+    run_id, final = job.outputs()[-1][:2]
+    assert len(run_id) >= 16 and "Step **20/20**" in final and "Done" in final
+
+
+def test_stop_training_stops_only_the_run_it_names(client):
+    from clipdemo.ui import train
+
+    first = client.submit(2000, 8, 3e-3, 0, api_name="/train")
+    while not first.outputs():  # the run id comes with the first update
+        time.sleep(0.2)
+    first_id = first.outputs()[0][0]
+    assert "No run with that id" in client.predict("not-a-run", api_name="/stop_training")
+    assert not first.done()
+    assert "Stopping" in client.predict(first_id, api_name="/stop_training")
+    run_id, final = first.result(timeout=120)[:2]
+    assert run_id == first_id and "Stopped" in final and "Step **2000/2000**" not in final
+    assert train._runs == {}  # an ended run leaves nothing behind
 
 
 def test_the_queue_cannot_be_skipped_and_is_bounded(client):
@@ -179,3 +199,71 @@ def test_gallery_folder_search_both_ways(client, tmp_path, monkeypatch):
         assert found["data"][0][1] == "two red circles"
     finally:
         search.set_gallery_folder(None)
+
+
+def _zip_folder(folder: Path, out: Path) -> str:
+    with zipfile.ZipFile(out, "w") as z:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                z.write(p, p.relative_to(folder))
+    return str(out)
+
+
+def test_evaluate_your_own_pairs_from_a_zip(client, tmp_path):
+    """The bundled pairs folder, zipped as a user would, plus a row naming a server file and a broken image."""
+    folder = tmp_path / "mine"
+    shutil.copytree(examples.PAIRS, folder)
+    (folder / "broken.png").write_bytes(b"not an image")
+    with open(folder / "pairs.csv", "a") as f:
+        f.write("/etc/hostname,a server file\nbroken.png,a broken image\n")
+    notes, table, _, csv_file, json_file = client.predict(
+        handle_file(_zip_folder(folder, tmp_path / "mine.zip")), 10, 5, 0, api_name="/evaluate_pairs")
+    assert "Left out 2" in notes and "/etc/hostname" in notes and "broken.png" in notes
+    report = json.load(open(json_file))
+    # the same numbers as the bundled example evaluated on the server's own copy
+    _, bundled, *_ = client.predict(None, 10, 5, 0, api_name="/evaluate_pairs")
+    assert table["data"] == bundled["data"]
+    assert report["whole_set"]["text_to_image"]["10"] > 0.5 and len(report["skipped"]) == 2
+
+
+def test_a_csv_alone_is_refused_with_the_format(client, tmp_path):
+    csv_path = tmp_path / "pairs.csv"
+    csv_path.write_text("image,caption\n/etc/hostname,x\n")
+    with pytest.raises(Exception, match=r"upload a \.zip holding pairs\.csv"):
+        client.predict(handle_file(str(csv_path)), 10, 5, 0, api_name="/evaluate_pairs")
+
+
+def test_gallery_from_a_zip_is_searchable_and_removed_when_replaced(client, tmp_path, monkeypatch):
+    import tempfile
+
+    def extracted():
+        return set(Path(tempfile.gettempdir()).glob("clipdemo-zip-*"))
+
+    monkeypatch.setenv("CLIPDEMO_CACHE", str(tmp_path / "cache"))
+    archive = _zip_folder(examples.SCENES, tmp_path / "scenes.zip")
+    before = extracted()
+    status = client.predict([handle_file(archive)], "exact", api_name="/index_gallery")
+    assert "Indexed **8** images" in status and len(extracted() - before) == 1
+    _, hits = client.predict("the digit 3", 3, api_name="/search_text")
+    assert hits["data"][0][1] == "the_digit_3.png"
+    client.predict([_scene("the_digit_3")], "exact", api_name="/index_gallery")  # another gallery replaces it
+    assert extracted() == before
+
+
+def test_model_info_reports_the_limits_and_cache_bytes(client):
+    from clipdemo import limits
+
+    info = client.predict(api_name="/model_info")
+    assert info["limits"]["max_zip_bytes"] == limits.MAX_ZIP_BYTES
+    assert info["cache"]["texts"]["limit_bytes"] == limits.TEXT_CACHE_BYTES
+    assert 0 <= info["cache"]["texts"]["bytes"] <= limits.TEXT_CACHE_BYTES
+
+
+def test_a_user_mistake_is_one_log_line_not_a_traceback(client, caplog, capfd):
+    caplog.set_level(logging.INFO, logger="clipdemo.requests")
+    with pytest.raises(Exception, match="No labels given"):
+        client.predict([_scene("a_green_triangle")], "", "{}", False, 3, api_name="/zero_shot")
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    lines = [r.getMessage() for r in caplog.records if r.name == "clipdemo.requests"]
+    assert lines == ["/zero_shot refused: No labels given: enter one per line."]

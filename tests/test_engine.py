@@ -124,21 +124,48 @@ def test_unknown_model_name_lists_the_known_ones():
         resolve_model("no-such-model")
 
 
-@pytest.mark.parametrize("name", available_models())
-def test_every_registered_model_resolves_and_loads_or_falls_back(name, monkeypatch):
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face cache, offline: what a fresh machine with no network has, on any machine."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(engine_module, "_engine", None)
+    yield cache
+    engine_module.configure()
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_every_registered_model_resolves_and_loads_or_falls_back(name, hf_cache):
     engine_module.configure(name)
-    try:
-        engine = engine_module.get_engine()
-        if name == BUNDLED_MODEL:
-            assert engine.info.note == "" and engine.info.source == resolve_model(name)
-        else:  # no hub here: it must say so and name the fix, then serve the bundled model
-            assert resolve_model(name).startswith("openai/")
-            assert engine.info.name == BUNDLED_MODEL
-            assert name in engine.info.note and "--model" in engine.info.note
-        assert engine.encode_texts(["a red circle"]).shape == (1, engine.info.embed_dim)
-    finally:
-        engine_module.configure()
+    engine = engine_module.get_engine()
+    if name == BUNDLED_MODEL:
+        assert engine.info.note == "" and engine.info.source == resolve_model(name)
+    else:  # not in this (empty) cache and offline: it must say so and name the fix, then serve the bundled model
+        assert resolve_model(name).startswith("openai/")
+        assert engine.info.name == BUNDLED_MODEL
+        assert name in engine.info.note and "--model" in engine.info.note
+    assert engine.encode_texts(["a red circle"]).shape == (1, engine.info.embed_dim)
+
+
+def test_a_hub_model_in_the_cache_loads_offline_without_falling_back(hf_cache):
+    """The real loading code for a cached hub id: a checkpoint laid out as the hub cache lays it out."""
+    snapshot = hf_cache / "models--openai--clip-vit-base-patch32" / "snapshots" / ("0" * 40)
+    ClipEngine.load(BUNDLED_MODEL).model.save_pretrained(snapshot)
+    from transformers import CLIPProcessor
+
+    CLIPProcessor.from_pretrained(resolve_model(BUNDLED_MODEL)).save_pretrained(snapshot)
+    (hf_cache / "models--openai--clip-vit-base-patch32" / "refs").mkdir()
+    (hf_cache / "models--openai--clip-vit-base-patch32" / "refs" / "main").write_text("0" * 40)
+    engine_module.configure("clip-vit-base-patch32")
+    engine = engine_module.get_engine()
+    assert engine.info.note == "" and engine.info.source == "openai/clip-vit-base-patch32"
+    bundled = ClipEngine.load(BUNDLED_MODEL)
+    torch.testing.assert_close(engine.encode_texts(["a red circle"]), bundled.encode_texts(["a red circle"]))
 
 
 def test_shared_engine_loads_once_under_concurrency(monkeypatch):
@@ -170,3 +197,43 @@ def test_nothing_loads_a_model_at_import():
     code = ("import sys, clipdemo.ui.app, clipdemo.engine as e; "
             "demo = clipdemo.ui.app.build_demo(); assert e._engine is None")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _small_cache_engine(random_engine, limit: int):
+    """The random model behind a fresh engine whose caches hold `limit` bytes each."""
+    return ClipEngine(random_engine.model, random_engine.processor, name="small-cache", source="memory",
+                      text_cache_bytes=limit, image_cache_bytes=limit)
+
+
+def test_cached_rows_do_not_keep_their_batch_alive(random_engine):
+    engine = _small_cache_engine(random_engine, 1 << 20)
+    engine.encode_texts([f"label {i}" for i in range(256)])
+    rows = list(engine._texts._d.values())
+    assert len(rows) == 256
+    # each cached row owns exactly its D floats, not a view into the [256, D] batch it came from
+    assert {r.untyped_storage().nbytes() for r in rows} == {4 * engine.info.embed_dim}
+
+
+def test_text_cache_stays_under_its_byte_limit_across_many_label_sets(random_engine):
+    limit = 200_000
+    engine = _small_cache_engine(random_engine, limit)
+    for n in range(30):
+        labels = [f"set {n} label {i}" for i in range(100)] + [f"set {n} " + "long caption " * 400]
+        engine.encode_texts(labels)
+        stats = engine.cache_sizes()["texts"]
+        real = sum(len(k) + v.untyped_storage().nbytes() for k, v in engine._texts._d.items())
+        assert real <= stats["bytes"] <= limit
+    assert stats["entries"] < 30 * 101  # old entries were evicted ...
+    assert 0.9 * limit < stats["bytes"]  # ... and the cache is used up to its limit
+    # a long text is keyed by a short hash, and is still found again
+    long_text = "set 29 " + "long caption " * 400
+    assert max(len(k) for k in engine._texts._d) < 200
+    torch.testing.assert_close(engine.encode_texts([long_text]), random_engine.encode_texts([long_text]))
+
+
+def test_image_cache_stays_under_its_byte_limit(random_engine):
+    limit = 20_000
+    engine = _small_cache_engine(random_engine, limit)
+    engine.encode_images(_images(64, seed=5))
+    stats = engine.cache_sizes()["images"]
+    assert 0 < stats["entries"] < 64 and stats["bytes"] <= limit == stats["limit_bytes"]

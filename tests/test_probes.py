@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 import subprocess
 import sys
 import zipfile
@@ -169,7 +170,8 @@ def _probe_csv(tmp_path, rows):
 
 def test_custom_probe_set_from_csv_and_zip(tmp_path, scene_files):
     paths, captions = scene_files
-    rows = [f"{paths[0]},{captions[0]}|{captions[1]},{captions[0]}", f"{paths[3]},{captions[0]}|{captions[3]},1"]
+    names = [Path(p).name for p in paths]  # beside the CSV
+    rows = [f"{names[0]},{captions[0]}|{captions[1]},{captions[0]}", f"{names[3]},{captions[0]}|{captions[3]},1"]
     items = load_probe_set(_probe_csv(tmp_path, rows))
     assert [it.answer for it in items] == [0, 1]
     buf = io.BytesIO()
@@ -184,7 +186,7 @@ def test_custom_probe_set_from_csv_and_zip(tmp_path, scene_files):
 @pytest.mark.parametrize("row,message", [
     ("x.png,only one caption,0", "at least two captions"),
     ("x.png,a|b,c", "neither one of the captions"),
-    ("missing.png,a|b,0", "not uploaded"),
+    ("missing.png,a|b,0", "not in the upload"),
 ])
 def test_bad_probe_csv_says_what_is_wrong(tmp_path, row, message):
     with pytest.raises(InputError, match=message):

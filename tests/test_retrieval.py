@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipdemo.retrieval.evaluate import load_pairs, recall_at_k, sampled_recall, similarity_for
+from clipdemo.retrieval.evaluate import encode_pairs, load_pairs, recall_at_k, sampled_recall
 from clipdemo.retrieval.index import build_gallery, make_index
 from clipdemo.retrieval.store import EmbeddingStore
 from clipdemo.ui import examples
@@ -55,10 +55,9 @@ def test_perfect_and_reversed_similarities():
 
 
 def test_sampled_protocol_is_seeded(bundled_engine):
-    pairs = load_pairs(str(examples.PAIRS))
-    sim = similarity_for(bundled_engine, pairs)
-    a = sampled_recall(bundled_engine, pairs, 10, 20, seed=3, similarity=sim)
-    b = sampled_recall(bundled_engine, pairs, 10, 20, seed=3, similarity=sim)
+    sim, pairs = encode_pairs(bundled_engine, load_pairs(str(examples.PAIRS)))
+    a = sampled_recall(sim, pairs, 10, 20, seed=3)
+    b = sampled_recall(sim, pairs, 10, 20, seed=3)
     assert a == b
     mean, std = a["text_to_image"][10]
     assert mean == 1.0 and std == 0.0  # among 10 images, a caption's image is always in the top 10
@@ -66,10 +65,11 @@ def test_sampled_protocol_is_seeded(bundled_engine):
 
 
 def test_bundled_model_retrieves_the_true_scene_first(bundled_engine):
-    pairs = load_pairs(str(examples.PAIRS))
+    sim, pairs = encode_pairs(bundled_engine, load_pairs(str(examples.PAIRS)))
+    assert not pairs.skipped
     scenes = [i for i, p in enumerate(pairs.images) if "scene_" in p]
     cols = np.flatnonzero(np.isin(pairs.image_of_caption, scenes))
-    sim = similarity_for(bundled_engine, pairs)[np.ix_(scenes, cols)]
+    sim = sim[np.ix_(scenes, cols)]
     owner = np.searchsorted(scenes, pairs.image_of_caption[cols])
     assert recall_at_k(sim, owner, (1,))["text_to_image"][1] >= 0.6
 

@@ -1,72 +1,55 @@
 """Your own probe set: a CSV (image, candidate captions separated by '|', answer), alone or in a zip with images.
 
-The answer is the true caption's text or its 0-based index. Image paths are relative to the CSV
-(inside the zip, or beside the uploaded CSV among the uploaded images).
+The answer is the true caption's text or its 0-based index. Image paths are relative to the CSV: inside
+the zip, or beside the CSV on the command line. Every path goes through `safe_paths.resolve_inside`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import zipfile
+import shutil
 from pathlib import Path
+
+from PIL import Image
 
 from ..analysis.probes import ProbeItem
 from ..errors import InputError
 from ..images import open_image
-from ..limits import MAX_FILE_BYTES
+from ..limits import MAX_PROBE_ROWS
+from ..safe_paths import extract_zip, resolve_inside
 
-MAX_ITEMS = 2_000
 COLUMNS = ("image", "captions", "answer")
+FORMAT = ("a CSV with the columns image, captions, answer: captions separated by '|', answer = the true "
+          "caption or its 0-based index; in a .zip with the images it names (paths relative to the CSV)")
+ITEM_SIDE = 336  # probe images are kept at this longest side: CLIP sees at most 336 px, and 2,000 items stay small
 
 
-def load_probe_set(path: str, images: dict[str, str] | None = None) -> list[ProbeItem]:
-    """Read a probe set from a .csv or .zip file; `images` maps uploaded file names to their paths."""
+def load_probe_set(path: str) -> list[ProbeItem]:
+    """Read a probe set from a .csv (images beside it) or a .zip holding one .csv and its images.
+
+    Raises:
+        InputError: the file, a row or an image is unusable; the message names the line and what to fix.
+    """
     path = Path(path)
-    if path.suffix.lower() == ".zip":
-        return _from_zip(path)
-    return _parse(path.read_text(encoding="utf-8-sig"), lambda name: _lookup(name, images or {}, path.parent))
-
-
-def _lookup(name: str, images: dict[str, str], folder: Path):
-    base = Path(name).name
-    if base in images:
-        return images[base]
-    candidate = (folder / name).resolve()
-    if folder.resolve() in candidate.parents and candidate.is_file():
-        return candidate
-    raise InputError(f"The probe CSV names image {name!r}, which was not uploaded.")
-
-
-def _from_zip(path: Path) -> list[ProbeItem]:
+    if path.suffix.lower() != ".zip":
+        return _parse(path.read_text(encoding="utf-8-sig", errors="replace"), path.parent)
+    folder = extract_zip(path)
     try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise InputError(f"{path.name}: not a valid zip file.") from None
-    with archive:
-        members = {Path(m.filename).name: m for m in archive.infolist() if not m.is_dir()}
-        csvs = [m for n, m in members.items() if n.lower().endswith(".csv")]
+        csvs = [p for p in folder.rglob("*") if p.suffix.lower() == ".csv" and p.is_file()]
         if len(csvs) != 1:
             raise InputError(f"{path.name}: the zip must hold exactly one .csv file (it has {len(csvs)}).")
-
-        def read(name: str):
-            member = members.get(Path(name).name)
-            if member is None:
-                raise InputError(f"The probe CSV names image {name!r}, which is not in {path.name}.")
-            if member.file_size > MAX_FILE_BYTES:
-                raise InputError(f"{name}: over the size limit for one image.")
-            return archive.read(member)
-
-        return _parse(archive.read(csvs[0]).decode("utf-8-sig"), read)
+        return _parse(csvs[0].read_text(encoding="utf-8-sig", errors="replace"), csvs[0].parent)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _parse(text: str, resolve) -> list[ProbeItem]:
+def _parse(text: str, folder: Path) -> list[ProbeItem]:
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows or any(c not in rows[0] for c in COLUMNS):
-        raise InputError(f"The probe CSV needs the columns {', '.join(COLUMNS)} "
-                         "(captions separated by '|'; answer = the true caption or its 0-based index).")
-    if len(rows) > MAX_ITEMS:
-        raise InputError(f"The probe CSV has {len(rows)} rows; the limit is {MAX_ITEMS}.")
+        raise InputError(f"The probe set must be {FORMAT}.")
+    if len(rows) > MAX_PROBE_ROWS:
+        raise InputError(f"The probe CSV has {len(rows)} rows; the limit is {MAX_PROBE_ROWS}.")
     items = []
     for line, row in enumerate(rows, start=2):
         captions = [c.strip() for c in (row["captions"] or "").split("|") if c.strip()]
@@ -77,7 +60,11 @@ def _parse(text: str, resolve) -> list[ProbeItem]:
         if not 0 <= index < len(captions):
             raise InputError(f"Probe CSV line {line}: the answer {answer!r} is neither one of the captions "
                              "nor an index into them.")
-        source = resolve(row["image"])
-        image = open_image(source, Path(row["image"]).name).image
-        items.append(ProbeItem(image, captions, index, Path(row["image"]).name))
+        name = row["image"] or ""
+        source = resolve_inside(folder, name, f"Probe CSV line {line}: the image")
+        if not source.is_file():
+            raise InputError(f"Probe CSV line {line}: the image {name!r} is not in the upload.")
+        image = open_image(source, Path(name).name).image
+        image.thumbnail((ITEM_SIDE, ITEM_SIDE), Image.BICUBIC)
+        items.append(ProbeItem(image, captions, index, Path(name).name))
     return items

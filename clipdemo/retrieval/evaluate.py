@@ -8,45 +8,127 @@ The sampled protocol draws n images with all their captions, m times, and report
 
 from __future__ import annotations
 
+import contextlib
 import csv
-from dataclasses import dataclass
+import io
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
 from ..images import open_image
+from ..limits import MAX_PAIR_ROWS, MAX_TEXT_CHARS
+from ..safe_paths import extract_zip, resolve_inside
 
 KS = (1, 5, 10)
+FORMAT = ("a CSV named pairs.csv with the columns image, caption (one row per caption; an image may have several "
+          "rows; image paths relative to the CSV), in a .zip with the images")
 
 
 @dataclass
 class Pairs:
-    images: list[str]  # distinct image paths
+    images: list[str]  # distinct image paths, each inside the CSV's folder
     captions: list[str]
     image_of_caption: np.ndarray  # [C] index into images
+    skipped: list[str] = field(default_factory=list)  # rows and images left out, each with its reason
+
+    def keep_images(self, keep: list[int], skipped: list[str] = ()) -> Pairs:
+        """These pairs restricted to the images at `keep` (and their captions), with more reasons noted."""
+        remap = {old: new for new, old in enumerate(keep)}
+        cols = [c for c, i in enumerate(self.image_of_caption) if int(i) in remap]
+        return Pairs([self.images[i] for i in keep], [self.captions[c] for c in cols],
+                     np.array([remap[int(self.image_of_caption[c])] for c in cols], dtype=int),
+                     self.skipped + list(skipped))
 
 
 def load_pairs(path: str) -> Pairs:
-    """A CSV with columns image,caption (one row per caption; paths relative to the CSV), or a folder with pairs.csv."""
+    """Read a pairs CSV (or a folder holding pairs.csv); image paths resolve inside the CSV's folder.
+
+    A bad row (an unsafe path, an empty or over-long caption) is left out and noted in `skipped`; the
+    images themselves are opened later, batch by batch, by `encode_pairs`.
+
+    Raises:
+        InputError: no such CSV, not the right columns, too many rows, or no usable row.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "pairs.csv"
     if not path.is_file():
-        raise InputError(f"{path}: no such pairs CSV.")
-    rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
+        raise InputError(f"{path.name}: no such pairs CSV.")
+    try:
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig", errors="replace"))))
+    except csv.Error as exc:
+        raise InputError(f"{path.name}: not a readable CSV ({exc}).") from None
     if not rows or not {"image", "caption"} <= set(rows[0]):
-        raise InputError(f"{path.name}: the pairs CSV needs the columns image and caption.")
-    images, index = [], {}
-    captions, owner = [], []
-    for row in rows:
-        p = str((path.parent / row["image"]).resolve())
+        raise InputError(f"{path.name}: the pairs must be {FORMAT}.")
+    if len(rows) > MAX_PAIR_ROWS:
+        raise InputError(f"{path.name} has {len(rows)} rows; the limit is {MAX_PAIR_ROWS}.")
+    images, index, captions, owner, skipped = [], {}, [], [], []
+    for line, row in enumerate(rows, start=2):
+        caption = (row["caption"] or "").strip()
+        if not caption or len(caption) > MAX_TEXT_CHARS:
+            skipped.append(f"line {line}: the caption is empty or over {MAX_TEXT_CHARS} characters")
+            continue
+        try:
+            p = str(resolve_inside(path.parent, row["image"] or "", f"line {line}: the image"))
+        except InputError as exc:
+            skipped.append(str(exc))
+            continue
         if p not in index:
             index[p] = len(images)
             images.append(p)
-        captions.append(row["caption"].strip())
+        captions.append(caption)
         owner.append(index[p])
-    return Pairs(images, captions, np.array(owner))
+    if not captions:
+        raise InputError(f"{path.name}: no usable row. " + " ".join(skipped[:3]))
+    return Pairs(images, captions, np.array(owner, dtype=int), skipped)
+
+
+@contextlib.contextmanager
+def pairs_from_upload(path: str) -> Iterator[Pairs]:
+    """Pairs from an uploaded .zip (pairs.csv and its images, extracted safely and removed afterwards),
+    or from a CSV on this machine whose images sit beside it."""
+    if Path(path).suffix.lower() != ".zip":
+        yield load_pairs(path)
+        return
+    folder = extract_zip(path)
+    try:
+        found = sorted(folder.rglob("pairs.csv"), key=lambda p: len(p.parts)) or sorted(folder.rglob("*.csv"))
+        if not found:
+            raise InputError(f"{Path(path).name}: no pairs.csv inside. The zip must hold {FORMAT}.")
+        yield load_pairs(str(found[0]))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def encode_pairs(engine, pairs: Pairs, batch_size: int = 64, progress=None) -> tuple[np.ndarray, Pairs]:
+    """Embed the images batch by batch (one batch of pixels in memory at a time) and every caption.
+
+    An image that cannot be read is left out with its captions, and noted in the returned pairs' `skipped`.
+
+    Returns:
+        similarity [I, C] (cosine, images x captions) and the pairs it covers.
+    """
+    features, keep, skipped = [], [], []
+    for start in range(0, len(pairs.images), batch_size):
+        batch = []
+        for i in range(start, min(start + batch_size, len(pairs.images))):
+            try:
+                batch.append(open_image(pairs.images[i], Path(pairs.images[i]).name).image)
+                keep.append(i)
+            except InputError as exc:
+                skipped.append(str(exc))
+        if batch:
+            features.append(engine.encode_images(batch).numpy())
+        if progress:
+            progress(min(start + batch_size, len(pairs.images)), len(pairs.images))
+    kept = pairs.keep_images(keep, skipped)
+    if not kept.captions:
+        raise InputError("None of the images could be read: " + " ".join(kept.skipped[:3]))
+    return np.concatenate(features) @ engine.encode_texts(kept.captions).numpy().T, kept
 
 
 def recall_at_k(similarity: np.ndarray, image_of_caption: np.ndarray, ks=KS) -> dict[str, dict[int, float]]:
@@ -63,19 +145,13 @@ def recall_at_k(similarity: np.ndarray, image_of_caption: np.ndarray, ks=KS) -> 
             "text_to_image": {k: float((t2i_rank < k).mean()) for k in ks}}
 
 
-def similarity_for(engine, pairs: Pairs) -> np.ndarray:
-    images = [open_image(p).image for p in pairs.images]
-    return (engine.encode_images(images) @ engine.encode_texts(pairs.captions).T).numpy()
+def sampled_recall(similarity: np.ndarray, pairs: Pairs, n_images: int = 10, repeats: int = 50, seed: int = 0,
+                   ks=KS) -> dict:
+    """Mean and std of Recall@K over `repeats` draws of `n_images` images with all their captions.
 
-
-def recall_report(engine, pairs: Pairs, ks=KS) -> dict:
-    return recall_at_k(similarity_for(engine, pairs), pairs.image_of_caption, ks)
-
-
-def sampled_recall(engine, pairs: Pairs, n_images: int = 10, repeats: int = 50, seed: int = 0, ks=KS,
-                   similarity: np.ndarray | None = None) -> dict:
-    """Mean and std of Recall@K over `repeats` draws of `n_images` images with all their captions."""
-    sim = similarity_for(engine, pairs) if similarity is None else similarity
+    Args:
+        similarity: [I, C] from `encode_pairs`, for exactly these pairs.
+    """
     rng = np.random.default_rng(seed)
     n_images = min(n_images, len(pairs.images))
     runs = []
@@ -84,7 +160,7 @@ def sampled_recall(engine, pairs: Pairs, n_images: int = 10, repeats: int = 50, 
         remap = {int(old): new for new, old in enumerate(chosen)}
         cols = np.flatnonzero(np.isin(pairs.image_of_caption, chosen))
         owner = np.array([remap[int(i)] for i in pairs.image_of_caption[cols]])
-        runs.append(recall_at_k(sim[np.ix_(chosen, cols)], owner, ks))
+        runs.append(recall_at_k(similarity[np.ix_(chosen, cols)], owner, ks))
     return {d: {k: (float(np.mean([r[d][k] for r in runs])), float(np.std([r[d][k] for r in runs]))) for k in ks}
             for d in ("image_to_text", "text_to_image")}
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..images import open_image
+from ..safe_paths import resolve_inside
 from .store import EmbeddingStore, file_hash
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
@@ -49,6 +50,7 @@ class Gallery:
     encoded: int = 0  # how many files this build had to encode (the rest came from the store)
     skipped: list[str] = field(default_factory=list)  # files that could not be read, with the reason
     index: object = None
+    folder: str | None = None  # where an uploaded zip was extracted: removed with the gallery
 
     def __post_init__(self):
         if self.index is None and len(self.paths):
@@ -73,10 +75,21 @@ class Gallery:
 
 
 def list_images(folder: str | os.PathLike) -> list[str]:
+    """The image files under `folder`, sorted; a link that leads out of the folder is left out."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise InputError(f"Gallery folder {str(folder)!r} does not exist.")
-    return sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    found = []
+    for p in folder.rglob("*"):
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        try:
+            inside = resolve_inside(folder, str(p.relative_to(folder)))
+        except InputError:
+            continue
+        if inside.is_file():
+            found.append(str(p))
+    return sorted(found)
 
 
 def build_gallery(engine, paths: list[str], store: EmbeddingStore | None = None, kind: str = "exact",

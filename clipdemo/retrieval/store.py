@@ -7,6 +7,7 @@ and its old vector is never served.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import sqlite3
@@ -71,3 +72,30 @@ class EmbeddingStore:
 
     def disk_bytes(self) -> int:
         return self.path.stat().st_size
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+_open: dict[Path, EmbeddingStore] = {}
+_open_lock = threading.Lock()
+
+
+def open_store(engine, folder: str | os.PathLike | None = None) -> EmbeddingStore:
+    """The one store for this model and folder, opened on first use and shared by every request after;
+    closed when the process exits (`close_stores`)."""
+    path = Path(folder or default_cache_dir()).resolve() / f"{model_fingerprint(engine)}.sqlite"
+    with _open_lock:
+        if path not in _open:
+            _open[path] = EmbeddingStore(engine, path.parent)
+        return _open[path]
+
+
+@atexit.register
+def close_stores() -> None:
+    """Close every store `open_store` opened."""
+    with _open_lock:
+        for store in _open.values():
+            store.close()
+        _open.clear()

@@ -9,7 +9,7 @@ import os
 import gradio as gr
 
 from .. import engine as engine_module
-from ..limits import CONCURRENCY, MAX_UPLOAD, QUEUE_SIZE
+from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE
 from ..registry import DEFAULT_MODEL, available_models
 from . import captions, examples, probes, search, similarity, status, train, zero_shot
 
@@ -23,7 +23,8 @@ CSS = ".gradio-container {max-width: 1400px !important} footer {display: none !i
 
 def build_demo() -> gr.Blocks:
     """The Blocks app. Builds no model: the shared engine loads on the first request."""
-    with gr.Blocks(title=TITLE) as demo:
+    # gradio's copies of uploads and downloads are deleted after an hour, checked every hour
+    with gr.Blocks(title=TITLE, delete_cache=(EXPORT_MAX_AGE_S, EXPORT_MAX_AGE_S)) as demo:
         session_model = gr.State(None)  # a model trained in this browser session, when the user picks it
         gr.Markdown(INTRO)
         banner = gr.Markdown("Loading the model...", elem_id="model-banner")
@@ -44,6 +45,7 @@ def build_demo() -> gr.Blocks:
                 train.build(session_model, banner)
         demo.load(status.model_info, session_model, info, api_name="model_info").then(
             status.banner, info, banner, api_name="banner", api_visibility="private")
+        demo.unload(train.stop_session_runs)
     return demo
 
 
@@ -65,8 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False, **kwargs):
     """Queue with bounded size (the API cannot skip it) and launch with an upload size limit."""
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
+    served = [str(examples.ROOT)] + ([str(search.gallery_folder())] if search.gallery_folder() else [])
     return demo.launch(server_name=host, server_port=port, share=share, mcp_server=mcp, max_file_size=MAX_UPLOAD,
-                       show_error=True, allowed_paths=[str(examples.ROOT)],
+                       show_error=True, allowed_paths=served,
                        css=CSS, theme=gr.themes.Soft(), **kwargs)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -12,7 +15,9 @@ import gradio as gr
 from ..engine import get_engine
 from ..errors import InputError, ModelError
 from ..images import LoadedImage, open_images
-from ..limits import MAX_IMAGES
+from ..limits import EXPORT_MAX_AGE_S, MAX_IMAGES
+
+log = logging.getLogger("clipdemo.requests")
 
 
 def engine_for(session_model):
@@ -21,14 +26,22 @@ def engine_for(session_model):
 
 
 def user_errors(fn):
-    """Turn the errors a user can cause into a visible gr.Error instead of a crash."""
+    """Turn the errors a user can cause into a visible gr.Error instead of a crash.
+
+    The server log gets one line for a user's mistake (endpoint and message), a traceback only for a
+    real fault (a ModelError, or any other exception, which gradio logs itself).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (InputError, ModelError) as exc:
-            raise gr.Error(str(exc), title="Cannot do that") from exc
+        except InputError as exc:
+            log.info("/%s refused: %s", fn.__name__, exc)
+            raise gr.Error(str(exc), title="Cannot do that", print_exception=False) from None
+        except ModelError as exc:
+            log.error("/%s: the model failed", fn.__name__, exc_info=True)
+            raise gr.Error(str(exc), title="The model failed", print_exception=False) from None
 
     return wrapper
 
@@ -73,9 +86,21 @@ def notes_markdown(notes: list[str]) -> str:
 
 
 def export(filename: str, content: str) -> str:
-    """Write `content` to a fresh temp file named `filename` and return its path (a download)."""
-    folder = tempfile.mkdtemp(prefix="clipdemo-", dir=os.environ.get("GRADIO_TEMP_DIR"))
-    path = Path(folder) / filename
+    """Write `content` to a fresh temp file named `filename` and return its path (a download).
+
+    Downloads older than EXPORT_MAX_AGE_S are deleted first, so a server that runs for weeks keeps at
+    most an hour of them on disk (gradio deletes its own copies on the same schedule).
+    """
+    root = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "clipdemo-exports"
+    root.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - EXPORT_MAX_AGE_S
+    for old in root.iterdir():
+        try:
+            if old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:  # another request removed it first
+            pass
+    path = Path(tempfile.mkdtemp(dir=root)) / filename
     path.write_text(content, encoding="utf-8")
     return str(path)
 

@@ -6,8 +6,9 @@ import gradio as gr
 import pandas as pd
 
 from ..analysis.probes import evaluate_items
+from ..errors import InputError
 from ..figures import accuracy_bars, heatmap
-from ..probes import SUITES, published_for, run_suites, to_csv, to_json
+from ..probes import SUITES, published_for, run_suites, suite_names, to_csv, to_json
 from ..probes.custom import load_probe_set
 from ..probes.report import summary_rows
 from ..text import check_template
@@ -26,8 +27,8 @@ binds colours to the wrong objects and ignores "no". The bundled tiny model was 
 
 
 @user_errors
-def run_probes(suites: list[str], n: float = 100, template: str = "{}", seed: float = 0, custom=None,
-               session_model=None, progress=gr.Progress()):
+def probe(suites: list[str], n: float = 100, template: str = "{}", seed: float = 0, custom=None,
+          session_model=None, progress=gr.Progress()):
     """Run probe suites on the current model.
 
     Args:
@@ -39,16 +40,18 @@ def run_probes(suites: list[str], n: float = 100, template: str = "{}", seed: fl
     Returns:
         Summary table, accuracy chart, confusion heatmaps, most confidently wrong items, CSV and JSON.
     """
+    # every input is checked before any suite runs: a bad upload is reported in a second, not after the suites
     template = check_template(template)
+    if not suites and not custom:
+        raise InputError("Pick at least one suite or upload a probe set.")
+    names = suite_names(suites) if suites else []
+    items = load_probe_set(upload_path(custom)) if custom else []
     engine = engine_for(session_model)
     n = int(min(max(n or 100, 10), 1000))
-    reports = run_suites(engine, suites or [], n, int(seed or 0), template,
-                         progress=lambda i, total, name: progress((i, total), desc=f"suite: {name}")) if suites else []
-    if custom:
-        items = load_probe_set(upload_path(custom))
+    reports = run_suites(engine, names, n, int(seed or 0), template,
+                         progress=lambda i, total, name: progress((i, total), desc=f"suite: {name}")) if names else []
+    if items:
         reports.append(evaluate_items(engine, items, "custom", template))
-    if not reports:
-        raise gr.Error("Pick at least one suite or upload a probe set.")
     summary = pd.DataFrame(summary_rows(reports))
     chart = accuracy_bars([r.suite for r in reports], [r.accuracy for r in reports], [r.chance for r in reports],
                           [p.accuracy if (p := published_for(r.suite)) else None for r in reports],
@@ -85,5 +88,5 @@ def build(session_model: gr.State) -> None:
                 json = gr.File(label="Report (JSON)")
     with gr.Accordion("What this measures", open=False):
         gr.Markdown(EXPLAINER)
-    run.click(run_probes, [suites, n, template, seed, custom, session_model],
+    run.click(probe, [suites, n, template, seed, custom, session_model],
               [summary, chart, confusion, wrong, csv, json], api_name="probe")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import gradio as gr
@@ -10,12 +11,14 @@ import pandas as pd
 
 from ..errors import InputError
 from ..figures import line_chart
-from ..retrieval.evaluate import KS, load_pairs, recall_at_k, sampled_recall, similarity_for
-from ..retrieval.index import Gallery, build_gallery, list_images
-from ..retrieval.store import EmbeddingStore
+from ..retrieval.evaluate import KS, encode_pairs, pairs_from_upload, recall_at_k, sampled_recall
+from ..limits import MAX_GALLERY_FILES
+from ..retrieval.index import IMAGE_SUFFIXES, Gallery, build_gallery, list_images
+from ..retrieval.store import open_store
+from ..safe_paths import extract_zip
 from ..text import parse_lines
 from . import examples
-from .common import engine_for, export, load_uploads, progress_callback, upload_path, user_errors
+from .common import engine_for, export, load_uploads, notes_markdown, progress_callback, upload_path, user_errors
 
 EXPLAINER = """
 **How it works.** Indexing embeds every image once (in batches, with progress) and stores the vectors
@@ -35,26 +38,61 @@ def set_gallery_folder(folder: str | None) -> None:
     _shared["folder"] = folder
 
 
+def gallery_folder() -> str | None:
+    return _shared["folder"]
+
+
+def _gallery_paths(files) -> tuple[list[str], str | None]:
+    """The image paths to index and, for an uploaded zip, the folder it was extracted to (removed later)."""
+    if not files:
+        if not _shared["folder"]:
+            raise InputError("No gallery: upload images or a .zip of them, or start the app with --gallery DIR.")
+        return list_images(_shared["folder"]), None
+    paths = [upload_path(f) for f in (files if isinstance(files, list) else [files])]
+    zips = [p for p in paths if p.lower().endswith(".zip")]
+    if zips:
+        if len(paths) > 1:
+            raise InputError("Upload either one .zip of images or image files, not both.")
+        folder = extract_zip(zips[0])
+        paths = list_images(folder)
+        if not paths:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise InputError(f"{Path(zips[0]).name}: no images inside ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+    else:
+        folder = None
+    if len(paths) > MAX_GALLERY_FILES:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise InputError(f"{len(paths)} images; an uploaded gallery holds at most {MAX_GALLERY_FILES}. "
+                         "For more, start the app with --gallery DIR.")
+    return paths, folder
+
+
+def release_gallery(gallery: Gallery | None) -> None:
+    """Remove the folder a zipped gallery was extracted to (when the session ends or indexes another)."""
+    if gallery is not None and gallery.folder:
+        shutil.rmtree(gallery.folder, ignore_errors=True)
+
+
 @user_errors
-def index_gallery(files=None, index_kind: str = "exact", session_model=None, progress=gr.Progress()):
-    """Embed a gallery of images for search (uploaded files, or the app's --gallery folder if none).
+def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | None = None, session_model=None,
+                  progress=gr.Progress()):
+    """Embed a gallery of images for search: uploaded images, a .zip of them, or the app's --gallery folder.
 
     Args:
-        files: image files to search over; empty to use the --gallery folder.
+        files: image files, or one .zip of images, to search over; empty to use the --gallery folder.
         index_kind: "exact" (FAISS flat inner product) or "hnsw" (approximate, for very large galleries).
     Returns:
         A status line and the gallery (kept for this session).
     """
     engine = engine_for(session_model)
-    if files:
-        paths = [upload_path(f) for f in (files if isinstance(files, list) else [files])]
-    elif _shared["folder"]:
-        paths = list_images(_shared["folder"])
-    else:
-        raise InputError("No gallery: upload images, or start the app with --gallery DIR.")
-    gallery = build_gallery(engine, paths, EmbeddingStore(engine), kind=index_kind,
+    paths, folder = _gallery_paths(files)
+    release_gallery(previous)
+    gallery = build_gallery(engine, paths, open_store(engine), kind=index_kind,
                             progress=progress_callback(progress, "embedding the gallery"))
+    gallery.folder = folder
     if not gallery.paths:
+        release_gallery(gallery)
         raise InputError("None of the gallery files could be read: " + " ".join(gallery.skipped[:5]))
     text = (f"Indexed **{len(gallery.paths)}** images ({gallery.encoded} encoded now, "
             f"{len(gallery.paths) - gallery.encoded} from the on-disk cache), index: {index_kind}.")
@@ -105,25 +143,28 @@ def search_image(image, captions: str, k: float = 5, session_model=None):
 
 
 @user_errors
-def evaluate_pairs(pairs_csv=None, sample_images: float = 10, repeats: float = 50, seed: float = 0,
+def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 50, seed: float = 0,
                    session_model=None, progress=gr.Progress()):
     """Recall@1/5/10 both ways on paired images and captions, whole set and sampled.
 
     Args:
-        pairs_csv: a CSV with columns image, caption (paths relative to the CSV); empty for the bundled example.
+        pairs_zip: a .zip holding pairs.csv (columns image, caption; paths relative to it) and its images;
+            empty for the bundled example.
         sample_images: images per sample for the sampled protocol.
         repeats: number of samples.
         seed: sampling seed.
     Returns:
-        A table, a recall-against-K chart, and CSV and JSON exports.
+        Notes (rows or images left out, and why), a table, a recall-against-K chart, and CSV and JSON exports.
     """
-    source = (upload_path(pairs_csv) if pairs_csv else None) or str(examples.PAIRS / "pairs.csv")
-    pairs = load_pairs(source)
+    source = upload_path(pairs_zip) if pairs_zip else str(examples.PAIRS / "pairs.csv")
+    if pairs_zip and Path(source).suffix.lower() != ".zip":
+        raise InputError(f"{Path(source).name}: upload a .zip holding pairs.csv and the images it names "
+                         "(a CSV alone has no images).")
     engine = engine_for(session_model)
-    progress(0.1, desc=f"embedding {len(pairs.images)} images and {len(pairs.captions)} captions")
-    sim = similarity_for(engine, pairs)
+    with pairs_from_upload(source) as pairs:
+        sim, pairs = encode_pairs(engine, pairs, progress=progress_callback(progress, "embedding the images"))
     full = recall_at_k(sim, pairs.image_of_caption)
-    sampled = sampled_recall(engine, pairs, int(sample_images), int(repeats), int(seed), similarity=sim)
+    sampled = sampled_recall(sim, pairs, int(sample_images), int(repeats), int(seed))
     rows = []
     for d in ("image_to_text", "text_to_image"):
         for k in KS:
@@ -135,17 +176,19 @@ def evaluate_pairs(pairs_csv=None, sample_images: float = 10, repeats: float = 5
     curve = recall_at_k(sim, pairs.image_of_caption, ks)
     chart = line_chart(ks, {d.replace("_", " "): [curve[d][k] for k in ks] for d in curve}, "K", "Recall@K",
                        f"{Path(source).name}: {len(pairs.images)} images, {len(pairs.captions)} captions")
-    report = {"model": engine.info.name, "pairs": Path(source).name, "whole_set": full,
+    report = {"model": engine.info.name, "pairs": Path(source).name, "whole_set": full, "skipped": pairs.skipped,
               "sampled": {"images": int(sample_images), "repeats": int(repeats), "seed": int(seed), **sampled}}
-    return (table, chart, export("recall.csv", table.to_csv(index=False)),
+    notes = (f"Left out {len(pairs.skipped)}:\n" + notes_markdown(pairs.skipped[:20])) if pairs.skipped else ""
+    return (notes, table, chart, export("recall.csv", table.to_csv(index=False)),
             export("recall.json", json.dumps(report, indent=2)))
 
 
 def build(session_model: gr.State) -> None:
-    gallery_state = gr.State(None)
+    gallery_state = gr.State(None, delete_callback=release_gallery)
     with gr.Row():
         with gr.Column(scale=1):
-            files = gr.File(label="Gallery images (or leave empty for --gallery DIR)", file_count="multiple")
+            files = gr.File(label="Gallery: images or one .zip of them (empty: the app's --gallery DIR)",
+                            file_count="multiple")
             kind = gr.Radio(["exact", "hnsw"], value="exact", label="Index")
             index_button = gr.Button("Index gallery", variant="primary")
             status = gr.Markdown()
@@ -163,21 +206,24 @@ def build(session_model: gr.State) -> None:
         image_button = gr.Button("Search captions")
     with gr.Accordion("Recall@K evaluation", open=False):
         with gr.Row():
-            pairs = gr.File(label="Pairs CSV (image,caption); empty: the bundled example", file_count="single")
+            # no file_types: gradio would refuse other files with a traceback in the log; our message says more
+            pairs = gr.File(label="Pairs .zip (pairs.csv + images); empty: the bundled example", file_count="single")
             sample_images = gr.Number(value=10, precision=0, label="Images per sample")
             repeats = gr.Number(value=50, precision=0, label="Samples")
             eval_seed = gr.Number(value=0, precision=0, label="Seed")
         eval_button = gr.Button("Evaluate")
+        eval_notes = gr.Markdown()
         recall_table = gr.Dataframe(label="Recall", interactive=False, elem_id="recall-table")
         recall_chart = gr.Plot(label="Recall against K")
         with gr.Row():
             recall_csv, recall_json = gr.File(label="CSV"), gr.File(label="JSON")
     with gr.Accordion("How it works", open=False):
         gr.Markdown(EXPLAINER)
-    index_button.click(index_gallery, [files, kind, session_model], [status, gallery_state], api_name="index_gallery")
+    index_button.click(index_gallery, [files, kind, gallery_state, session_model], [status, gallery_state],
+                       api_name="index_gallery")
     search_args = [query, k, gallery_state, session_model]
     search_button.click(search_text, search_args, [results, hits], api_name="search_text")
     query.submit(search_text, search_args, [results, hits], api_name="search_text_submit", api_visibility="private")
     image_button.click(search_image, [image, captions, k, session_model], found, api_name="search_image")
     eval_button.click(evaluate_pairs, [pairs, sample_images, repeats, eval_seed, session_model],
-                      [recall_table, recall_chart, recall_csv, recall_json], api_name="evaluate_pairs")
+                      [eval_notes, recall_table, recall_chart, recall_csv, recall_json], api_name="evaluate_pairs")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..analysis.similarity import VIEWS, similarity_matrix as run_similarity_matrix
+from ..errors import InputError
 from ..figures import heatmap, thumbnail_uri
 from ..text import parse_lines
 from . import examples
@@ -32,7 +33,7 @@ def similarity_matrix(images, texts: str, view: str = "cosine", session_model=No
         Notes, a Plotly heatmap with the values on the cells, and a CSV of the matrix.
     """
     if view not in VIEWS:
-        raise gr.Error(f"Unknown view {view!r}; use one of {', '.join(VIEWS)}.")
+        raise InputError(f"Unknown view {view!r}; use one of {', '.join(VIEWS)}.")
     parsed = parse_lines(texts, "texts")
     loaded, notes = load_uploads(images)
     result = run_similarity_matrix(engine_for(session_model), [im.image for im in loaded], parsed.items,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from .. import limits
 from ..registry import BUNDLED_MODEL
 from .common import engine_for
+
+LIMITS = {name.lower(): value for name, value in vars(limits).items() if name.isupper()}
 
 
 def model_info(session_model=None) -> dict:
@@ -13,10 +16,11 @@ def model_info(session_model=None) -> dict:
 
     Returns:
         A dict with name, source, device, dtype, parameters, load_seconds, embed_dim, image_size,
-        logit_scale, note and cache sizes.
+        logit_scale, note, the embedding caches (entries, bytes, limit_bytes) and the server's limits.
     """
     engine = engine_for(session_model)
-    return {**asdict(engine.info), "logit_scale": round(engine.logit_scale, 3), "cache": engine.cache_sizes()}
+    return {**asdict(engine.info), "logit_scale": round(engine.logit_scale, 3), "cache": engine.cache_sizes(),
+            "limits": LIMITS}
 
 
 def banner(info: dict) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
+import time
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -19,11 +22,22 @@ batch of synthetic scenes and their captions at each step. The loss is CLIP's sy
 image should pick out its own caption among the batch's captions, and each caption its image. The
 heatmap is the cosine similarity of the batch's first 8 images (rows) and captions (columns): at first
 noise, then a bright diagonal as matching pairs move together. `logit_scale` is the learned inverse
-temperature: it grows as the model grows confident. Captions that are true of several images (two
-scenes both described as "the digit 7") count as matches for all of them.
+temperature that multiplies every cosine before the softmax. It usually rises once matching pairs
+separate from the rest (sharper, more confident probabilities), and can dip first while the model is
+still guessing; the status line says what it did in your run. Captions that are true of several images
+(two scenes both described as "the digit 7") count as matches for all of them.
 """
+UPDATE_SECONDS = 2.0  # the page is redrawn at most this often (every step when steps are slower)
 
-_stops: dict[str, threading.Event] = {}
+
+@dataclass
+class _Run:
+    stop: threading.Event
+    session: str | None  # the browser session that started it; None for an API client
+
+
+_runs: dict[str, _Run] = {}  # running now, by run id; a run removes itself when it ends
+_runs_lock = threading.Lock()
 
 
 def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-3, seed: float = 0,
@@ -36,41 +50,80 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
         learning_rate: AdamW peak learning rate.
         seed: random seed for the weights and the data.
     Returns:
-        (status, training curves, batch similarity heatmap, the trained model for this session).
+        (run id to pass to stop_training, status, training curves, batch similarity heatmap, the trained model
+        for this session).
     """
     steps, batch_size, seed = int(min(max(steps, 10), 2000)), int(min(max(batch_size, 8), 256)), int(seed)
-    stop = _stops.setdefault(getattr(request, "session_hash", None) or "api", threading.Event())
-    stop.clear()
-    progress(0, desc="rendering scenes")
-    tokenizer = build_tokenizer()
-    model = build_model(tokenizer, seed=seed, width=96, vision_layers=3, text_layers=1)
-    pool = ScenePool(max(1_000, 4 * batch_size), model.config.vision_config.image_size, seed)
-    config = TrainConfig(steps=steps, batch_size=batch_size, lr=float(learning_rate), warmup=max(1, steps // 10),
-                         seed=seed)
-    history = ([], [], [])
-    for r in run_train(model, tokenizer, config, pool=pool, stop=stop, report_every=max(1, steps // 60)):
-        for series, value in zip(history, (r.step, r.loss, r.logit_scale)):
-            series.append(value)
-        progress((r.step, r.steps), desc="training")
-        labels = [f"{i + 1}: {c}" for i, c in enumerate(r.captions)]
-        sim = heatmap(r.similarity, [f"image {i + 1}" for i in range(len(labels))], labels,
-                      title=f"Batch similarity, step {r.step}", zmin=-1, zmax=1)
-        text = (f"Step **{r.step}/{r.steps}** · loss **{r.loss:.3f}** · logit_scale **{r.logit_scale:.1f}** · "
-                f"{r.seconds:.0f}s")
-        yield text, training_curves(*history), sim, None
-    engine = ClipEngine(model, tiny_processor(tokenizer), name=f"trained in this session ({history[0][-1]} steps)",
-                        source="memory")
-    yield text + "\n\nDone. Choose **trained here** above to use it in the other tabs.", gr.skip(), gr.skip(), engine
+    run_id = secrets.token_urlsafe(12)
+    with _runs_lock:
+        _runs[run_id] = run = _Run(threading.Event(), getattr(request, "session_hash", None))
+    try:
+        progress(0, desc="rendering scenes")
+        tokenizer = build_tokenizer()
+        model = build_model(tokenizer, seed=seed, width=96, vision_layers=3, text_layers=1)
+        pool = ScenePool(max(1_000, 4 * batch_size), model.config.vision_config.image_size, seed)
+        config = TrainConfig(steps=steps, batch_size=batch_size, lr=float(learning_rate),
+                             warmup=max(1, steps // 10), seed=seed)
+        history = ([], [], [])  # every step: step, loss, logit_scale
+        shown = 0.0
+        for r in run_train(model, tokenizer, config, pool=pool, stop=run.stop, report_every=1):
+            for series, value in zip(history, (r.step, r.loss, r.logit_scale)):
+                series.append(value)
+            last = r.step == r.steps or run.stop.is_set()
+            if time.monotonic() - shown < UPDATE_SECONDS and r.step > 1 and not last:
+                continue
+            shown = time.monotonic()
+            progress((r.step, r.steps), desc="training")
+            labels = [f"{i + 1}: {c}" for i, c in enumerate(r.captions)]
+            sim = heatmap(r.similarity, [f"image {i + 1}" for i in range(len(labels))], labels,
+                          title=f"Batch similarity, step {r.step}", zmin=-1, zmax=1)
+            text = (f"Step **{r.step}/{r.steps}** · loss **{r.loss:.3f}** (from {history[1][0]:.3f}) · "
+                    f"{_temperature(history[2])} · {r.seconds:.0f}s")
+            yield run_id, text, training_curves(*history), sim, None
+        engine = ClipEngine(model, tiny_processor(tokenizer), name=f"trained in this session ({history[0][-1]} steps)",
+                            source="memory")
+        ended = "Stopped" if run.stop.is_set() and history[0][-1] < steps else "Done"
+        yield (run_id, text + f"\n\n{ended}. Choose **trained here** above to use it in the other tabs.",
+               gr.skip(), gr.skip(), engine)
+    finally:
+        with _runs_lock:
+            _runs.pop(run_id, None)
 
 
-def stop_training(request: gr.Request = None) -> str:
-    """Stop the training run of this session after its current step."""
-    _stops.setdefault(getattr(request, "session_hash", None) or "api", threading.Event()).set()
+def _temperature(scales: list[float]) -> str:
+    """What logit_scale did in this run, in words: it is easy to assume it only grows."""
+    first, now = scales[0], scales[-1]
+    change = "rose" if now > first * 1.005 else "fell" if now < first * 0.995 else "held"
+    return f"logit_scale **{now:.1f}** ({change} from {first:.1f})"
+
+
+def stop_training(run_id: str = "") -> str:
+    """Stop a training run after its current step.
+
+    Args:
+        run_id: the id that /train returned first.
+    Returns:
+        A status line.
+    """
+    with _runs_lock:
+        run = _runs.get((run_id or "").strip())
+    if run is None:
+        return "No run with that id is training now (it may have finished)."
+    run.stop.set()
     return "Stopping after the current step..."
+
+
+def stop_session_runs(request: gr.Request) -> None:
+    """When a browser tab closes, its runs stop: nobody is watching them."""
+    with _runs_lock:
+        for run in _runs.values():
+            if run.session is not None and run.session == getattr(request, "session_hash", None):
+                run.stop.set()
 
 
 def build(session_model: gr.State, banner: gr.Markdown) -> None:
     trained = gr.State(None)
+    run_id = gr.Textbox(visible=False)  # this browser session's run: its Stop stops only that one
     with gr.Row():
         with gr.Column(scale=1):
             steps = gr.Slider(10, 2000, value=300, step=10, label="Steps")
@@ -88,9 +141,9 @@ def build(session_model: gr.State, banner: gr.Markdown) -> None:
             sim = gr.Plot(label="Batch similarity")
     with gr.Accordion("What is happening", open=False):
         gr.Markdown(EXPLAINER)
-    start.click(train, [steps, batch, lr, seed], [text, curves, sim, trained], api_name="train",
+    start.click(train, [steps, batch, lr, seed], [run_id, text, curves, sim, trained], api_name="train",
                 concurrency_limit=1, concurrency_id="train")
-    stop.click(stop_training, None, text, api_name="stop_training", queue=False)
+    stop.click(stop_training, run_id, text, api_name="stop_training", queue=False)
     which.change(_choose, [which, trained], [session_model, which], api_name="choose_model",
                  api_visibility="private").then(lambda s: status(s)[0], session_model, banner,
                                                 api_name="refresh_banner", api_visibility="private")
