@@ -151,7 +151,10 @@ class ClipEngine:
         start = time.perf_counter()
         model = CLIPModel.from_pretrained(source, dtype=dtype).to(dev)
         processor = CLIPProcessor.from_pretrained(source)
-        return cls(model, processor, name=name, source=source, load_seconds=time.perf_counter() - start, note=note)
+        seconds = time.perf_counter() - start
+        log.info("loaded model %s from %s on %s (%s) in %.1f s", name, source, dev, str(dtype).replace("torch.", ""),
+                 seconds)
+        return cls(model, processor, name=name, source=source, load_seconds=seconds, note=note)
 
     @property
     def logit_scale(self) -> float:

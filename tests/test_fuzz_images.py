@@ -118,6 +118,7 @@ def _bmp_with_size(width: int, height: int) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # the point of the test
 @FUZZ
 @given(st.sampled_from([_png_with_size, _gif_with_size, _bmp_with_size]),
        st.integers(1, 2**16 - 1), st.integers(1, 2**16 - 1))

@@ -1,0 +1,196 @@
+"""Soak the app: many concurrent API clients for minutes; calls/s, latency, refusals and memory over time.
+
+    python bench/soak.py [--clients 50] [--seconds 120]
+
+Starts the app as its own process (`python app.py --model tiny-scenes`), then runs `--clients` threads,
+each a `gradio_client.Client` calling /zero_shot, /rank_captions and /similarity_matrix in turn with
+fresh label sets (so the embedding caches keep filling), while a monitor asks /model_info every 2 s and
+samples the server's resident memory. Prints calls/s, p50/p95 latency per endpoint, refusals, the
+slowest /model_info answer and the server's RSS over time. tests/test_soak.py runs the same and asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ENDPOINTS = ("/zero_shot", "/rank_captions", "/similarity_matrix")
+WORDS = ("red", "blue", "green", "yellow", "purple", "orange", "circle", "star", "square", "cross", "triangle",
+         "diamond", "one", "two", "three", "four", "digit", "left", "right", "above", "below", "big", "small")
+
+
+@dataclass
+class SoakResult:
+    seconds: float
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {e: [] for e in ENDPOINTS})
+    refused: list[str] = field(default_factory=list)  # queue-full answers (expected under overload)
+    failed: list[str] = field(default_factory=list)  # anything else: errors, hangs
+    model_info_seconds: list[float] = field(default_factory=list)
+    rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MB)
+
+    @property
+    def calls(self) -> int:
+        return sum(len(v) for v in self.latencies.values())
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@contextlib.contextmanager
+def server(*args: str, start_timeout: float = 120):
+    """`python app.py --model tiny-scenes --preload` on a free port, as its own process; yields (url, process).
+    Its log (stderr) is kept in `process.log_path`."""
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tempfile.NamedTemporaryFile("w+", prefix="clipdemo-soak-", suffix=".log", delete=False)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "CUDA_VISIBLE_DEVICES": ""}
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--model", "tiny-scenes", "--preload",
+                                "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    process.log_path = log.name
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("the app exited: " + Path(log.name).read_text()[-2000:])
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "config", timeout=5).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError("the app did not start in time")
+            time.sleep(0.5)
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _labels(rng: random.Random, n: int) -> str:
+    return "\n".join(" ".join(rng.sample(WORDS, 3)) + f" {rng.randrange(10**6)}" for _ in range(n))
+
+
+def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeout: float = 60) -> SoakResult:
+    """Drive the app at `url` with `clients` concurrent clients for `seconds`; see the module docstring."""
+    from gradio_client import Client, handle_file
+
+    from clipdemo.ui import examples
+
+    files = [handle_file(f) for f in examples.scene_files()]
+    result, lock, stop = SoakResult(seconds), threading.Lock(), threading.Event()
+    start = time.monotonic()
+
+    def call(client, endpoint: str, rng: random.Random):
+        if endpoint == "/zero_shot":
+            return client.submit(rng.sample(files, 2), _labels(rng, 6), "a photo of a {}.", False, 3,
+                                 api_name=endpoint)
+        if endpoint == "/rank_captions":
+            return client.submit(rng.choice(files), _labels(rng, 5), api_name=endpoint)
+        return client.submit(rng.sample(files, 3), _labels(rng, 4), "cosine", api_name=endpoint)
+
+    def worker(i: int):
+        rng = random.Random(i)
+        try:
+            client = Client(url, verbose=False)
+        except Exception as exc:  # noqa: BLE001 - a client that cannot even connect is a failure to report
+            with lock:
+                result.failed.append(f"client {i} could not connect: {exc}")
+            return
+        try:
+            n = i
+            while not stop.is_set():
+                endpoint = ENDPOINTS[n % len(ENDPOINTS)]
+                n += 1
+                t = time.monotonic()
+                try:
+                    call(client, endpoint, rng).result(timeout=call_timeout)
+                    with lock:
+                        result.latencies[endpoint].append(time.monotonic() - t)
+                except Exception as exc:  # noqa: BLE001 - every outcome is recorded and judged by the caller
+                    text = f"{endpoint}: {type(exc).__name__}: {exc}"
+                    with lock:
+                        (result.refused if "queue is full" in str(exc).lower() else result.failed).append(text)
+                    time.sleep(0.5)
+        finally:
+            client.close()
+
+    def monitor():
+        client = Client(url, verbose=False)
+        try:
+            while not stop.is_set():
+                t = time.monotonic()
+                try:
+                    client.predict(api_name="/model_info")
+                    result.model_info_seconds.append(time.monotonic() - t)
+                except Exception as exc:  # noqa: BLE001
+                    result.failed.append(f"/model_info: {exc}")
+                result.rss_mb.append((time.monotonic() - start, rss_mb(pid)))
+                stop.wait(2.0)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
+    threads.append(threading.Thread(target=monitor, daemon=True))
+    for t in threads:
+        t.start()
+    stop.wait(seconds)
+    stop.set()
+    for t in threads:
+        t.join(call_timeout + 10)
+    result.failed += [f"{t.name} still running after the soak (a hung call)" for t in threads if t.is_alive()]
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def report(r: SoakResult) -> str:
+    lines = [f"{r.calls} calls in {r.seconds:.0f} s: {r.calls / r.seconds:.1f} calls/s; "
+             f"{len(r.refused)} refused (queue full), {len(r.failed)} failed"]
+    for endpoint, values in r.latencies.items():
+        if values:
+            q = statistics.quantiles(values, n=20) if len(values) > 1 else values * 19
+            lines.append(f"  {endpoint:<20} {len(values):>6} calls  p50 {statistics.median(values) * 1000:7.0f} ms  "
+                         f"p95 {q[18] * 1000:7.0f} ms")
+    if r.model_info_seconds:
+        lines.append(f"  /model_info during the load: max {max(r.model_info_seconds):.2f} s over "
+                     f"{len(r.model_info_seconds)} calls")
+    lines.append("  RSS (MB) over time: " + ", ".join(f"{t:.0f}s {mb:.0f}" for t, mb in r.rss_mb[:: max(1, len(r.rss_mb) // 12)]))
+    lines += [f"  failed: {f}" for f in r.failed[:5]]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", type=int, default=50)
+    p.add_argument("--seconds", type=float, default=120)
+    p.add_argument("--warmup", type=float, default=15, help="seconds of load before the measured run")
+    args = p.parse_args()
+    with server() as (url, process):
+        print(f"server started: RSS {rss_mb(process.pid):.0f} MB")
+        warm = soak(url, process.pid, args.clients, args.warmup)
+        print(f"warm-up: {warm.calls} calls, RSS {rss_mb(process.pid):.0f} MB")
+        print(report(soak(url, process.pid, args.clients, args.seconds)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Soak: 50 concurrent API clients for two minutes against the app in its own process (issue #15).
+
+Every call is answered, or refused with gradio's queue-full message; nothing hangs; the server's memory
+levels off after warm-up; one model is loaded; /model_info stays quick under the load. The driver is
+bench/soak.py, which prints the same run's calls/s, latencies and memory curve.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+_spec = importlib.util.spec_from_file_location("soak", Path(__file__).parents[1] / "bench" / "soak.py")
+soak = sys.modules["soak"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(soak)
+
+CLIENTS, WARMUP_S, SOAK_S = 50, 30, 120
+
+
+@pytest.mark.timeout(600)
+def test_fifty_clients_for_two_minutes():
+    with soak.server() as (url, process):
+        warm = soak.soak(url, process.pid, CLIENTS, WARMUP_S)
+        assert not warm.failed, warm.failed[:5]
+        baseline = soak.rss_mb(process.pid)
+        result = soak.soak(url, process.pid, CLIENTS, SOAK_S)
+        print(soak.report(result))
+        log = Path(process.log_path).read_text()
+
+    assert not result.failed, result.failed[:5]  # answered or refused as queue-full, and no hung call
+    assert all(result.latencies[e] for e in soak.ENDPOINTS), {e: len(v) for e, v in result.latencies.items()}
+    growth = max(mb for _, mb in result.rss_mb) - baseline
+    assert growth < 150, f"server RSS grew {growth:.0f} MB after warm-up"
+    assert log.count("loaded model ") == 1, log[-3000:]
+    assert max(result.model_info_seconds) <= 5.0, max(result.model_info_seconds)
+    assert len(result.model_info_seconds) >= SOAK_S / 5  # asked every 2 s plus its answer time, all along
