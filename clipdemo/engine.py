@@ -20,7 +20,7 @@ from PIL import Image
 
 from .errors import InputError, ModelError
 from .limits import IMAGE_CACHE_BYTES, TEXT_CACHE_BYTES
-from .registry import BUNDLED_MODEL, DEFAULT_MODEL, bundled_path, resolve_model
+from .registry import BUNDLED_MODEL, DEFAULT_MODEL, bundled_path, knows_photos as card_knows_photos, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class ModelInfo:
     embed_dim: int
     image_size: int
     note: str = ""  # why this model runs (e.g. the fallback reason); empty when it is the one asked for
+    knows_photos: bool = True  # False when its model card says it was trained on no photos (the bundled model)
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -126,7 +127,7 @@ class ClipEngine:
     """
 
     def __init__(self, model, processor, *, name: str, source: str = "", load_seconds: float = 0.0,
-                 note: str = "", text_cache_bytes: int = TEXT_CACHE_BYTES, image_cache_bytes: int = IMAGE_CACHE_BYTES):
+                 note: str = "", knows_photos: bool = True, text_cache_bytes: int = TEXT_CACHE_BYTES, image_cache_bytes: int = IMAGE_CACHE_BYTES):
         self.model, self.processor = model.eval(), processor
         self.tokenizer = processor.tokenizer
         self.device = next(model.parameters()).device
@@ -137,7 +138,8 @@ class ClipEngine:
         self.info = ModelInfo(name=name, source=source or name, device=str(self.device),
                               dtype=str(self.dtype).replace("torch.", ""),
                               parameters=sum(p.numel() for p in model.parameters()), load_seconds=load_seconds,
-                              embed_dim=model.config.projection_dim, image_size=vision.image_size, note=note)
+                              embed_dim=model.config.projection_dim, image_size=vision.image_size, note=note,
+                              knows_photos=knows_photos)
         self.max_text_tokens = min(77, model.config.text_config.max_position_embeddings)
 
     @classmethod
@@ -154,7 +156,8 @@ class ClipEngine:
         seconds = time.perf_counter() - start
         log.info("loaded model %s from %s on %s (%s) in %.1f s", name, source, dev, str(dtype).replace("torch.", ""),
                  seconds)
-        return cls(model, processor, name=name, source=source, load_seconds=seconds, note=note)
+        return cls(model, processor, name=name, source=source, load_seconds=seconds, note=note,
+                   knows_photos=card_knows_photos(source))
 
     @property
     def logit_scale(self) -> float:

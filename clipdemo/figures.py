@@ -19,6 +19,9 @@ def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
+THUMB_PX = 52  # the heatmap's row thumbnails, in pixels
+
+
 def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
@@ -59,14 +62,19 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
                                hovertemplate="%{y}<br>%{x}<br>" + colorbar + " = %{z:.4f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(side="top", tickangle=-30)
-    height = 160 + 56 * len(rows)
+    # room above the plot for the slanted column labels (about 3.5 px per character at -30 degrees), then the title
+    top = 60 + int(3.6 * max((len(_short(c, 40)) for c in cols), default=0))
+    height = max(320, top + 20 + 56 * len(rows))
     if thumbnails:
+        row_px = (height - top - 10) / max(len(rows), 1)
+        size = min(0.9, THUMB_PX / row_px)  # in rows: thumbnails stay THUMB_PX tall however few the rows
         for i, uri in enumerate(thumbnails):
-            fig.add_layout_image(source=uri, xref="paper", yref="y", x=-0.005, y=i, sizex=0.9, sizey=0.9,
+            fig.add_layout_image(source=uri, xref="paper", yref="y", x=-0.005, y=i, sizex=0.9, sizey=size,
                                  xanchor="right", yanchor="middle", layer="above")
-        fig.update_yaxes(ticklabelstandoff=70)
-    fig = _layout(fig, title, height=max(320, height))
-    fig.update_layout(margin=dict(l=10, r=10, t=140, b=10))
+        fig.update_yaxes(ticklabelstandoff=THUMB_PX + 14)  # the row labels start left of the thumbnails
+    fig = _layout(fig, title, height=height)
+    fig.update_layout(margin=dict(l=10, r=10, t=top, b=10),
+                      title=dict(y=1, yref="container", yanchor="top", pad=dict(t=10)))
     return fig
 
 

@@ -43,3 +43,23 @@ def resolve_model(name: str) -> str:
         return name  # a hub id such as "openai/clip-vit-base-patch32"
     raise InputError(f"Unknown model {name!r}. Use one of {', '.join(available_models())}, "
                      "a Hugging Face hub id such as openai/clip-vit-base-patch32, or a local checkpoint directory.")
+
+
+def knows_photos(source: str) -> bool:
+    """False when the checkpoint's model card (README.md front matter) says `knows_photos: false`.
+
+    The app then prints a warning beside every result: such a model answers photos with confident noise.
+    """
+    card = Path(source) / "README.md"
+    if not card.is_file():
+        return True
+    lines = card.read_text(encoding="utf-8", errors="replace").splitlines()
+    if not lines or lines[0].strip() != "---":
+        return True
+    for line in lines[1:]:
+        if line.strip() == "---":
+            break
+        key, _, value = line.partition(":")
+        if key.strip() == "knows_photos":
+            return value.strip().lower() not in ("false", "no")
+    return True

@@ -42,6 +42,11 @@ def test_named_endpoints_are_the_contract(client):
     assert {"/zero_shot", "/rank_captions", "/similarity_matrix", "/model_info", "/train"} <= names
 
 
+def _rows(table: dict) -> list[dict]:
+    """A table from the API as dicts keyed by its (readable) column names."""
+    return [dict(zip(table["headers"], row)) for row in table["data"]]
+
+
 def test_model_info(client):
     info = client.predict(api_name="/model_info")
     assert info["name"] == "tiny-scenes" and info["device"] == "cpu" and info["dtype"] == "float32"
@@ -52,7 +57,7 @@ def test_zero_shot_right_label_wins(client):
     notes, _, table, csv_file = client.predict(
         [_scene("a_green_triangle"), _scene("a_purple_cross")], examples.SCENE_LABELS, "a photo of a {}.", False, 3,
         api_name="/zero_shot")
-    top = {row[0]: row[2] for row in table["data"] if row[1] == 1}
+    top = {row["Image"]: row["Label"] for row in _rows(table) if row["Rank"] == 1}
     assert top == {"a_green_triangle.png": "green triangle", "a_purple_cross.png": "purple cross"}
     rows = list(csv.DictReader(open(csv_file)))
     assert len(rows) == 2 * 6  # the CSV has every label, the table only the top 3
@@ -66,7 +71,7 @@ def test_zero_shot_bad_file_is_reported_and_the_rest_processed(client, tmp_path)
     notes, _, table, _ = client.predict([_scene("a_green_triangle"), handle_file(str(bad))], examples.SCENE_LABELS,
                                         "a photo of a {}.", False, 3, api_name="/zero_shot")
     assert "broken.png" in notes
-    assert {row[0] for row in table["data"]} == {"a_green_triangle.png"}
+    assert {row["Image"] for row in _rows(table)} == {"a_green_triangle.png"}
 
 
 @pytest.mark.parametrize("labels,template,message", [
@@ -106,9 +111,9 @@ def test_rank_captions_truth_first_and_long_caption_flagged(client):
         "an orange diamond to the left of a blue circle\nthe digit 4\nthree green stars\ntwo red crosses\n"
         + long_caption,
         api_name="/rank_captions")
-    assert table["data"][0][1] == "an orange diamond to the left of a blue circle"
+    assert _rows(table)[0]["Caption"] == "an orange diamond to the left of a blue circle"
     assert "truncated" in notes
-    assert [row[4] for row in table["data"] if row[1] == long_caption] == [True]
+    assert [row["Cut at 77 tokens"] for row in _rows(table) if row["Caption"] == long_caption] == ["yes"]
 
 
 def test_similarity_matrix_views_and_csv(client):
@@ -193,10 +198,10 @@ def test_gallery_folder_search_both_ways(client, tmp_path, monkeypatch):
         assert "Indexed **8** images (8 encoded now" in status
         assert "0 encoded now" in client.predict(None, "exact", api_name="/index_gallery")  # from the disk store
         _, hits = client.predict("the digit 3", 3, api_name="/search_text")
-        assert hits["data"][0][1] == "the_digit_3.png"
+        assert _rows(hits)[0]["Image"] == "the_digit_3.png"
         found = client.predict(_scene("two_red_circles"), "\n".join(examples.scene_captions()), 2,
                                api_name="/search_image")
-        assert found["data"][0][1] == "two red circles"
+        assert _rows(found)[0]["Caption"] == "two red circles"
     finally:
         search.set_gallery_folder(None)
 
@@ -245,7 +250,7 @@ def test_gallery_from_a_zip_is_searchable_and_removed_when_replaced(client, tmp_
     status = client.predict([handle_file(archive)], "exact", api_name="/index_gallery")
     assert "Indexed **8** images" in status and len(extracted() - before) == 1
     _, hits = client.predict("the digit 3", 3, api_name="/search_text")
-    assert hits["data"][0][1] == "the_digit_3.png"
+    assert _rows(hits)[0]["Image"] == "the_digit_3.png"
     client.predict([_scene("the_digit_3")], "exact", api_name="/index_gallery")  # another gallery replaces it
     assert extracted() == before
 

@@ -18,7 +18,18 @@ INTRO = """# CLIP Explorer
 How CLIP connects images and text: classify with words, rank captions, compare every image with every
 text, and train a tiny CLIP yourself. Every number on this page comes from the model shown below.
 """
-CSS = ".gradio-container {max-width: 1400px !important} footer {display: none !important}"
+CSS = """
+.gradio-container {max-width: 1400px !important}
+footer {display: none !important}
+.run-error {border: 1px solid #dc2626; background: #fef2f2; border-radius: 8px; padding: 4px 12px}
+.run-error p {color: #991b1b}
+"""
+# gradio's galleries load thumbnails lazily: tiles below the fold stay blank until scrolled to (and in a
+# screenshot taken right after a search). Load them at once: a gallery here holds at most a few dozen.
+HEAD = """<script>
+new MutationObserver(() => document.querySelectorAll('img[loading="lazy"]').forEach(img => { img.loading = "eager"; }))
+  .observe(document.documentElement, {subtree: true, childList: true});
+</script>"""
 
 
 def build_demo() -> gr.Blocks:
@@ -70,7 +81,7 @@ def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False,
     served = [str(examples.ROOT)] + ([str(search.gallery_folder())] if search.gallery_folder() else [])
     return demo.launch(server_name=host, server_port=port, share=share, mcp_server=mcp, max_file_size=MAX_UPLOAD,
                        show_error=True, allowed_paths=served,
-                       css=CSS, theme=gr.themes.Soft(), **kwargs)
+                       css=CSS, head=HEAD, theme=gr.themes.Soft(), **kwargs)
 
 
 def main(argv=None) -> None:

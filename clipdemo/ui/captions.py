@@ -9,7 +9,8 @@ from ..analysis.captions import rank_captions as run_rank_captions
 from ..figures import ranked_bars
 from ..text import parse_lines
 from . import examples
-from .common import engine_for, export, load_uploads, notes_markdown, user_errors
+from .common import (engine_for, error_box, export, keep_errors, load_uploads, model_caveat, notes_markdown, percent,
+                     preview_gallery, user_errors)
 
 EXPLAINER = """
 **Reading the numbers.** Like a Flickr30k caption-ranking table: each caption's *probability* is
@@ -29,7 +30,7 @@ def rank_captions(image, captions: str, session_model=None):
         captions: the candidate captions, one per line.
     Returns:
         Notes (duplicates removed, captions truncated at 77 tokens), a bar chart, a table of
-        rank/caption/probability/cosine/truncated, and a CSV.
+        Rank/Probability/Cosine/Caption/Cut at 77 tokens, and a CSV (rank, caption, probability, cosine, truncated).
     """
     parsed = parse_lines(captions, "captions")
     loaded, notes = load_uploads(image, limit=1)
@@ -39,29 +40,38 @@ def rank_captions(image, captions: str, session_model=None):
     if cut:
         notes.append(f"{len(cut)} caption(s) longer than {engine.max_text_tokens} tokens were truncated: "
                      + "; ".join(f"'{c[:40]}...'" for c in cut[:5]))
-    table = pd.DataFrame([(i, s.caption, round(s.probability, 4), round(s.cosine, 4), s.truncated)
-                          for i, s in enumerate(scores, 1)],
-                         columns=["rank", "caption", "probability", "cosine", "truncated"])
+    full = pd.DataFrame([(i, s.caption, round(s.probability, 6), round(s.cosine, 6), s.truncated)
+                         for i, s in enumerate(scores, 1)],
+                        columns=["rank", "caption", "probability", "cosine", "truncated"])
+    table = pd.DataFrame({"Rank": full["rank"], "Probability": full["probability"].map(percent),
+                          "Cosine": full["cosine"].round(4), "Caption": full["caption"],
+                          "Cut at 77 tokens": full["truncated"].map({True: "yes", False: ""})})
     figure = ranked_bars([(loaded[0].name, [s.caption for s in scores], [s.probability for s in scores])],
                          title="Captions ranked")
-    return notes_markdown(parsed.notes + notes), figure, table, export("captions.csv", table.to_csv(index=False))
+    return (notes_markdown(parsed.notes + notes, model_caveat(engine)), figure, table,
+            export("captions.csv", full.to_csv(index=False)))
 
 
 def build(session_model: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             image = gr.File(label="Image", file_count="single", type="filepath")
-            preview = gr.Gallery(label="Preview", columns=1, height=200, interactive=False)
+            preview = preview_gallery(columns=1, height=280)
             captions = gr.Textbox(label="Candidate captions (one per line)", lines=8)
             run = gr.Button("Rank captions", variant="primary")
         with gr.Column(scale=3):
+            error = error_box()
             notes = gr.Markdown()
             plot = gr.Plot(label="Captions")
-            table = gr.Dataframe(label="Ranking", interactive=False, wrap=True, elem_id="captions-table")
+            table = gr.Dataframe(label="Ranking", interactive=False, wrap=True, elem_id="captions-table",
+                                 column_widths=["64px", "104px", "84px", "60%", "96px"])
             csv = gr.File(label="Download CSV")
-    gr.Examples(examples=examples.caption_examples(), inputs=[image, captions], label="Examples")
+    gr.Examples(examples=examples.caption_examples(), inputs=[image, captions], label="Examples",
+                example_labels=examples.CAPTION_EXAMPLE_LABELS)
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
     image.change(examples.preview, image, preview, api_name="rank_captions_preview",
                  api_visibility="private", show_progress="hidden")
-    run.click(rank_captions, [image, captions, session_model], [notes, plot, table, csv], api_name="rank_captions")
+    event = run.click(rank_captions, [image, captions, session_model], [notes, plot, table, csv],
+                      api_name="rank_captions")
+    keep_errors(error, [run.click], {rank_captions: [event]})

@@ -7,10 +7,13 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
+from gradio.context import LocalContext
 
 from ..engine import get_engine
 from ..errors import InputError, ModelError
@@ -38,12 +41,66 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except InputError as exc:
             log.info("/%s refused: %s", fn.__name__, exc)
+            _remember_error(fn.__name__, f"**Cannot do that.** {exc}")
             raise gr.Error(str(exc), title="Cannot do that", print_exception=False) from None
         except ModelError as exc:
             log.error("/%s: the model failed", fn.__name__, exc_info=True)
+            _remember_error(fn.__name__, f"**The model failed.** {exc}")
             raise gr.Error(str(exc), title="The model failed", print_exception=False) from None
 
     return wrapper
+
+
+# The last error of each (browser session, handler), kept until a tab shows it: a toast fades, this stays.
+_errors: OrderedDict[tuple[str, str], str] = OrderedDict()
+_errors_lock = threading.Lock()
+_MAX_ERRORS = 1_000  # sessions that never come back for their message do not grow this without bound
+
+
+def _remember_error(handler: str, message: str) -> None:
+    request = LocalContext.request.get(None)
+    session = getattr(request, "session_hash", None)
+    if not session:  # not from a page (a direct call): nothing will show it
+        return
+    with _errors_lock:
+        _errors[session, handler] = message
+        while len(_errors) > _MAX_ERRORS:
+            _errors.popitem(last=False)
+
+
+def error_box() -> gr.Markdown:
+    """Where a tab keeps the message of its last failed run, until the next run."""
+    return gr.Markdown(visible=False, elem_classes="run-error")
+
+
+def keep_errors(box: gr.Markdown, triggers: list, runs: dict) -> None:
+    """Keep a failed run's message in `box` until one of `triggers` (e.g. `button.click`) starts a new run.
+
+    `runs` maps each handler (wrapped in `user_errors`) to the events that run it.
+    """
+    for handler, events in runs.items():
+        def show(request: gr.Request, name=handler.__name__):
+            with _errors_lock:
+                message = _errors.pop((request.session_hash, name), None)
+            return gr.update(value=message or "**Something went wrong on the server** (its log says what). "
+                                              "Nothing you entered was lost: try again.", visible=True)
+
+        for i, event in enumerate(events):
+            event.failure(show, None, box, api_name=f"{handler.__name__}_error_{i}", api_visibility="private",
+                          queue=False)
+    name = next(iter(runs)).__name__
+    for i, trigger in enumerate(triggers):
+        trigger(lambda: gr.update(value="", visible=False), None, box, api_name=f"{name}_clear_error_{i}",
+                api_visibility="private", queue=False, show_progress="hidden")
+
+
+def model_caveat(engine) -> str:
+    """A warning to print beside the numbers when the model's card says it knows no photos."""
+    if engine.info.knows_photos:
+        return ""
+    return (f"> ⚠️ **`{engine.info.name}` was trained only on synthetic scenes** (shapes, colours, counts, digits). "
+            "On a photo its answer is confident noise, not recognition: load a real CLIP "
+            "(`--model openai/clip-vit-base-patch32`) for photos.")
 
 
 def upload_path(f) -> str:
@@ -81,8 +138,10 @@ def _display_name(path: str) -> str:
     return name if len(name) <= 60 else name[:57] + "..."
 
 
-def notes_markdown(notes: list[str]) -> str:
-    return "\n".join(f"- {n}" for n in notes) if notes else ""
+def notes_markdown(notes: list[str], caveat: str = "") -> str:
+    """The notes of a run as a list, after the model's caveat (if any)."""
+    listed = "\n".join(f"- {n}" for n in notes)
+    return "\n\n".join(part for part in (caveat, listed) if part)
 
 
 def export(filename: str, content: str) -> str:
@@ -108,3 +167,14 @@ def export(filename: str, content: str) -> str:
 def progress_callback(progress, desc: str):
     """Adapt gr.Progress to the engine's (done, total) callback."""
     return lambda done, total: progress((done, total), desc=desc)
+
+
+def percent(p: float) -> str:
+    """A probability as people read it in a table: 99.9%, 0.4%, <0.1%."""
+    return f"{p:.1%}" if p >= 0.001 else "<0.1%"
+
+
+def preview_gallery(columns: int, height: int = 240, label: str = "Preview") -> gr.Gallery:
+    """What was uploaded, each image whole (letterboxed, never cropped), as the model will see it."""
+    return gr.Gallery(label=label, columns=columns, height=height, object_fit="contain", interactive=False,
+                      allow_preview=True, elem_classes="upload-preview")

@@ -47,6 +47,23 @@ def zero_shot_examples() -> list[list]:
     ]
 
 
+ZERO_SHOT_EXAMPLE_LABELS = [
+    "Shapes and colours: 3 scenes x 6 labels",
+    "Counting: 2, 3 and 4 shapes",
+    "Printed digits 7 and 3",
+    "4 photos: a real CLIP names them; the bundled tiny-scenes model cannot (noise)",
+]
+CAPTION_EXAMPLE_LABELS = [
+    "Left or right? Word order matters",
+    "Which caption fits three blue stars?",
+    "A photo of a cat: a real CLIP ranks it; tiny-scenes cannot (noise)",
+]
+SIMILARITY_EXAMPLE_LABELS = [
+    "OpenAI's notebook: 8 photos x 8 descriptions (noise with tiny-scenes)",
+    "8 scenes x their 8 captions: the diagonal wins",
+]
+
+
 def caption_examples() -> list[list]:
     return [
         [str(SCENES / "an_orange_diamond_to_the_left_of_a_blue_circle.png"),

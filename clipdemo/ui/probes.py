@@ -12,7 +12,7 @@ from ..probes import SUITES, published_for, run_suites, suite_names, to_csv, to_
 from ..probes.custom import load_probe_set
 from ..probes.report import summary_rows
 from ..text import check_template
-from .common import engine_for, export, upload_path, user_errors
+from .common import engine_for, error_box, export, keep_errors, percent, upload_path, user_errors
 
 EXPLAINER = """
 **What this measures.** Each suite is a list of items: an image, a few candidate captions, and the
@@ -38,7 +38,8 @@ def probe(suites: list[str], n: float = 100, template: str = "{}", seed: float =
         seed: seed of the generated items.
         custom: optional probe set, a CSV (image, captions separated by |, answer) or a zip of images with one.
     Returns:
-        Summary table, accuracy chart, confusion heatmaps, most confidently wrong items, CSV and JSON.
+        Summary table, accuracy chart, the confusion heatmap of the suite with the most classes, most
+        confidently wrong items, CSV and JSON.
     """
     # every input is checked before any suite runs: a bad upload is reported in a second, not after the suites
     template = check_template(template)
@@ -52,20 +53,39 @@ def probe(suites: list[str], n: float = 100, template: str = "{}", seed: float =
                          progress=lambda i, total, name: progress((i, total), desc=f"suite: {name}")) if names else []
     if items:
         reports.append(evaluate_items(engine, items, "custom", template))
-    summary = pd.DataFrame(summary_rows(reports))
+    summary = _summary_table(summary_rows(reports))
     chart = accuracy_bars([r.suite for r in reports], [r.accuracy for r in reports], [r.chance for r in reports],
                           [p.accuracy if (p := published_for(r.suite)) else None for r in reports],
                           title=f"{engine.info.name}: accuracy by probe (template {template!r})")
-    confusions = [(r.suite, r) for r in reports if r.confusion is not None]
-    figure = None
-    if confusions:
-        name, r = max(confusions, key=lambda c: len(c[1].labels))
-        figure = heatmap(r.confusion, [f"true {x}" for x in r.labels], [f"said {x}" for x in r.labels],
-                         title=f"Confusion: {name} (rows true, columns predicted)", colorbar="items", fmt=".0f")
-    wrong = [(it.image, f"{r.suite}: said '{it.candidates[p]}' ({conf:.0%}); true '{it.candidates[it.answer]}'")
+    confusions = {r.suite: (r.labels, r.confusion.tolist()) for r in reports if r.confusion is not None}
+    shown = max(confusions, key=lambda name: len(confusions[name][0])) if confusions else None
+    # the wrong answer first: a gallery caption is cut at the tile's width
+    wrong = [(it.image, f"said “{it.candidates[p]}” {conf:.0%} · true “{it.candidates[it.answer]}” · {r.suite}")
              for r in reports for it, p, conf in r.most_confidently_wrong(4)]
-    return (summary, chart, figure, wrong, export("probes.csv", to_csv(reports)),
-            export("probes.json", to_json(reports, engine.info.name)))
+    return (summary, chart, confusion_figure(confusions, shown), wrong, export("probes.csv", to_csv(reports)),
+            export("probes.json", to_json(reports, engine.info.name)), confusions)
+
+
+SUMMARY_COLUMNS = {"suite": "Suite", "accuracy": "Accuracy", "chance": "Chance", "items": "Items",
+                   "published_accuracy": "OpenAI ViT-B/32", "published_chance": "Its chance",
+                   "published_benchmark": "Published on", "source": "Source"}
+
+
+def _summary_table(rows: list[dict]) -> pd.DataFrame:
+    """The summary as people read it: named columns, percentages, the numbers before the long text."""
+    table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    for column in ("accuracy", "chance", "published_accuracy", "published_chance"):
+        table[column] = table[column].map(lambda v: "" if v is None or pd.isna(v) else percent(v))
+    return table.rename(columns=SUMMARY_COLUMNS)
+
+
+def confusion_figure(confusions: dict, suite: str | None):
+    """The confusion heatmap of one suite of the last run (rows true, columns predicted)."""
+    if not suite or suite not in (confusions or {}):
+        return None
+    labels, matrix = confusions[suite]
+    return heatmap(matrix, [f"true {x}" for x in labels], [f"said {x}" for x in labels],
+                   title=f"Confusion: {suite} (rows true, columns predicted)", colorbar="items", fmt=".0f")
 
 
 def build(session_model: gr.State) -> None:
@@ -79,14 +99,30 @@ def build(session_model: gr.State) -> None:
             custom = gr.File(label="Your own probe set (.csv or .zip)", file_count="single")
             run = gr.Button("Run probes", variant="primary")
         with gr.Column(scale=3):
-            summary = gr.Dataframe(label="Summary", interactive=False, elem_id="probes-table")
+            error = error_box()
+            summary = gr.Dataframe(label="Summary", interactive=False, elem_id="probes-table", wrap=True,
+                                   column_widths=["96px", "92px", "80px", "64px", "92px", "80px", "22%", "22%"])
             chart = gr.Plot(label="Accuracy")
+            confusions = gr.State({})
+            confusion_suite = gr.Dropdown([], label="Confusion matrix of suite", interactive=True)
             confusion = gr.Plot(label="Confusion")
-            wrong = gr.Gallery(label="Most confidently wrong", columns=4, height=300)
+            wrong = gr.Gallery(label="Most confidently wrong (what it said, how sure, the truth)", columns=3,
+                               height=360, object_fit="contain")
             with gr.Row():
                 csv = gr.File(label="Items (CSV)")
                 json = gr.File(label="Report (JSON)")
     with gr.Accordion("What this measures", open=False):
         gr.Markdown(EXPLAINER)
-    run.click(probe, [suites, n, template, seed, custom, session_model],
-              [summary, chart, confusion, wrong, csv, json], api_name="probe")
+    event = run.click(probe, [suites, n, template, seed, custom, session_model],
+                      [summary, chart, confusion, wrong, csv, json, confusions], api_name="probe")
+    event.success(_suites_with_confusion, confusions, confusion_suite, api_name="probe_confusion_choices",
+                  api_visibility="private")
+    confusion_suite.input(confusion_figure, [confusions, confusion_suite], confusion, api_name="probe_confusion",
+                          api_visibility="private")
+    keep_errors(error, [run.click], {probe: [event]})
+
+
+def _suites_with_confusion(confusions: dict):
+    names = list(confusions or {})
+    shown = max(names, key=lambda name: len(confusions[name][0])) if names else None
+    return gr.update(choices=names, value=shown)

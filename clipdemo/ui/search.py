@@ -18,7 +18,8 @@ from ..retrieval.store import open_store
 from ..safe_paths import extract_zip
 from ..text import parse_lines
 from . import examples
-from .common import engine_for, export, load_uploads, notes_markdown, progress_callback, upload_path, user_errors
+from .common import (engine_for, error_box, export, keep_errors, load_uploads, notes_markdown, progress_callback,
+                     upload_path, user_errors)
 
 EXPLAINER = """
 **How it works.** Indexing embeds every image once (in batches, with progress) and stores the vectors
@@ -111,15 +112,16 @@ def search_text(query: str, k: float = 8, gallery: Gallery | None = None, sessio
         query: the text to search for.
         k: how many images to return.
     Returns:
-        A gallery of (image, "name: cosine") best first, and the same as a table.
+        A gallery of (image, "cosine · name") best first, and the same as a table.
     """
     if gallery is None:
         raise InputError("Index a gallery first.")
     query = parse_lines(query, "queries", limit=1).items[0]
     hits = gallery.search(engine_for(session_model).encode_texts([query])[0].numpy(), int(k))
-    table = pd.DataFrame([(i + 1, h.name, round(h.score, 4)) for i, h in enumerate(hits)],
-                         columns=["rank", "image", "cosine"])
-    return [(gallery.paths[h.index], f"{h.name}: {h.score:.3f}") for h in hits], table
+    table = pd.DataFrame([(i + 1, round(h.score, 4), h.name) for i, h in enumerate(hits)],
+                         columns=["Rank", "Cosine", "Image"])
+    # the score first: a gallery caption is cut at the tile's width
+    return [(gallery.paths[h.index], f"{h.score:.3f} · {h.name}") for h in hits], table
 
 
 @user_errors
@@ -131,15 +133,15 @@ def search_image(image, captions: str, k: float = 5, session_model=None):
         captions: the captions to search, one per line.
         k: how many captions to return.
     Returns:
-        A table of rank, caption and cosine, best first.
+        A table of Rank, Cosine and Caption, best first.
     """
     texts = parse_lines(captions, "captions").items
     loaded, _ = load_uploads(image, limit=1)
     engine = engine_for(session_model)
     scores = (engine.encode_texts(texts) @ engine.encode_images([loaded[0].image])[0]).numpy()
     order = scores.argsort()[::-1][: int(k)]
-    return pd.DataFrame([(r + 1, texts[i], round(float(scores[i]), 4)) for r, i in enumerate(order)],
-                        columns=["rank", "caption", "cosine"])
+    return pd.DataFrame([(r + 1, round(float(scores[i]), 4), texts[i]) for r, i in enumerate(order)],
+                        columns=["Rank", "Cosine", "Caption"])
 
 
 @user_errors
@@ -185,6 +187,9 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
 
 def build(session_model: gr.State) -> None:
     gallery_state = gr.State(None, delete_callback=release_gallery)
+    gr.Markdown("Index a gallery once, then search it with words. Upload images, or **one .zip** of a folder "
+                f"(up to {MAX_GALLERY_FILES:,} images). To search a folder on the server, start the app with "
+                "`--gallery DIR` and index with nothing uploaded.")
     with gr.Row():
         with gr.Column(scale=1):
             files = gr.File(label="Gallery: images or one .zip of them (empty: the app's --gallery DIR)",
@@ -196,13 +201,16 @@ def build(session_model: gr.State) -> None:
             k = gr.Slider(1, 32, value=8, step=1, label="Top-k")
             search_button = gr.Button("Search images")
         with gr.Column(scale=2):
-            results = gr.Gallery(label="Best matches", columns=4, height=420, elem_id="search-results")
-            hits = gr.Dataframe(label="Scores", interactive=False)
+            error = error_box()
+            results = gr.Gallery(label="Best matches (cosine · file)", columns=4, height=420, object_fit="contain",
+                                 elem_id="search-results")
+            hits = gr.Dataframe(label="Scores", interactive=False, wrap=True, column_widths=["64px", "84px", "70%"])
     with gr.Accordion("Image -> captions", open=False):
         with gr.Row():
             image = gr.File(label="Query image", file_count="single")
             captions = gr.Textbox(label="Captions (one per line)", lines=6, value="\n".join(examples.scene_captions()))
-            found = gr.Dataframe(label="Best captions", interactive=False)
+            found = gr.Dataframe(label="Best captions", interactive=False, wrap=True,
+                                 column_widths=["64px", "84px", "70%"])
         image_button = gr.Button("Search captions")
     with gr.Accordion("Recall@K evaluation", open=False):
         with gr.Row():
@@ -212,6 +220,7 @@ def build(session_model: gr.State) -> None:
             repeats = gr.Number(value=50, precision=0, label="Samples")
             eval_seed = gr.Number(value=0, precision=0, label="Seed")
         eval_button = gr.Button("Evaluate")
+        eval_error = error_box()
         eval_notes = gr.Markdown()
         recall_table = gr.Dataframe(label="Recall", interactive=False, elem_id="recall-table")
         recall_chart = gr.Plot(label="Recall against K")
@@ -219,11 +228,18 @@ def build(session_model: gr.State) -> None:
             recall_csv, recall_json = gr.File(label="CSV"), gr.File(label="JSON")
     with gr.Accordion("How it works", open=False):
         gr.Markdown(EXPLAINER)
-    index_button.click(index_gallery, [files, kind, gallery_state, session_model], [status, gallery_state],
-                       api_name="index_gallery")
+    indexed = index_button.click(index_gallery, [files, kind, gallery_state, session_model],
+                                 [status, gallery_state], api_name="index_gallery")
     search_args = [query, k, gallery_state, session_model]
-    search_button.click(search_text, search_args, [results, hits], api_name="search_text")
-    query.submit(search_text, search_args, [results, hits], api_name="search_text_submit", api_visibility="private")
-    image_button.click(search_image, [image, captions, k, session_model], found, api_name="search_image")
-    eval_button.click(evaluate_pairs, [pairs, sample_images, repeats, eval_seed, session_model],
-                      [eval_notes, recall_table, recall_chart, recall_csv, recall_json], api_name="evaluate_pairs")
+    searched = search_button.click(search_text, search_args, [results, hits], api_name="search_text")
+    submitted = query.submit(search_text, search_args, [results, hits], api_name="search_text_submit",
+                             api_visibility="private")
+    found_captions = image_button.click(search_image, [image, captions, k, session_model], found,
+                                        api_name="search_image")
+    evaluated = eval_button.click(evaluate_pairs, [pairs, sample_images, repeats, eval_seed, session_model],
+                                  [eval_notes, recall_table, recall_chart, recall_csv, recall_json],
+                                  api_name="evaluate_pairs")
+    triggers = [index_button.click, search_button.click, query.submit, image_button.click]
+    keep_errors(error, triggers, {index_gallery: [indexed], search_text: [searched, submitted],
+                                  search_image: [found_captions]})
+    keep_errors(eval_error, [eval_button.click], {evaluate_pairs: [evaluated]})

@@ -9,14 +9,15 @@ from ..errors import InputError
 from ..figures import heatmap, thumbnail_uri
 from ..text import parse_lines
 from . import examples
-from .common import engine_for, export, load_uploads, notes_markdown, user_errors
+from .common import engine_for, error_box, export, keep_errors, load_uploads, model_caveat, notes_markdown, user_errors
 
 EXPLAINER = """
 **Reading the numbers.** *Cosine* is the raw similarity of each image's and each text's embedding.
 For OpenAI's CLIP the matching pairs (the diagonal, when texts are in image order) sit around 0.25-0.35
 and the rest around 0.1-0.2: CLIP's two embedding spaces only overlap in a narrow cone, so small gaps
-matter. *Softmax over texts* is what zero-shot classification uses: each image's row, scaled by
-`logit_scale` (x100) and normalised to sum to 1. *Softmax over images* normalises each text's column
+matter. *Softmax over texts* is what zero-shot classification uses: each image's row, multiplied
+by the model's `logit_scale` (100 for OpenAI's models; the result notes give the loaded model's) and
+normalised to sum to 1. *Softmax over images* normalises each text's column
 instead: which image is this text about? Both are relative to the images and texts on this chart.
 """
 
@@ -36,15 +37,19 @@ def similarity_matrix(images, texts: str, view: str = "cosine", session_model=No
         raise InputError(f"Unknown view {view!r}; use one of {', '.join(VIEWS)}.")
     parsed = parse_lines(texts, "texts")
     loaded, notes = load_uploads(images)
-    result = run_similarity_matrix(engine_for(session_model), [im.image for im in loaded], parsed.items,
+    engine = engine_for(session_model)
+    result = run_similarity_matrix(engine, [im.image for im in loaded], parsed.items,
                                    names=[im.name for im in loaded])
+    if view != "cosine":
+        notes.append(f"{view}: cosines x logit_scale {engine.logit_scale:.1f} (this model's learned value), "
+                     "then softmax")
     values = result.view(view)
     figure = heatmap(values, result.images, result.texts, title=f"{view}: {len(result.images)} images x "
                      f"{len(result.texts)} texts", colorbar=view.split()[0],
                      thumbnails=[thumbnail_uri(im.image) for im in loaded],
                      zmin=None if view == "cosine" else 0.0, zmax=None if view == "cosine" else 1.0)
     csv = export("similarity.csv", result.to_csv(view))
-    return notes_markdown(parsed.notes + notes), figure, csv
+    return notes_markdown(parsed.notes + notes, model_caveat(engine)), figure, csv
 
 
 def build(session_model: gr.State) -> None:
@@ -55,16 +60,19 @@ def build(session_model: gr.State) -> None:
             view = gr.Radio(list(VIEWS), value="cosine", label="Show")
             run = gr.Button("Compute matrix", variant="primary")
         with gr.Column(scale=3):
+            error = error_box()
             notes = gr.Markdown()
             plot = gr.Plot(label="Similarity")
             csv = gr.File(label="Download CSV")
-    gr.Examples(examples=examples.similarity_examples(), inputs=[images, texts], label="Examples")
+    gr.Examples(examples=examples.similarity_examples(), inputs=[images, texts], label="Examples",
+                example_labels=examples.SIMILARITY_EXAMPLE_LABELS)
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
     args = [images, texts, view, session_model]
-    run.click(similarity_matrix, args, [notes, plot, csv], api_name="similarity_matrix")
-    view.change(_switch_view, args, [notes, plot, csv], api_name="similarity_matrix_view",
-                api_visibility="private")
+    event = run.click(similarity_matrix, args, [notes, plot, csv], api_name="similarity_matrix")
+    switched = view.change(_switch_view, args, [notes, plot, csv], api_name="similarity_matrix_view",
+                           api_visibility="private")
+    keep_errors(error, [run.click, view.change], {similarity_matrix: [event, switched]})
 
 
 def _switch_view(images, texts, view, session_model=None):

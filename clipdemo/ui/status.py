@@ -32,6 +32,8 @@ def banner(info: dict) -> str:
     elif BUNDLED_MODEL in info["name"] or info["source"].endswith(BUNDLED_MODEL):
         line += ("\n\n> This is the bundled tiny CLIP: it was trained only on synthetic shapes, colours and "
                  "digits, not photos. Use the scene examples to see it work; on photos its answers are noise.")
+    elif not info["knows_photos"]:
+        line += "\n\n> This model was trained only on synthetic scenes, not photos: on photos its answers are noise."
     return line
 
 

@@ -81,7 +81,7 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
                     f"{_temperature(history[2])} · {r.seconds:.0f}s")
             yield run_id, text, training_curves(*history), sim, None
         engine = ClipEngine(model, tiny_processor(tokenizer), name=f"trained in this session ({history[0][-1]} steps)",
-                            source="memory")
+                            source="memory", knows_photos=False)
         ended = "Stopped" if run.stop.is_set() and history[0][-1] < steps else "Done"
         yield (run_id, text + f"\n\n{ended}. Choose **trained here** above to use it in the other tabs.",
                gr.skip(), gr.skip(), engine)

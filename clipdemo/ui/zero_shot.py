@@ -10,7 +10,8 @@ from ..figures import ranked_bars
 from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES
 from ..text import check_template, parse_lines
 from . import examples
-from .common import engine_for, export, load_uploads, notes_markdown, progress_callback, user_errors
+from .common import (engine_for, error_box, export, keep_errors, load_uploads, model_caveat, notes_markdown,
+                     percent, preview_gallery, progress_callback, user_errors)
 
 EXPLAINER = f"""
 **Reading the numbers.** Each label is put into the template (`{DEFAULT_TEMPLATE}`) and encoded; the
@@ -37,8 +38,8 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str = DEFAULT_
         use_ensemble: average each label over 12 ImageNet prompt templates instead of the one template.
         top_k: how many labels to chart per image.
     Returns:
-        Notes, a bar chart of the top-k labels per image, a table of image/rank/label/probability/cosine,
-        and a CSV of every label's scores.
+        Notes, a bar chart of the top-k labels per image, a table of Rank/Probability/Cosine/Label/Image
+        (probability as a percentage), and a CSV of every label's scores (image, rank, label, probability, cosine).
     """
     labels = parse_lines(candidate_labels, "labels")
     templates = list(ENSEMBLE_TEMPLATES) if use_ensemble else [check_template(hypothesis_template)]
@@ -51,15 +52,18 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str = DEFAULT_
                           for r in results], title=f"Top {k} of {len(labels.items)} labels")
     rows = [(r.image, rank, s.label, s.score, s.cosine) for r in results for rank, s in enumerate(r.scores, 1)]
     full = pd.DataFrame(rows, columns=["image", "rank", "label", "probability", "cosine"])
-    table = full[full["rank"] <= k].round({"probability": 4, "cosine": 4})
-    return notes_markdown(labels.notes + notes), figure, table, export("zero_shot.csv", full.to_csv(index=False))
+    top = full[full["rank"] <= k]
+    table = pd.DataFrame({"Rank": top["rank"], "Probability": top["probability"].map(percent),
+                          "Cosine": top["cosine"].round(4), "Label": top["label"], "Image": top["image"]})
+    return (notes_markdown(labels.notes + notes, model_caveat(engine)), figure, table,
+            export("zero_shot.csv", full.to_csv(index=False)))
 
 
 def build(session_model: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             images = gr.File(label="Images", file_count="multiple", type="filepath")
-            gallery = gr.Gallery(label="Preview", columns=4, height=180, interactive=False)
+            gallery = preview_gallery(columns=4)
             labels = gr.Textbox(label="Candidate labels (one per line)", lines=6, value=examples.SCENE_LABELS)
             template = gr.Textbox(label="Prompt template ({} is the label)", value=DEFAULT_TEMPLATE)
             with gr.Row():
@@ -69,23 +73,31 @@ def build(session_model: gr.State) -> None:
                 run = gr.Button("Classify", variant="primary")
                 cifar = gr.Button("CIFAR-100: top 5 of 100 classes")
         with gr.Column(scale=3):
+            error = error_box()
             notes = gr.Markdown()
             plot = gr.Plot(label="Top labels")
-            table = gr.Dataframe(label="Scores", interactive=False, elem_id="zero-shot-table")
+            table = gr.Dataframe(label="Scores", interactive=False, elem_id="zero-shot-table", wrap=True,
+                                 column_widths=["64px", "104px", "84px", "40%", "30%"])
             csv = gr.File(label="Download CSV (all labels)")
-    gr.Examples(examples=examples.zero_shot_examples(), inputs=[images, labels, template], label="Examples")
+    gr.Examples(examples=examples.zero_shot_examples(), inputs=[images, labels, template], label="Examples",
+                example_labels=examples.ZERO_SHOT_EXAMPLE_LABELS)
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
     images.change(examples.preview, images, gallery, api_name="zero_shot_preview",
                   api_visibility="private", show_progress="hidden")
-    run.click(zero_shot, [images, labels, template, ensemble, top_k, session_model], [notes, plot, table, csv],
-              api_name="zero_shot")
     inputs = [images, labels, template, ensemble, top_k, session_model]
-    cifar.click(_cifar100, images, [images, labels, template, ensemble, top_k], api_name="cifar100_labels",
-                api_visibility="private").then(zero_shot, inputs, [notes, plot, table, csv],
-                                               api_name="zero_shot_cifar100", api_visibility="private")
+    event = run.click(zero_shot, inputs, [notes, plot, table, csv], api_name="zero_shot")
+    cifar_event = cifar.click(_cifar100, [images, labels], [images, labels, template, ensemble, top_k],
+                              api_name="cifar100_labels", api_visibility="private").then(
+        zero_shot, inputs, [notes, plot, table, csv], api_name="zero_shot_cifar100", api_visibility="private")
+    keep_errors(error, [run.click, cifar.click], {zero_shot: [event, cifar_event]})
 
 
-def _cifar100(images):
-    """The classic demo in one click: CIFAR-100's 100 classes, 'a photo of a {}.', top 5 (example photos if none)."""
-    return (images or examples.cifar100_images(), "\n".join(CIFAR100_CLASSES), CIFAR100_TEMPLATE, False, 5)
+def _cifar100(images, labels: str):
+    """The classic demo in one click: CIFAR-100's 100 classes, 'a photo of a {}.', top 5 (example photos if none).
+
+    The classes go into the label box, where the user sees them; a toast says what was replaced."""
+    cifar = "\n".join(CIFAR100_CLASSES)
+    if (labels or "").strip() and labels.strip() != cifar:
+        gr.Info("Your labels were replaced by CIFAR-100's 100 classes (they are in the label box now).")
+    return (images or examples.cifar100_images(), cifar, CIFAR100_TEMPLATE, False, 5)
