@@ -56,14 +56,15 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
             zmin: float | None = None, zmax: float | None = None) -> go.Figure:
     """An annotated heatmap with `rows` down the side (and their thumbnails, if given) and `cols` along the top."""
     values = np.asarray(values, dtype=float)
-    fig = go.Figure(go.Heatmap(z=values, x=[_short(c, 40) for c in cols], y=[_short(r, 30) for r in rows],
+    fig = go.Figure(go.Heatmap(z=values, x=[_short(c, 36) for c in cols], y=[_short(r, 30) for r in rows],
                                colorscale="Viridis", zmin=zmin, zmax=zmax, colorbar=dict(title=colorbar),
                                text=[[format(v, fmt) for v in row] for row in values], texttemplate="%{text}",
                                hovertemplate="%{y}<br>%{x}<br>" + colorbar + " = %{z:.4f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(side="top", tickangle=-30)
-    # room above the plot for the slanted column labels (about 3.5 px per character at -30 degrees), then the title
-    top = 60 + int(3.6 * max((len(_short(c, 40)) for c in cols), default=0))
+    # column labels slanted steeply: a long last label then overhangs the plot by half its length, not most of
+    # it, so the cells keep their width; the room above holds the labels (~6 px per character) and the title
+    fig.update_xaxes(side="top", tickangle=-60)
+    top = 80 + int(6 * max((len(_short(c, 36)) for c in cols), default=0))
     height = max(320, top + 20 + 56 * len(rows))
     if thumbnails:
         row_px = (height - top - 10) / max(len(rows), 1)
@@ -74,7 +75,7 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
         fig.update_yaxes(ticklabelstandoff=THUMB_PX + 14)  # the row labels start left of the thumbnails
     fig = _layout(fig, title, height=height)
     fig.update_layout(margin=dict(l=10, r=10, t=top, b=10),
-                      title=dict(y=1, yref="container", yanchor="top", pad=dict(t=10)))
+                      title=dict(y=1, yref="container", yanchor="top", pad=dict(t=40)))  # below gradio's label
     return fig
 
 

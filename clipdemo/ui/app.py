@@ -21,8 +21,12 @@ text, and train a tiny CLIP yourself. Every number on this page comes from the m
 CSS = """
 .gradio-container {max-width: 1400px !important}
 footer {display: none !important}
-.run-error {border: 1px solid #dc2626; background: #fef2f2; border-radius: 8px; padding: 4px 12px}
+.block.run-error {border: 1px solid #dc2626; background: #fef2f2; border-radius: 8px; padding: 4px 12px}
 .run-error p {color: #991b1b}
+/* gallery captions carry the answer (a score, what the model said): wrap them rather than cut them */
+.wrapped-captions .caption-label {white-space: normal; overflow-wrap: anywhere; max-width: 94%}
+/* a failed run is explained once, in its tab's message box: no bare "Error" pill over every output */
+[data-testid="status-tracker"]:has(span.error) {display: none !important}
 """
 # gradio's galleries load thumbnails lazily: tiles below the fold stay blank until scrolled to (and in a
 # screenshot taken right after a search). Load them at once: a gallery here holds at most a few dozen.

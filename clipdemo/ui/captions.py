@@ -9,8 +9,8 @@ from ..analysis.captions import rank_captions as run_rank_captions
 from ..figures import ranked_bars
 from ..text import parse_lines
 from . import examples
-from .common import (engine_for, error_box, export, keep_errors, load_uploads, model_caveat, notes_markdown, percent,
-                     preview_gallery, user_errors)
+from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, percent,
+                     preview_image, run_keeping_errors, user_errors)
 
 EXPLAINER = """
 **Reading the numbers.** Like a Flickr30k caption-ranking table: each caption's *probability* is
@@ -56,7 +56,7 @@ def build(session_model: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             image = gr.File(label="Image", file_count="single", type="filepath")
-            preview = preview_gallery(columns=1, height=280)
+            preview = preview_image(height=280)
             captions = gr.Textbox(label="Candidate captions (one per line)", lines=8)
             run = gr.Button("Rank captions", variant="primary")
         with gr.Column(scale=3):
@@ -64,14 +64,13 @@ def build(session_model: gr.State) -> None:
             notes = gr.Markdown()
             plot = gr.Plot(label="Captions")
             table = gr.Dataframe(label="Ranking", interactive=False, wrap=True, elem_id="captions-table",
-                                 column_widths=["64px", "104px", "84px", "60%", "96px"])
+                                 column_widths=["64px", "120px", "84px", "48%", "12%"])
             csv = gr.File(label="Download CSV")
     gr.Examples(examples=examples.caption_examples(), inputs=[image, captions], label="Examples",
-                example_labels=examples.CAPTION_EXAMPLE_LABELS)
+                elem_id="captions-examples", example_labels=examples.CAPTION_EXAMPLE_LABELS)
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
-    image.change(examples.preview, image, preview, api_name="rank_captions_preview",
+    image.change(examples.preview_one, image, preview, api_name="rank_captions_preview",
                  api_visibility="private", show_progress="hidden")
-    event = run.click(rank_captions, [image, captions, session_model], [notes, plot, table, csv],
-                      api_name="rank_captions")
-    keep_errors(error, [run.click], {rank_captions: [event]})
+    run_keeping_errors(run.click, rank_captions, [image, captions, session_model], [notes, plot, table, csv], error,
+                       api_name="rank_captions")

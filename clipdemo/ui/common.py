@@ -41,29 +41,29 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except InputError as exc:
             log.info("/%s refused: %s", fn.__name__, exc)
-            _remember_error(fn.__name__, f"**Cannot do that.** {exc}")
+            _remember_error(f"**Cannot do that.** {exc}")
             raise gr.Error(str(exc), title="Cannot do that", print_exception=False) from None
         except ModelError as exc:
             log.error("/%s: the model failed", fn.__name__, exc_info=True)
-            _remember_error(fn.__name__, f"**The model failed.** {exc}")
+            _remember_error(f"**The model failed.** {exc}")
             raise gr.Error(str(exc), title="The model failed", print_exception=False) from None
 
     return wrapper
 
 
-# The last error of each (browser session, handler), kept until a tab shows it: a toast fades, this stays.
-_errors: OrderedDict[tuple[str, str], str] = OrderedDict()
+# The last error of each browser session, kept until its tab shows it: a toast fades, this stays.
+_errors: OrderedDict[str, str] = OrderedDict()
 _errors_lock = threading.Lock()
 _MAX_ERRORS = 1_000  # sessions that never come back for their message do not grow this without bound
 
 
-def _remember_error(handler: str, message: str) -> None:
+def _remember_error(message: str) -> None:
     request = LocalContext.request.get(None)
     session = getattr(request, "session_hash", None)
     if not session:  # not from a page (a direct call): nothing will show it
         return
     with _errors_lock:
-        _errors[session, handler] = message
+        _errors[session] = message
         while len(_errors) > _MAX_ERRORS:
             _errors.popitem(last=False)
 
@@ -73,32 +73,33 @@ def error_box() -> gr.Markdown:
     return gr.Markdown(visible=False, elem_classes="run-error")
 
 
-def keep_errors(box: gr.Markdown, triggers: list, runs: dict) -> None:
-    """Keep a failed run's message in `box` until one of `triggers` (e.g. `button.click`) starts a new run.
+def run_keeping_errors(trigger, fn, inputs, outputs, box: gr.Markdown, *, api_name: str, **listener):
+    """`trigger(fn, inputs, outputs, api_name=...)`, with the message of a failed run kept in `box`.
 
-    `runs` maps each handler (wrapped in `user_errors`) to the events that run it.
+    `trigger` is a listener such as `button.click` or `event.then`; `fn` is wrapped in `user_errors`. The
+    box is cleared first, in the same chain, so a stale message never races a fresh one; a toast fades,
+    the box stays until the next run. Returns the event of `fn`.
     """
-    for handler, events in runs.items():
-        def show(request: gr.Request, name=handler.__name__):
-            with _errors_lock:
-                message = _errors.pop((request.session_hash, name), None)
-            return gr.update(value=message or "**Something went wrong on the server** (its log says what). "
-                                              "Nothing you entered was lost: try again.", visible=True)
+    def show(request: gr.Request):
+        with _errors_lock:
+            message = _errors.pop(request.session_hash, None)
+        return gr.update(value=message or "**Something went wrong on the server** (its log says what). "
+                                          "Nothing you entered was lost: try again.", visible=True)
 
-        for i, event in enumerate(events):
-            event.failure(show, None, box, api_name=f"{handler.__name__}_error_{i}", api_visibility="private",
-                          queue=False)
-    name = next(iter(runs)).__name__
-    for i, trigger in enumerate(triggers):
-        trigger(lambda: gr.update(value="", visible=False), None, box, api_name=f"{name}_clear_error_{i}",
-                api_visibility="private", queue=False, show_progress="hidden")
+    event = trigger(lambda: gr.update(value="", visible=False), None, box, api_name=f"{api_name}_start",
+                    api_visibility="private", queue=False, show_progress="hidden").then(
+        fn, inputs, outputs, api_name=api_name, **listener)
+    event.failure(show, None, box, api_name=f"{api_name}_failed", api_visibility="private", queue=False,
+                  show_progress="hidden")
+    return event
 
 
 def model_caveat(engine) -> str:
     """A warning to print beside the numbers when the model's card says it knows no photos."""
     if engine.info.knows_photos:
         return ""
-    return (f"> ⚠️ **`{engine.info.name}` was trained only on synthetic scenes** (shapes, colours, counts, digits). "
+    return (f"> ⚠️ **`{engine.info.name}` was trained only on synthetic scenes** (shapes, colours, counts, "
+            "digits). "
             "On a photo its answer is confident noise, not recognition: load a real CLIP "
             "(`--model openai/clip-vit-base-patch32`) for photos.")
 
@@ -176,5 +177,11 @@ def percent(p: float) -> str:
 
 def preview_gallery(columns: int, height: int = 240, label: str = "Preview") -> gr.Gallery:
     """What was uploaded, each image whole (letterboxed, never cropped), as the model will see it."""
-    return gr.Gallery(label=label, columns=columns, height=height, object_fit="contain", interactive=False,
-                      allow_preview=True, elem_classes="upload-preview")
+    return gr.Gallery(label=label, show_label=False, columns=columns, height=height, object_fit="contain",
+                      interactive=False, allow_preview=True, elem_classes="upload-preview")
+
+
+def preview_image(height: int = 280, label: str = "Preview") -> gr.Image:
+    """One uploaded image, whole and as large as its box allows (a one-column gallery would crop its square)."""
+    return gr.Image(label=label, show_label=False, type="pil", interactive=False, height=height,
+                    elem_classes="upload-preview")

@@ -47,19 +47,20 @@ def zero_shot_examples() -> list[list]:
     ]
 
 
+# gradio cuts example labels at 60 characters
 ZERO_SHOT_EXAMPLE_LABELS = [
     "Shapes and colours: 3 scenes x 6 labels",
     "Counting: 2, 3 and 4 shapes",
     "Printed digits 7 and 3",
-    "4 photos: a real CLIP names them; the bundled tiny-scenes model cannot (noise)",
+    "4 photos: a real CLIP's task; tiny-scenes cannot (noise)",
 ]
 CAPTION_EXAMPLE_LABELS = [
     "Left or right? Word order matters",
     "Which caption fits three blue stars?",
-    "A photo of a cat: a real CLIP ranks it; tiny-scenes cannot (noise)",
+    "A cat photo: a real CLIP's task; tiny-scenes cannot (noise)",
 ]
 SIMILARITY_EXAMPLE_LABELS = [
-    "OpenAI's notebook: 8 photos x 8 descriptions (noise with tiny-scenes)",
+    "OpenAI's 8 photos x 8 texts; tiny-scenes cannot (noise)",
     "8 scenes x their 8 captions: the diagonal wins",
 ]
 
@@ -91,3 +92,9 @@ def preview(files) -> list[tuple]:
     files = files if isinstance(files, list) else [files]
     loaded, _ = open_images([upload_path(f) for f in files])
     return [(im.image, im.name) for im in loaded]
+
+
+def preview_one(file):
+    """The one uploaded image as the model sees it, or nothing when it cannot be used."""
+    shown = preview(file)
+    return shown[0][0] if shown else None

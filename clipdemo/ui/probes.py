@@ -12,7 +12,7 @@ from ..probes import SUITES, published_for, run_suites, suite_names, to_csv, to_
 from ..probes.custom import load_probe_set
 from ..probes.report import summary_rows
 from ..text import check_template
-from .common import engine_for, error_box, export, keep_errors, percent, upload_path, user_errors
+from .common import engine_for, error_box, export, percent, run_keeping_errors, upload_path, user_errors
 
 EXPLAINER = """
 **What this measures.** Each suite is a list of items: an image, a few candidate captions, and the
@@ -60,7 +60,8 @@ def probe(suites: list[str], n: float = 100, template: str = "{}", seed: float =
     confusions = {r.suite: (r.labels, r.confusion.tolist()) for r in reports if r.confusion is not None}
     shown = max(confusions, key=lambda name: len(confusions[name][0])) if confusions else None
     # the wrong answer first: a gallery caption is cut at the tile's width
-    wrong = [(it.image, f"said “{it.candidates[p]}” {conf:.0%} · true “{it.candidates[it.answer]}” · {r.suite}")
+    wrong = [(it.image,
+              f"said “{it.candidates[p]}” {conf:.0%} · true “{it.candidates[it.answer]}” · {r.suite}")
              for r in reports for it, p, conf in r.most_confidently_wrong(4)]
     return (summary, chart, confusion_figure(confusions, shown), wrong, export("probes.csv", to_csv(reports)),
             export("probes.json", to_json(reports, engine.info.name)), confusions)
@@ -100,26 +101,26 @@ def build(session_model: gr.State) -> None:
             run = gr.Button("Run probes", variant="primary")
         with gr.Column(scale=3):
             error = error_box()
-            summary = gr.Dataframe(label="Summary", interactive=False, elem_id="probes-table", wrap=True,
-                                   column_widths=["96px", "92px", "80px", "64px", "92px", "80px", "22%", "22%"])
+            summary = gr.Dataframe(label="Summary", interactive=False, elem_id="probes-table", wrap=True, max_height=900,
+                                   column_widths=["88px", "96px", "80px", "64px", "120px", "88px", "17%", "17%"])
             chart = gr.Plot(label="Accuracy")
             confusions = gr.State({})
             confusion_suite = gr.Dropdown([], label="Confusion matrix of suite", interactive=True)
             confusion = gr.Plot(label="Confusion")
             wrong = gr.Gallery(label="Most confidently wrong (what it said, how sure, the truth)", columns=3,
-                               height=360, object_fit="contain")
+                               height=360, object_fit="contain", elem_id="probes-wrong",
+                               elem_classes="wrapped-captions")
             with gr.Row():
                 csv = gr.File(label="Items (CSV)")
                 json = gr.File(label="Report (JSON)")
     with gr.Accordion("What this measures", open=False):
         gr.Markdown(EXPLAINER)
-    event = run.click(probe, [suites, n, template, seed, custom, session_model],
-                      [summary, chart, confusion, wrong, csv, json, confusions], api_name="probe")
+    event = run_keeping_errors(run.click, probe, [suites, n, template, seed, custom, session_model],
+                               [summary, chart, confusion, wrong, csv, json, confusions], error, api_name="probe")
     event.success(_suites_with_confusion, confusions, confusion_suite, api_name="probe_confusion_choices",
                   api_visibility="private")
     confusion_suite.input(confusion_figure, [confusions, confusion_suite], confusion, api_name="probe_confusion",
                           api_visibility="private")
-    keep_errors(error, [run.click], {probe: [event]})
 
 
 def _suites_with_confusion(confusions: dict):

@@ -18,8 +18,8 @@ from ..retrieval.store import open_store
 from ..safe_paths import extract_zip
 from ..text import parse_lines
 from . import examples
-from .common import (engine_for, error_box, export, keep_errors, load_uploads, notes_markdown, progress_callback,
-                     upload_path, user_errors)
+from .common import (engine_for, error_box, export, load_uploads, notes_markdown, progress_callback,
+                     run_keeping_errors, upload_path, user_errors)
 
 EXPLAINER = """
 **How it works.** Indexing embeds every image once (in batches, with progress) and stores the vectors
@@ -203,7 +203,7 @@ def build(session_model: gr.State) -> None:
         with gr.Column(scale=2):
             error = error_box()
             results = gr.Gallery(label="Best matches (cosine · file)", columns=4, height=420, object_fit="contain",
-                                 elem_id="search-results")
+                                 elem_id="search-results", elem_classes="wrapped-captions")
             hits = gr.Dataframe(label="Scores", interactive=False, wrap=True, column_widths=["64px", "84px", "70%"])
     with gr.Accordion("Image -> captions", open=False):
         with gr.Row():
@@ -228,18 +228,14 @@ def build(session_model: gr.State) -> None:
             recall_csv, recall_json = gr.File(label="CSV"), gr.File(label="JSON")
     with gr.Accordion("How it works", open=False):
         gr.Markdown(EXPLAINER)
-    indexed = index_button.click(index_gallery, [files, kind, gallery_state, session_model],
-                                 [status, gallery_state], api_name="index_gallery")
+    run_keeping_errors(index_button.click, index_gallery, [files, kind, gallery_state, session_model],
+                       [status, gallery_state], error, api_name="index_gallery")
     search_args = [query, k, gallery_state, session_model]
-    searched = search_button.click(search_text, search_args, [results, hits], api_name="search_text")
-    submitted = query.submit(search_text, search_args, [results, hits], api_name="search_text_submit",
-                             api_visibility="private")
-    found_captions = image_button.click(search_image, [image, captions, k, session_model], found,
-                                        api_name="search_image")
-    evaluated = eval_button.click(evaluate_pairs, [pairs, sample_images, repeats, eval_seed, session_model],
-                                  [eval_notes, recall_table, recall_chart, recall_csv, recall_json],
-                                  api_name="evaluate_pairs")
-    triggers = [index_button.click, search_button.click, query.submit, image_button.click]
-    keep_errors(error, triggers, {index_gallery: [indexed], search_text: [searched, submitted],
-                                  search_image: [found_captions]})
-    keep_errors(eval_error, [eval_button.click], {evaluate_pairs: [evaluated]})
+    run_keeping_errors(search_button.click, search_text, search_args, [results, hits], error, api_name="search_text")
+    run_keeping_errors(query.submit, search_text, search_args, [results, hits], error, api_name="search_text_submit",
+                       api_visibility="private")
+    run_keeping_errors(image_button.click, search_image, [image, captions, k, session_model], found, error,
+                       api_name="search_image")
+    run_keeping_errors(eval_button.click, evaluate_pairs, [pairs, sample_images, repeats, eval_seed, session_model],
+                       [eval_notes, recall_table, recall_chart, recall_csv, recall_json], eval_error,
+                       api_name="evaluate_pairs")

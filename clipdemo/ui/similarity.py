@@ -9,7 +9,8 @@ from ..errors import InputError
 from ..figures import heatmap, thumbnail_uri
 from ..text import parse_lines
 from . import examples
-from .common import engine_for, error_box, export, keep_errors, load_uploads, model_caveat, notes_markdown, user_errors
+from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, run_keeping_errors,
+                     user_errors)
 
 EXPLAINER = """
 **Reading the numbers.** *Cosine* is the raw similarity of each image's and each text's embedding.
@@ -65,14 +66,13 @@ def build(session_model: gr.State) -> None:
             plot = gr.Plot(label="Similarity")
             csv = gr.File(label="Download CSV")
     gr.Examples(examples=examples.similarity_examples(), inputs=[images, texts], label="Examples",
-                example_labels=examples.SIMILARITY_EXAMPLE_LABELS)
+                elem_id="similarity-examples", example_labels=examples.SIMILARITY_EXAMPLE_LABELS)
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
     args = [images, texts, view, session_model]
-    event = run.click(similarity_matrix, args, [notes, plot, csv], api_name="similarity_matrix")
-    switched = view.change(_switch_view, args, [notes, plot, csv], api_name="similarity_matrix_view",
-                           api_visibility="private")
-    keep_errors(error, [run.click, view.change], {similarity_matrix: [event, switched]})
+    run_keeping_errors(run.click, similarity_matrix, args, [notes, plot, csv], error, api_name="similarity_matrix")
+    run_keeping_errors(view.change, _switch_view, args, [notes, plot, csv], error, api_name="similarity_matrix_view",
+                       api_visibility="private")
 
 
 def _switch_view(images, texts, view, session_model=None):

@@ -10,8 +10,8 @@ from ..figures import ranked_bars
 from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES
 from ..text import check_template, parse_lines
 from . import examples
-from .common import (engine_for, error_box, export, keep_errors, load_uploads, model_caveat, notes_markdown,
-                     percent, preview_gallery, progress_callback, user_errors)
+from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, percent,
+                     preview_gallery, progress_callback, run_keeping_errors, user_errors)
 
 EXPLAINER = f"""
 **Reading the numbers.** Each label is put into the template (`{DEFAULT_TEMPLATE}`) and encoded; the
@@ -77,20 +77,20 @@ def build(session_model: gr.State) -> None:
             notes = gr.Markdown()
             plot = gr.Plot(label="Top labels")
             table = gr.Dataframe(label="Scores", interactive=False, elem_id="zero-shot-table", wrap=True,
-                                 column_widths=["64px", "104px", "84px", "40%", "30%"])
+                                 column_widths=["64px", "120px", "84px", "33%", "27%"])
             csv = gr.File(label="Download CSV (all labels)")
     gr.Examples(examples=examples.zero_shot_examples(), inputs=[images, labels, template], label="Examples",
-                example_labels=examples.ZERO_SHOT_EXAMPLE_LABELS)
+                elem_id="zero-shot-examples", example_labels=examples.ZERO_SHOT_EXAMPLE_LABELS)
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
     images.change(examples.preview, images, gallery, api_name="zero_shot_preview",
                   api_visibility="private", show_progress="hidden")
     inputs = [images, labels, template, ensemble, top_k, session_model]
-    event = run.click(zero_shot, inputs, [notes, plot, table, csv], api_name="zero_shot")
-    cifar_event = cifar.click(_cifar100, [images, labels], [images, labels, template, ensemble, top_k],
-                              api_name="cifar100_labels", api_visibility="private").then(
-        zero_shot, inputs, [notes, plot, table, csv], api_name="zero_shot_cifar100", api_visibility="private")
-    keep_errors(error, [run.click, cifar.click], {zero_shot: [event, cifar_event]})
+    run_keeping_errors(run.click, zero_shot, inputs, [notes, plot, table, csv], error, api_name="zero_shot")
+    filled = cifar.click(_cifar100, [images, labels], [images, labels, template, ensemble, top_k],
+                         api_name="cifar100_labels", api_visibility="private")
+    run_keeping_errors(filled.then, zero_shot, inputs, [notes, plot, table, csv], error,
+                       api_name="zero_shot_cifar100", api_visibility="private")
 
 
 def _cifar100(images, labels: str):
