@@ -364,6 +364,8 @@ def test_bad_probe_set_is_refused_before_any_suite_runs(page, tmp_path):
 def test_probes_tab(page):
     """Point 3 and 7: a readable summary that fits, a confusion matrix per suite, wrong answers first."""
     panel = _tab(page, "Probes")
+    for suite in ("counting", "digits", "spatial", "binding", "negation"):
+        panel.get_by_label(suite, exact=True).check()
     n = panel.get_by_label("Items per suite").first
     n.fill("100")
     n.press("Enter")
