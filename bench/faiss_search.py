@@ -27,7 +27,8 @@ def vectors(n: int, rng, uniform: bool, centres=None) -> np.ndarray:
     if uniform:
         v = rng.standard_normal((n, DIM), dtype=np.float32)
     else:
-        v = centres[rng.integers(len(centres), size=n)] + 0.6 * rng.standard_normal((n, DIM), dtype=np.float32) / np.sqrt(DIM)
+        noise = rng.standard_normal((n, DIM), dtype=np.float32) / np.sqrt(DIM)
+        v = centres[rng.integers(len(centres), size=n)] + 0.6 * noise
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 

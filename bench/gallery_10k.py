@@ -77,7 +77,8 @@ def main() -> None:
         numpy_ms.append((time.perf_counter() - t0) * 1e3)
     store = EmbeddingStore(engine, cache)
     print(f"model {engine.info.name}; {len(paths)} images ({disk_images:.0f} MB of PNG) rendered in {render:.0f}s")
-    print(f"index cold (all encoded):      {cold:7.1f}s  ({len(paths) / cold:.0f} images/s), peak RSS grew {grew:.0f} MB")
+    print(f"index cold (all encoded):      {cold:7.1f}s  ({len(paths) / cold:.0f} images/s), "
+          f"peak RSS grew {grew:.0f} MB")
     print(f"index warm (from disk store):  {warm:7.1f}s  -> {cold / warm:.0f}x faster than cold")
     print(f"text query, encode + FAISS:    {statistics.median(faiss_ms):7.2f} ms median, "
           f"{max(faiss_ms):.2f} ms max over {len(queries)} queries")

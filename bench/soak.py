@@ -174,7 +174,8 @@ def report(r: SoakResult) -> str:
     if r.model_info_seconds:
         lines.append(f"  /model_info during the load: max {max(r.model_info_seconds):.2f} s over "
                      f"{len(r.model_info_seconds)} calls")
-    lines.append("  RSS (MB) over time: " + ", ".join(f"{t:.0f}s {mb:.0f}" for t, mb in r.rss_mb[:: max(1, len(r.rss_mb) // 12)]))
+    every = max(1, len(r.rss_mb) // 12)
+    lines.append("  RSS (MB) over time: " + ", ".join(f"{t:.0f}s {mb:.0f}" for t, mb in r.rss_mb[::every]))
     lines += [f"  failed: {f}" for f in r.failed[:5]]
     return "\n".join(lines)
 

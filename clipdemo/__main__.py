@@ -40,7 +40,8 @@ def evaluate(args) -> None:
         similarity, pairs = encode_pairs(engine, pairs)
     for reason in pairs.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
-    print(f"model: {engine.info.name}  pairs: {args.pairs}  images: {len(pairs.images)}  captions: {len(pairs.captions)}")
+    print(f"model: {engine.info.name}  pairs: {args.pairs}  images: {len(pairs.images)}  "
+          f"captions: {len(pairs.captions)}")
     print(format_recall("whole set", recall_at_k(similarity, pairs.image_of_caption)))
     if args.sample_images:
         print(format_recall(f"{args.repeats} x {args.sample_images} sampled images",

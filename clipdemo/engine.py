@@ -20,7 +20,8 @@ from PIL import Image
 
 from .errors import InputError, ModelError
 from .limits import IMAGE_CACHE_BYTES, TEXT_CACHE_BYTES
-from .registry import BUNDLED_MODEL, DEFAULT_MODEL, bundled_path, knows_photos as card_knows_photos, resolve_model
+from .registry import BUNDLED_MODEL, DEFAULT_MODEL, bundled_path, resolve_model
+from .registry import knows_photos as card_knows_photos
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,8 @@ class ClipEngine:
     """
 
     def __init__(self, model, processor, *, name: str, source: str = "", load_seconds: float = 0.0,
-                 note: str = "", knows_photos: bool = True, text_cache_bytes: int = TEXT_CACHE_BYTES, image_cache_bytes: int = IMAGE_CACHE_BYTES):
+                 note: str = "", knows_photos: bool = True, text_cache_bytes: int = TEXT_CACHE_BYTES,
+                 image_cache_bytes: int = IMAGE_CACHE_BYTES):
         self.model, self.processor = model.eval(), processor
         self.tokenizer = processor.tokenizer
         self.device = next(model.parameters()).device
@@ -170,7 +172,8 @@ class ClipEngine:
         """Tokens per text, start and end tokens included; > max_text_tokens means it will be truncated."""
         return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
 
-    def encode_texts(self, texts: Sequence[str], batch_size: int = 256, progress: Progress | None = None) -> torch.Tensor:
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 256,
+                     progress: Progress | None = None) -> torch.Tensor:
         """Embed texts, truncated to 77 tokens. Returns [len(texts), D] unit vectors (float32, CPU).
 
         Cached texts are not encoded again; the others are sorted by token length and batched, so

@@ -44,7 +44,8 @@ def open_image(source: str | os.PathLike | bytes | Image.Image, name: str | None
         raise InputError(f"{name}: too many pixels (a possible decompression bomb); the limit is "
                          f"{MAX_PIXELS / 1e6:.0f} megapixels.") from None
     except Exception as exc:  # Pillow's decoders raise many types on damaged files (found by tests/test_fuzz_images.py)
-        raise InputError(f"{name}: the file is corrupt or truncated ({type(exc).__name__}: {str(exc)[:100]}).") from None
+        reason = f"{type(exc).__name__}: {str(exc)[:100]}"
+        raise InputError(f"{name}: the file is corrupt or truncated ({reason}).") from None
 
 
 def _decode(data: bytes, name: str) -> LoadedImage:

@@ -34,7 +34,8 @@ CAPTIONS = ["a red circle on the left", "a red circle on the right"]
 def red_scenes(n: int, seed: int):
     """n scenes of a red object and one of another colour, red on the left for even i; labels."""
     rng, others = scene_rng(seed, "heldout"), [c for c in COLOURS if c != "red"]
-    images = [relation_scene(rng, a=("red", SHAPES[rng.integers(6)]), b=(others[rng.integers(5)], SHAPES[rng.integers(6)]),
+    images = [relation_scene(rng, a=("red", SHAPES[rng.integers(6)]),
+                             b=(others[rng.integers(5)], SHAPES[rng.integers(6)]),
                              rel=("left of", "right of")[i % 2]).image for i in range(n)]
     return images, np.arange(n) % 2 == 0
 

@@ -51,7 +51,8 @@ def scene_files(tmp_path):
     scenes = [group_scene(rng, n=1, colour="red", shape="circle"), group_scene(rng, n=3, colour="blue", shape="star"),
               group_scene(rng, n=2, colour="green", shape="triangle"), digit_scene(rng, digit=7),
               digit_scene(rng, digit=2), group_scene(rng, n=1, colour="yellow", shape="square"),
-              group_scene(rng, n=4, colour="purple", shape="cross"), group_scene(rng, n=1, colour="orange", shape="diamond")]
+              group_scene(rng, n=4, colour="purple", shape="cross"),
+              group_scene(rng, n=1, colour="orange", shape="diamond")]
     paths = []
     for i, s in enumerate(scenes):
         p = tmp_path / f"scene{i}.png"

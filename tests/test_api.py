@@ -51,6 +51,17 @@ def test_model_info(client):
     info = client.predict(api_name="/model_info")
     assert info["name"] == "tiny-scenes" and info["device"] == "cpu" and info["dtype"] == "float32"
     assert info["parameters"] > 100_000 and info["logit_scale"] > 1
+    assert info["knows_photos"] is False  # from the bundled model card's front matter
+
+
+def test_results_of_a_model_that_knows_no_photos_carry_the_warning(client):
+    """Issue #16 point 2: beside the numbers, not only in the banner."""
+    notes, *_ = client.predict([handle_file(str(examples.PHOTOS / "chelsea.jpg"))], "cat\ncup of coffee",
+                               "a photo of a {}.", False, 2, api_name="/zero_shot")
+    assert "`tiny-scenes` was trained only on synthetic scenes" in notes and "confident noise" in notes
+    notes, *_ = client.predict(_scene("three_blue_stars"), "three blue stars\na purple cross",
+                               api_name="/rank_captions")
+    assert "trained only on synthetic scenes" in notes
 
 
 def test_zero_shot_right_label_wins(client):

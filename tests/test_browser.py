@@ -50,7 +50,8 @@ TABLE_JS = """(el) => {
   const check = (cell, what) => {
     const r = cell.getBoundingClientRect(), text = cell.innerText.trim();
     if (r.left < box.left - 1 || r.right > box.right + 1)
-      problems.push(`${what} '${text}' spills out of the table (${r.left|0}-${r.right|0} vs ${box.left|0}-${box.right|0})`);
+      problems.push(`${what} '${text}' spills out of the table `
+                    + `(${r.left|0}-${r.right|0} vs ${box.left|0}-${box.right|0})`);
     const span = cell.querySelector('span.text') || cell;
     if (span.scrollWidth > span.clientWidth + 1) problems.push(`${what} '${text}' is clipped`);
   };
@@ -81,10 +82,13 @@ OVERLAP_JS = """async (plot) => {
   const title = plot.querySelector('.gtitle'), xt = [...plot.querySelectorAll('.xtick text')];
   const yt = [...plot.querySelectorAll('.ytick text')];
   const images = await Promise.all([...plot.querySelectorAll('.layer-above image, .imagelayer image')].map(drawn));
-  if (title) for (const t of xt) if (hit(rect(title), rect(t))) problems.push(`title over column label '${t.textContent}'`);
-  const label = plot.closest('.block') && plot.closest('.block').querySelector('[data-testid=block-label]');
-  if (title && label && hit(rect(title), rect(label))) problems.push(`title '${title.textContent}' under the plot's label`);
-  for (const t of yt) for (const im of images) if (hit(rect(t), im)) problems.push(`row label '${t.textContent}' over a thumbnail`);
+  for (const t of xt)
+    if (title && hit(rect(title), rect(t))) problems.push(`title over column label '${t.textContent}'`);
+  const block = plot.closest('.block'), label = block && block.querySelector('[data-testid=block-label]');
+  if (title && label && hit(rect(title), rect(label)))
+    problems.push(`title '${title.textContent}' under the plot's label`);
+  for (const t of yt) for (const im of images)
+    if (hit(rect(t), im)) problems.push(`row label '${t.textContent}' over a thumbnail`);
   return problems;
 }"""
 

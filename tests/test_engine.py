@@ -237,3 +237,25 @@ def test_image_cache_stays_under_its_byte_limit(random_engine):
     engine.encode_images(_images(64, seed=5))
     stats = engine.cache_sizes()["images"]
     assert 0 < stats["entries"] < 64 and stats["bytes"] <= limit == stats["limit_bytes"]
+
+
+@pytest.mark.parametrize("card, expected", [
+    (None, True),  # no model card: assume a real CLIP
+    ("---\nlicense: mit\n---\n# A CLIP\n", True),
+    ("---\nlicense: mit\nknows_photos: false\n---\n", False),
+    ("---\nknows_photos: no\n---\n", False),
+    ("---\nknows_photos: true\n---\n", True),
+    ("# knows_photos: false outside the front matter\n", True),
+])
+def test_knows_photos_reads_the_model_cards_front_matter(tmp_path, card, expected):
+    from clipdemo import registry
+
+    if card is not None:
+        (tmp_path / "README.md").write_text(card)
+    assert registry.knows_photos(str(tmp_path)) is expected
+
+
+def test_the_bundled_model_card_says_it_knows_no_photos():
+    from clipdemo import registry
+
+    assert registry.knows_photos(str(registry.bundled_path())) is False

@@ -34,7 +34,8 @@ def test_counting_labels_match_connected_components():
     for item in counting(40, seed=1):
         true = item.candidates[item.answer]
         words = true.split()
-        count = int(words[0]) if words[0].isdigit() else (1 if words[0] in ("a", "an") else NUMBER_WORDS.index(words[0]))
+        first = words[0]
+        count = int(first) if first.isdigit() else (1 if first in ("a", "an") else NUMBER_WORDS.index(first))
         colour = words[1]
         assert len(_components(item.image, colour)) == count, true
 

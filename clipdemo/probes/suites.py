@@ -87,7 +87,8 @@ def spatial(n: int, seed: int = 0) -> list[ProbeItem]:
         rel = rels[rng.integers(2)]
         scene = relation_scene(rng, rel=rel)
         a, b = scene.objects
-        captions = [relation_phrase((a.colour, a.shape), r, (b.colour, b.shape)) for r in (rel, rels[1 - rels.index(rel)])]
+        flipped = rels[1 - rels.index(rel)]
+        captions = [relation_phrase((a.colour, a.shape), r, (b.colour, b.shape)) for r in (rel, flipped)]
         captions, classes, answer = _shuffle(rng, captions, [rel, rels[1 - rels.index(rel)]], 0)
         items.append(ProbeItem(scene.image, captions, answer, f"spatial {i}", classes))
     return items

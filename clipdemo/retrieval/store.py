@@ -55,7 +55,8 @@ class EmbeddingStore:
         with self._lock:
             for start in range(0, len(hashes), 500):
                 chunk = hashes[start:start + 500]
-                rows = self._db.execute(f"SELECT hash, vector FROM vectors WHERE hash IN ({','.join('?' * len(chunk))})",
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(f"SELECT hash, vector FROM vectors WHERE hash IN ({marks})",
                                         chunk).fetchall()
                 found.update({h: np.frombuffer(v, np.float32) for h, v in rows})
         return found

@@ -168,7 +168,8 @@ def training_caption(scene: Scene, rng, relation_captions: dict[str, float] = RE
         # mostly the relation; sometimes the pair, or where one object is ("a red circle on the left"),
         # which needs no word order to read and so teaches the image side where things are
         kinds = list(relation_captions)
-        kind = kinds[rng.choice(len(kinds), p=np.array([relation_captions[k] for k in kinds]) / sum(relation_captions.values()))]
+        weights = np.array([relation_captions[k] for k in kinds]) / sum(relation_captions.values())
+        kind = kinds[rng.choice(len(kinds), p=weights)]
         keys = sorted((k for k in scene.truths if k[0] == kind), key=repr)
         key = keys[rng.integers(len(keys))]
     else:

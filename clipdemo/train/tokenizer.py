@@ -31,7 +31,8 @@ cat dog car house tree person man woman face cup coffee rocket horse motorcycle 
 
 def _bytes_to_unicode() -> dict[int, str]:
     """OpenAI's reversible map from bytes to printable unicode characters (clip/simple_tokenizer.py)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+          + list(range(ord("®"), ord("ÿ") + 1)))
     cs = bs[:]
     n = 0
     for b in range(256):

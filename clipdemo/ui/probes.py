@@ -101,7 +101,8 @@ def build(session_model: gr.State) -> None:
             run = gr.Button("Run probes", variant="primary")
         with gr.Column(scale=3):
             error = error_box()
-            summary = gr.Dataframe(label="Summary", interactive=False, elem_id="probes-table", wrap=True, max_height=900,
+            summary = gr.Dataframe(label="Summary", interactive=False, elem_id="probes-table", wrap=True,
+                                   max_height=900,
                                    column_widths=["88px", "96px", "80px", "64px", "120px", "88px", "17%", "17%"])
             chart = gr.Plot(label="Accuracy")
             confusions = gr.State({})
