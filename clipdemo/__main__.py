@@ -61,12 +61,11 @@ def search(args) -> None:
     from .engine import ClipEngine
     from .images import open_image
     from .indexer import open_store
-    from .retrieval.store import model_fingerprint
+    from .indexer.store import check_model
 
     store = open_store(args.store)
     engine = ClipEngine.load(args.model or store.manifest["model"], args.device, backend=store.manifest["backend"])
-    if model_fingerprint(engine) != store.manifest["fingerprint"]:
-        raise InputError(f"{args.store} was built with model {store.manifest['model']!r}; search it with that model.")
+    check_model(store, engine)
     if args.image:
         query = engine.encode_images([open_image(args.image).image])[0].numpy()
     elif args.text:

@@ -59,14 +59,21 @@ def run_ray(todo: pd.DataFrame, run_dir: Path, model: str, backend: str, device:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
-    # one block per batch-size rows at most, so `concurrency` actors have blocks to share
-    blocks = max(1, min(len(todo) // batch_size + 1, 4 * max(concurrency, 1) * 8))
-    ds = ray.data.from_pandas(todo).repartition(blocks)
+    actors = max(concurrency, 1)
+    # blocks of about one batch, at most 8 per actor: the actors share them as they free up (no all-to-all
+    # repartition: the driver hands Ray the blocks already cut)
+    blocks = max(1, min(-(-len(todo) // batch_size), 8 * actors))
+    ds = ray.data.from_pandas([todo.iloc[i::blocks].sort_values("id") for i in range(blocks)])
+    local = not os.environ.get("RAY_ADDRESS")
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    threads = max(1, cpus // max(concurrency, 1)) if not os.environ.get("RAY_ADDRESS") else None
+    threads = max(1, cpus // actors) if local else None
+    # Locally the actors ask for a fraction of a CPU, so the driver's small tasks (the blocks, the writes)
+    # always find one: with num_cpus=1 and as many actors as CPUs, Ray would wait on them forever.
+    # Each actor still runs `threads` threads, so the cores are used.
+    per_actor = (None if num_gpus else (0.5 * cpus / actors if local else 1))
     ds = ds.map_batches(ArrowClipMapper, fn_constructor_kwargs=dict(model=model, backend=backend, device=device,
                                                                     threads=threads),
                         batch_size=batch_size, batch_format="numpy",
-                        compute=ray.data.ActorPoolStrategy(size=max(concurrency, 1)),
-                        num_gpus=num_gpus or None, num_cpus=None if num_gpus else 1)
+                        compute=ray.data.ActorPoolStrategy(size=actors),
+                        num_gpus=num_gpus or None, num_cpus=per_actor)
     ds.write_parquet(str(run_dir))

@@ -18,7 +18,7 @@ from ..errors import InputError
 from . import faiss_index
 from .mapper import ClipMapper
 from .reader import list_source
-from .store import INDEX, VECTORS, ShardWriter, commit, prepare, write_manifest
+from .store import INDEX, VECTORS, ShardWriter, commit, prepare, store_fingerprint, write_manifest
 
 ENGINES = ("local", "ray")
 
@@ -67,8 +67,6 @@ def index_source(source: str, out: str, model: str = "tiny-scenes", engine: str 
         raise InputError(f"Unknown engine {engine!r}; use local or ray.")
     if engine == "ray" and clip_engine is not None:
         raise InputError("--engine ray loads the model in each actor: pass a model name, not an engine.")
-    from ..retrieval.store import model_fingerprint
-
     start = time.perf_counter()
     listing = list_source(source, column)
     if clip_engine is None:
@@ -76,8 +74,10 @@ def index_source(source: str, out: str, model: str = "tiny-scenes", engine: str 
 
         clip_engine = ClipEngine.load(model, device, backend=backend if engine == "local" else "torch")
     name = model if clip_engine.info.name == model else clip_engine.info.name
+    if engine == "local":
+        backend = clip_engine.info.backend  # what the vectors were made with (a passed-in engine's own)
     folder = Path(out).expanduser()
-    manifest, prior, run_dir = prepare(folder, name, model_fingerprint(clip_engine), backend, clip_engine.info.embed_dim)
+    manifest, prior, run_dir = prepare(folder, name, store_fingerprint(clip_engine), backend, clip_engine.info.embed_dim)
     known = prior.set_index(["path", "stamp"]).index
     todo = listing[~listing.set_index(["path", "stamp"]).index.isin(known)].reset_index(drop=True)
     todo.insert(0, "id", range(manifest["next_id"], manifest["next_id"] + len(todo)))

@@ -33,6 +33,26 @@ FORMAT = "clipdemo-store/1"
 MANIFEST, CATALOG, VECTORS, INDEX, SHARDS = "manifest.json", "catalog.parquet", "vectors.npy", "index.faiss", "shards"
 
 
+def store_fingerprint(engine) -> str:
+    """The weights that shape both towers' embeddings, hashed; unlike the app's cache key it leaves out where
+    the model was loaded from, so a store built on a cluster is searchable from any checkout of the model."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=12)
+    model = engine.model
+    for p in (model.visual_projection.weight, model.vision_model.post_layernorm.weight, model.text_projection.weight,
+              model.text_model.final_layer_norm.weight):
+        h.update(p.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_model(store: Store, engine) -> None:
+    """Raises InputError unless `engine` is the model the store was built with (its vectors are comparable)."""
+    if store_fingerprint(engine) != store.manifest["fingerprint"]:
+        raise InputError(f"{str(store.folder)!r} was built with model {store.manifest['model']!r}, not "
+                         f"{engine.info.name!r}; search it with --model {store.manifest['model']}.")
+
+
 def shard_schema(dim: int) -> pa.Schema:
     return pa.schema([("id", pa.int64()), ("path", pa.string()), ("stamp", pa.string()), ("hash", pa.string()),
                       ("embedding", pa.list_(pa.float32(), dim)), ("error", pa.string())])
@@ -88,8 +108,11 @@ class Store:
 
     def search(self, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Unit queries [Q, D] (or [D]) -> (scores [Q, k] cosines, rows [Q, k] catalogue rows; -1 where none)."""
-        queries = np.ascontiguousarray(np.asarray(queries, np.float32).reshape(-1, self.vectors.shape[1]))
-        return self.index.search(queries, min(k, len(self)))
+        from .faiss_index import search
+
+        queries = np.asarray(queries, np.float32).reshape(-1, self.vectors.shape[1])
+        return search(self.index, queries, min(k, len(self)), self.vectors,
+                      self.manifest["index"]["params"].get("rerank", 0))
 
 
 def open_store(folder: str | os.PathLike) -> Store:
