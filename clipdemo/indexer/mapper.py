@@ -42,8 +42,10 @@ class ClipMapper:
                 digest = hashlib.sha256(data).hexdigest()
                 images.append(open_image(data, name=p).image)
                 ok.append(i)
-            except (InputError, OSError) as exc:
-                error = str(exc) or type(exc).__name__
+            except InputError as exc:
+                error = str(exc)  # names the file already
+            except OSError as exc:  # missing, a folder, unreadable, a failed download
+                error = f"{p}: {exc.strerror or exc}"
             hashes.append(digest)
             errors.append(error)
         dim = self.engine.info.embed_dim

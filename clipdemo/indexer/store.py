@@ -211,7 +211,7 @@ def commit(folder: Path, manifest: dict, listing: pd.DataFrame, prior: pd.DataFr
     manifest.update(count=len(catalog), next_id=int(max(manifest["next_id"], catalog["id"].max() + 1 if len(catalog) else 0)),
                     runs=manifest["runs"] + 1, shards=manifest["shards"] + shards, updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
     return {"count": len(catalog), "reused": int(reused.sum()), "embedded": int(is_fresh.sum()),
-            "failed": [f"{p}: {e}" for p, e in zip(failed["path"], failed["error"])]}
+            "failed": [e if e.startswith(p) else f"{p}: {e}" for p, e in zip(failed["path"], failed["error"])]}
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
