@@ -8,7 +8,8 @@ the image tower alone (pixel_values [B, 3, 224, 224] -> embeddings [B, 512]; pre
 all) at batch 1 and 32, in this one run, and prints ms/image, images/s, the ratio to torch fp32, and the
 ratio to the fp32 FLOP floor (the tower's FLOPs at this machine's measured fp32 matmul rate, as
 bench/zero_shot_1000_labels.py computes it). Each backend's smallest cosine with fp32 on the probes is
-printed too (the check the engine makes at load).
+printed too (the check the engine makes at load), and "cores": CPU time over wall time while it ran, i.e.
+how many of the cores it actually got (on a shared machine, less than its threads).
 """
 
 from __future__ import annotations
@@ -43,14 +44,16 @@ def vit_b32():
     return model, tiny_processor(tokenizer, image_size=config.vision_config.image_size), tokenizer
 
 
-def per_call(fn, repeats: int) -> float:
+def per_call(fn, repeats: int) -> tuple[float, float]:
+    """(median wall seconds per call, CPU seconds / wall seconds over the calls: the cores it really got)."""
     fn()  # warm-up: ONNX Runtime and oneDNN pick their kernels on the first call
     times = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(times), (time.process_time() - cpu0) / (time.perf_counter() - wall0)
 
 
 def main() -> None:
@@ -63,7 +66,7 @@ def main() -> None:
     model, processor, tokenizer = vit_b32()
     size = model.config.vision_config.image_size
     flops = vision_flops(model.config)
-    rate = max(matmul_rate() for _ in range(5))  # the best of five: the machine is shared, the floor is its peak
+    rate = max(matmul_rate(2048, 3) for _ in range(5))  # best of five: the machine is shared, the floor is its peak
     floor = flops / rate
     rows = []
     for name in args.backends:
@@ -74,7 +77,8 @@ def main() -> None:
         with torch.inference_mode():
             for batch, repeats in ((1, args.repeats), (32, max(2, args.repeats // 3))):
                 pixels = torch.randn(batch, 3, size, size)
-                row[batch] = per_call(lambda: towers.image_features(pixels), repeats) / batch
+                seconds, row[f"cores{batch}"] = per_call(lambda: towers.image_features(pixels), repeats)
+                row[batch] = seconds / batch
         rows.append(row)
         print(f"  {name}: done ({setup:.0f} s to create and check)", file=sys.stderr)
 
@@ -83,13 +87,13 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
     print(f"FLOP floor: {flops / 1e9:.2f} GFLOP per image at the measured fp32 matmul rate of {rate / 1e9:.0f} "
           f"GFLOP/s = {floor * 1e3:.1f} ms/image")
-    print(f"{'backend':10}{'min cos':>9}  {'b=1 ms/img':>11}{'img/s':>7}{'vs fp32':>8}{'vs floor':>9}  "
-          f"{'b=32 ms/img':>12}{'img/s':>7}{'vs fp32':>8}{'vs floor':>9}")
+    print(f"{'backend':10}{'min cos':>9}  {'b=1 ms/img':>11}{'img/s':>7}{'vs fp32':>8}{'vs floor':>9}{'cores':>6}  "
+          f"{'b=32 ms/img':>12}{'img/s':>7}{'vs fp32':>8}{'vs floor':>9}{'cores':>6}")
     for r in rows:
         cells = []
         for b in (1, 32):
             speed = f"{base[b] / r[b]:7.2f}x" if base[b] else f"{'-':>8}"
-            cells.append(f"{r[b] * 1e3:11.1f}{1 / r[b]:7.1f}{speed}{r[b] / floor:8.2f}x")
+            cells.append(f"{r[b] * 1e3:11.1f}{1 / r[b]:7.1f}{speed}{r[b] / floor:8.2f}x{r[f'cores{b}']:6.2f}")
         print(f"{r['backend']:10}{r['cosine']:9.5f}  {cells[0]}  {' ' + cells[1]}")
     fastest = min(rows, key=lambda r: r[1])
     if base[1]:

@@ -5,8 +5,8 @@
 
 `ClipMapper` is a callable class, so each actor loads the model once and keeps it. Without RAY_ADDRESS Ray
 starts in this process (num_cpus = this machine's cores unless RAY_NUM_CPUS says otherwise); with it, the
-same code runs on that cluster (the source and the store must then be on storage every node can reach,
-e.g. s3:// or a shared file system).
+same code runs on that cluster (the source must then be readable from every node, e.g. s3://, and the
+store a shared file system mounted at the same path on every node: the actors write its shards).
 """
 
 from __future__ import annotations
