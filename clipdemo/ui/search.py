@@ -26,6 +26,8 @@ EXPLAINER = """
 on disk, keyed by the model and each file's content hash: re-opening the same folder, or restarting the
 app, encodes nothing again, and a changed file is encoded alone. A query embeds only the query text (or
 image) and searches the vectors with FAISS: exact inner product by default, HNSW for very large galleries.
+For millions of images, build a store with `python -m clipdemo index` (on this machine or a Ray
+cluster) and start the app with `--store STORE`: this tab then searches it, memory-mapped.
 **Recall@K** is the share of queries whose true match is among the top K: image -> text counts an image as
 found when any of its captions is in its top K; text -> image counts a caption when its image is.
 """
