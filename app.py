@@ -1,4 +1,5 @@
-"""CLIP Explorer: `python app.py [--model NAME] [--device cuda] [--host 0.0.0.0] [--port 7860] [--mcp]`."""
+"""CLIP Explorer: `python app.py [--model NAME] [--device cuda] [--backend onnx] [--store STORE] [--host 0.0.0.0]
+[--port 7860] [--mcp]`."""
 
 from clipdemo.ui.app import main
 

@@ -1,11 +1,12 @@
-"""Command line: `python -m clipdemo probe ...` and `python -m clipdemo eval ...`."""
+"""Command line: `python -m clipdemo probe|eval|index|search ...`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .errors import InputError
+from .backends import BACKENDS
+from .errors import InputError, ModelError
 from .registry import DEFAULT_MODEL
 
 
@@ -48,6 +49,38 @@ def evaluate(args) -> None:
                             sampled_recall(similarity, pairs, args.sample_images, args.repeats, args.seed)))
 
 
+def index(args) -> None:
+    from .indexer import index_source
+
+    report = index_source(args.source, args.out, model=args.model, engine=args.engine, batch_size=args.batch_size,
+                          backend=args.backend, device=args.device, column=args.column, concurrency=args.concurrency,
+                          num_gpus=args.num_gpus)
+    print(report.summary())
+
+
+def search(args) -> None:
+    from .engine import ClipEngine
+    from .images import open_image
+    from .indexer import open_store
+    from .indexer.store import check_model
+
+    store = open_store(args.store)
+    engine = ClipEngine.load(args.model or store.manifest["model"], args.device, backend=store.manifest["backend"])
+    check_model(store, engine)
+    if args.image:
+        query = engine.encode_images([open_image(args.image).image])[0].numpy()
+    elif args.text:
+        query = engine.encode_texts([args.text])[0].numpy()
+    else:
+        raise InputError("Give a text query, or --image PATH.")
+    scores, rows = store.search(query, args.k)
+    print(f"store: {args.store} ({len(store)} vectors, {store.manifest['index']['kind']} index)  "
+          f"model: {store.manifest['model']}")
+    for rank, (score, row) in enumerate(zip(scores[0], rows[0]), 1):
+        if row >= 0:
+            print(f"{rank:3d}  {score:.4f}  {store.catalog['path'].iat[int(row)]}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m clipdemo")
     sub = p.add_subparsers(dest="command", required=True)
@@ -58,6 +91,27 @@ def main(argv=None) -> int:
     ev.add_argument("pairs", help="a CSV of image,caption rows, a folder holding pairs.csv, or a zip of both")
     ev.add_argument("--sample-images", type=int, default=10, help="images per sample (0: skip sampling)")
     ev.add_argument("--repeats", type=int, default=50)
+    ix = sub.add_parser("index", help="embed a folder or table of images into a store (Parquet shards, FAISS index)")
+    ix.add_argument("source", help="a folder of images, or a .parquet/.csv file with an image-path column "
+                                   "(local path or fsspec URL)")
+    ix.add_argument("--out", required=True, help="the store folder (created, or resumed: only new or changed "
+                                                 "files are embedded)")
+    ix.add_argument("--model", default=DEFAULT_MODEL)
+    ix.add_argument("--engine", choices=["local", "ray"], default="local",
+                    help="local: this process; ray: Ray Data (in-process Ray, or the cluster at RAY_ADDRESS)")
+    ix.add_argument("--batch-size", type=int, default=64)
+    ix.add_argument("--backend", choices=BACKENDS, default="torch")
+    ix.add_argument("--column", default=None, help="the table's image-path column (default: image, path, ...)")
+    ix.add_argument("--concurrency", type=int, default=1, help="Ray actors (each loads the model once)")
+    ix.add_argument("--num-gpus", type=float, default=0, help="GPUs per Ray actor")
+    ix.add_argument("--device", default=None)
+    se = sub.add_parser("search", help="search a store by text (or --image) and print ranked paths with cosines")
+    se.add_argument("store")
+    se.add_argument("text", nargs="?", default=None)
+    se.add_argument("-k", type=int, default=5)
+    se.add_argument("--image", default=None, help="an image file as the query instead of text")
+    se.add_argument("--model", default=None, help="default: the store's model")
+    se.add_argument("--device", default=None)
     for s in (pr, ev):
         s.add_argument("--model", default=DEFAULT_MODEL)
         s.add_argument("--device", default=None)
@@ -68,8 +122,8 @@ def main(argv=None) -> int:
     pr.add_argument("--json")
     args = p.parse_args(argv)
     try:
-        {"probe": probe, "eval": evaluate}[args.command](args)
-    except InputError as exc:
+        {"probe": probe, "eval": evaluate, "index": index, "search": search}[args.command](args)
+    except (InputError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

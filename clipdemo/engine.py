@@ -40,6 +40,8 @@ class ModelInfo:
     image_size: int
     note: str = ""  # why this model runs (e.g. the fallback reason); empty when it is the one asked for
     knows_photos: bool = True  # False when its model card says it was trained on no photos (the bundled model)
+    backend: str = "torch"  # where the towers run (clipdemo.backends): torch, int8, onnx, onnx-int8
+    agreement: dict | None = None  # the backend's smallest cosine with fp32 on fixed probes
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -144,9 +146,13 @@ class ClipEngine:
                               knows_photos=knows_photos)
         self.max_text_tokens = min(77, model.config.text_config.max_position_embeddings)
 
+    towers = None  # a clipdemo.backends.Towers when use_backend() picked one; None: the model itself
+
     @classmethod
-    def load(cls, name: str = DEFAULT_MODEL, device: str | None = None, note: str = "") -> ClipEngine:
-        """Load `name` (short name, hub id or directory) with `from_pretrained`, fp16 on CUDA, else fp32."""
+    def load(cls, name: str = DEFAULT_MODEL, device: str | None = None, note: str = "",
+             backend: str = "torch") -> ClipEngine:
+        """Load `name` (short name, hub id or directory) with `from_pretrained`, fp16 on CUDA, else fp32;
+        then run its towers on `backend` (see `use_backend`)."""
         from transformers import CLIPModel, CLIPProcessor
 
         source = resolve_model(name)
@@ -158,8 +164,26 @@ class ClipEngine:
         seconds = time.perf_counter() - start
         log.info("loaded model %s from %s on %s (%s) in %.1f s", name, source, dev, str(dtype).replace("torch.", ""),
                  seconds)
-        return cls(model, processor, name=name, source=source, load_seconds=seconds, note=note,
-                   knows_photos=card_knows_photos(source))
+        engine = cls(model, processor, name=name, source=source, load_seconds=seconds, note=note,
+                     knows_photos=card_knows_photos(source))
+        if backend != "torch":
+            engine.use_backend(backend)
+        return engine
+
+    def use_backend(self, backend: str) -> None:
+        """Run the towers on `backend` (clipdemo.backends.BACKENDS): same encode_* contract, same unit vectors.
+
+        Measures the backend against fp32 first and reports it in `info.agreement`; raises ModelError when
+        the smallest cosine is below backends.MIN_AGREEMENT. `self.model` stays the fp32 model.
+        """
+        import dataclasses
+
+        from .backends import checked_towers
+
+        towers, agreement = checked_towers(backend, self.model, self.processor, self.tokenizer, self.max_text_tokens)
+        self.towers = None if backend == "torch" else towers
+        self.info = dataclasses.replace(self.info, backend=backend, agreement=agreement)
+        self.clear_cache()
 
     @property
     def logit_scale(self) -> float:
@@ -189,9 +213,9 @@ class ClipEngine:
                 chunk = order[start:start + batch_size]
                 batch = self.tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt")
                 with self._forward_lock, torch.inference_mode():
-                    out = self.model.get_text_features(input_ids=batch["input_ids"].to(self.device),
-                                                       attention_mask=batch["attention_mask"].to(self.device))
-                for i, row in zip(chunk, self._normalise(_embedding(out))):
+                    out = self._text_features(batch["input_ids"].to(self.device),
+                                              batch["attention_mask"].to(self.device))
+                for i, row in zip(chunk, self._normalise(out)):
                     found[missing[i]] = row
                     self._texts.put(text_key(missing[i]), row)
                 if progress:
@@ -210,8 +234,8 @@ class ClipEngine:
             chunk = todo[start:start + batch_size]
             pixels = self.processor.image_processor([im for _, im in chunk], return_tensors="pt")["pixel_values"]
             with self._forward_lock, torch.inference_mode():
-                out = self.model.get_image_features(pixel_values=pixels.to(self.device, self.dtype))
-            for (k, _), row in zip(chunk, self._normalise(_embedding(out))):
+                out = self._image_features(pixels.to(self.device, self.dtype))
+            for (k, _), row in zip(chunk, self._normalise(out)):
                 found[k] = row
                 self._images.put(k, row)
             if progress:
@@ -219,6 +243,17 @@ class ClipEngine:
         return self._stack([found[k] for k in keys])
 
     # -- helpers ------------------------------------------------------------------------------------
+
+    def _image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """[B, 3, H, W] -> [B, D] projected, not normalised; on the backend's towers when one is set."""
+        if self.towers is not None:
+            return self.towers.image_features(pixel_values)
+        return _embedding(self.model.get_image_features(pixel_values=pixel_values))
+
+    def _text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.towers is not None:
+            return self.towers.text_features(input_ids, attention_mask)
+        return _embedding(self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask))
 
     @staticmethod
     def _normalise(features: torch.Tensor) -> torch.Tensor:
@@ -246,16 +281,16 @@ class ClipEngine:
 
 # -- the process-wide engine -------------------------------------------------------------------------
 
-_settings = {"model": DEFAULT_MODEL, "device": None}
+_settings = {"model": DEFAULT_MODEL, "device": None, "backend": "torch"}
 _engine: ClipEngine | None = None
 _engine_lock = threading.Lock()
 
 
-def configure(model: str | None = None, device: str | None = None) -> None:
+def configure(model: str | None = None, device: str | None = None, backend: str | None = None) -> None:
     """Choose what `get_engine()` will load; takes effect before the first load, or drops a loaded one."""
     global _engine
     with _engine_lock:
-        _settings.update(model=model or DEFAULT_MODEL, device=device)
+        _settings.update(model=model or DEFAULT_MODEL, device=device, backend=backend or "torch")
         _engine = None
 
 
@@ -266,7 +301,7 @@ def get_engine() -> ClipEngine:
     if _engine is None:
         with _engine_lock:
             if _engine is None:
-                _engine = _load_with_fallback(_settings["model"], _settings["device"])
+                _engine = _load_with_fallback(_settings["model"], _settings["device"], _settings["backend"])
     return _engine
 
 
@@ -303,13 +338,13 @@ def _hub_unreachable(source: str) -> str | None:
         return "huggingface.co cannot be reached and the model is not in the Hugging Face cache"
 
 
-def _load_with_fallback(name: str, device: str | None) -> ClipEngine:
+def _load_with_fallback(name: str, device: str | None, backend: str = "torch") -> ClipEngine:
     try:
         why = _hub_unreachable(resolve_model(name))
         if why:
             raise OSError(why)
-        return ClipEngine.load(name, device)
-    except InputError:
+        return ClipEngine.load(name, device, backend=backend)
+    except (InputError, ModelError):
         raise
     except Exception as exc:  # offline, not cached, gated, corrupt: all leave the user with no model
         if name == BUNDLED_MODEL or resolve_model(name) == bundled_path():
@@ -320,4 +355,4 @@ def _load_with_fallback(name: str, device: str | None) -> ClipEngine:
                   "connect to the internet once (it is then cached in ~/.cache/huggingface) or pass "
                   "--model /path/to/checkpoint.")
         log.warning(reason)
-        return ClipEngine.load(BUNDLED_MODEL, device, note=reason)
+        return ClipEngine.load(BUNDLED_MODEL, device, note=reason, backend=backend)

@@ -9,6 +9,7 @@ import os
 import gradio as gr
 
 from .. import engine as engine_module
+from ..backends import BACKENDS
 from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE
 from ..registry import DEFAULT_MODEL, available_models
 from . import captions, examples, probes, search, similarity, status, train, zero_shot
@@ -66,15 +67,21 @@ def build_demo() -> gr.Blocks:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python app.py", description="CLIP Explorer: a Gradio app for exploring CLIP.")
-    p.add_argument("--model", default=os.environ.get("CLIPDEMO_MODEL", DEFAULT_MODEL),
+    p.add_argument("--model", default=os.environ.get("CLIPDEMO_MODEL"),
                    help=f"hub id, local checkpoint directory, or one of: {', '.join(available_models())} "
-                        f"(default {DEFAULT_MODEL}; falls back to the bundled tiny-scenes model when offline)")
+                        f"(default: the --store's model, else {DEFAULT_MODEL}; falls back to the bundled "
+                        "tiny-scenes model when offline)")
+    p.add_argument("--backend", default=None, choices=BACKENDS,
+                   help="where the towers run on CPU: torch (fp32), int8, onnx, onnx-int8; each is checked "
+                        "against fp32 at load (default: the --store's backend, else torch)")
     p.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: the best available)")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     p.add_argument("--mcp", action="store_true", help="also serve the endpoints as MCP tools")
     p.add_argument("--gallery", default=None, help="a folder of images for the Search tab (indexed on first use)")
+    p.add_argument("--store", default=None,
+                   help="a store built by `python -m clipdemo index` to search in the Search tab (memory-mapped)")
     p.add_argument("--preload", action="store_true", help="load the model before serving the first page")
     return p.parse_args(argv)
 
@@ -91,7 +98,11 @@ def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False,
 def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    engine_module.configure(args.model, args.device)
+    search.set_store(args.store)
+    store = search.served_store()
+    manifest = store.manifest if store is not None else {}
+    engine_module.configure(args.model or manifest.get("model") or DEFAULT_MODEL, args.device,
+                            args.backend or manifest.get("backend"))
     search.set_gallery_folder(args.gallery)
     if args.preload:
         engine_module.get_engine()

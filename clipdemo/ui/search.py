@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..figures import line_chart
+from ..images import open_image
 from ..retrieval.evaluate import KS, encode_pairs, pairs_from_upload, recall_at_k, sampled_recall
 from ..limits import MAX_GALLERY_FILES
 from ..retrieval.index import IMAGE_SUFFIXES, Gallery, build_gallery, list_images
@@ -26,11 +27,62 @@ EXPLAINER = """
 on disk, keyed by the model and each file's content hash: re-opening the same folder, or restarting the
 app, encodes nothing again, and a changed file is encoded alone. A query embeds only the query text (or
 image) and searches the vectors with FAISS: exact inner product by default, HNSW for very large galleries.
+For millions of images, build a store with `python -m clipdemo index` (on this machine or a Ray
+cluster) and start the app with `--store STORE`: this tab then searches it, memory-mapped.
 **Recall@K** is the share of queries whose true match is among the top K: image -> text counts an image as
 found when any of its captions is in its top K; text -> image counts a caption when its image is.
 """
 
-_shared: dict = {"folder": None}
+_shared: dict = {"folder": None, "store": None}
+THUMBNAIL = 384  # longest side of the store images the Search tab shows
+
+
+def set_store(folder: str | None) -> None:
+    """The app's --store STORE (built by `python -m clipdemo index`): searched when no gallery was indexed in
+    the session. Opened once for the process: its vectors and FAISS index are memory-mapped, not copied."""
+    from ..indexer import open_store as open_index_store
+
+    store = open_index_store(folder) if folder else None
+    if store is not None:
+        store.index  # load (map) the index now, not racing on the first queries
+    _shared["store"] = store
+
+
+def served_store():
+    return _shared["store"]
+
+
+def store_status() -> str:
+    store = _shared["store"]
+    if store is None:
+        return ""
+    index = store.manifest["index"]
+    line = (f"Serving the store **{store.folder.name}**: {len(store):,} images embedded by "
+            f"`{store.manifest['model']}` ({store.manifest['backend']}), {index['kind']} index")
+    if index["kind"] != "exact":
+        line += f" (recall@10 against exact: {index['recall_at_10']:.3f})"
+    return line + ". Search it below, or index a gallery of your own for this session."
+
+
+def _search_store(store, engine, query: str, k: int):
+    """Text -> the store's k best images (thumbnails read now: the store's files may be anywhere), and a table."""
+    from ..indexer.reader import read_bytes
+    from ..indexer.store import check_model
+
+    check_model(store, engine)
+    scores, rows = store.search(engine.encode_texts([query])[0].numpy(), k)
+    shown, table = [], []
+    for rank, (score, row) in enumerate(((float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0), 1):
+        path = str(store.catalog["path"].iat[row])
+        name = path.rsplit("/", 1)[-1]
+        table.append((rank, round(score, 4), path))
+        try:
+            image = open_image(read_bytes(path), name=name).image
+        except (InputError, OSError):
+            continue  # moved or changed since it was indexed: listed in the table, not shown
+        image.thumbnail((THUMBNAIL, THUMBNAIL))
+        shown.append((image, f"{score:.3f} · {name}"))
+    return shown, pd.DataFrame(table, columns=["Rank", "Cosine", "Image"])
 
 
 def set_gallery_folder(folder: str | None) -> None:
@@ -47,7 +99,11 @@ def _gallery_paths(files) -> tuple[list[str], str | None]:
     """The image paths to index and, for an uploaded zip, the folder it was extracted to (removed later)."""
     if not files:
         if not _shared["folder"]:
-            raise InputError("No gallery: upload images or a .zip of them, or start the app with --gallery DIR.")
+            if _shared["store"] is not None:
+                raise InputError("This app serves a store (--store): search it directly, or upload images to "
+                                 "index a gallery of your own.")
+            raise InputError("No gallery: upload images or a .zip of them, or start the app with --gallery DIR "
+                             "or --store STORE.")
         return list_images(_shared["folder"]), None
     paths = [upload_path(f) for f in (files if isinstance(files, list) else [files])]
     zips = [p for p in paths if p.lower().endswith(".zip")]
@@ -114,9 +170,11 @@ def search_text(query: str, k: float = 8, gallery: Gallery | None = None, sessio
     Returns:
         A gallery of (image, "cosine · name") best first, and the same as a table.
     """
-    if gallery is None:
+    if gallery is None and _shared["store"] is None:
         raise InputError("Index a gallery first.")
     query = parse_lines(query, "queries", limit=1).items[0]
+    if gallery is None:
+        return _search_store(_shared["store"], engine_for(session_model), query, int(k))
     hits = gallery.search(engine_for(session_model).encode_texts([query])[0].numpy(), int(k))
     table = pd.DataFrame([(i + 1, round(h.score, 4), h.name) for i, h in enumerate(hits)],
                          columns=["Rank", "Cosine", "Image"])
@@ -196,7 +254,7 @@ def build(session_model: gr.State) -> None:
                             file_count="multiple")
             kind = gr.Radio(["exact", "hnsw"], value="exact", label="Index")
             index_button = gr.Button("Index gallery", variant="primary")
-            status = gr.Markdown()
+            status = gr.Markdown(store_status())
             query = gr.Textbox(label="Text query", placeholder="three blue stars")
             k = gr.Slider(1, 32, value=8, step=1, label="Top-k")
             search_button = gr.Button("Search images")
