@@ -212,6 +212,30 @@ class ClipEngine:
                 progress(min(start + batch_size, len(todo)), len(todo))
         return self._stack([found[k] for k in keys])
 
+    # -- a second path for explanations ------------------------------------------------------------
+
+    def eager_model(self):
+        """The same CLIPModel with eager attention, for passes that need attention weights or gradients.
+
+        It shares every parameter and buffer with `self.model` (no copy of the weights), so it always
+        explains the model that answers; only its config differs. The fast path (`encode_*`, SDPA) is
+        untouched. Built once per engine.
+        """
+        with self._forward_lock:
+            if getattr(self, "_eager", None) is None:
+                import copy
+
+                shared = {id(t): t for t in (*self.model.parameters(), *self.model.buffers())}
+                twin = copy.deepcopy(self.model, memo=shared)
+                twin.set_attn_implementation("eager")
+                self._eager = twin.eval()
+        return self._eager
+
+    @property
+    def forward_lock(self) -> threading.Lock:
+        """Held during every forward pass: other passes on this model (saliency) take it too."""
+        return self._forward_lock
+
     # -- helpers ------------------------------------------------------------------------------------
 
     @staticmethod
