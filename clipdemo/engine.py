@@ -231,6 +231,14 @@ class ClipEngine:
                 self._eager = twin.eval()
         return self._eager
 
+    def random_twin(self, seed: int = 0) -> ClipEngine:
+        """The same architecture, processor and tokenizer with fresh random weights (seeded): the control
+        for any measurement that claims the trained weights mean something."""
+        torch.manual_seed(seed)
+        model = type(self.model)(self.model.config).to(self.device, self.dtype)
+        return ClipEngine(model, self.processor, name=f"{self.info.name} (random weights, seed {seed})",
+                          source="memory")
+
     @property
     def forward_lock(self) -> threading.Lock:
         """Held during every forward pass: other passes on this model (saliency) take it too."""
