@@ -35,6 +35,8 @@ class PointingResult:
     scenes: int
     hits: float  # share of scenes whose map maximum is on the named object (with the tolerance), [0, 1]
     strict_hits: float  # the same with no tolerance
+    other: float  # share whose maximum is on the other object instead (with the tolerance): a map
+    #               that sees objects but not the text lands on each about equally often
     area: float  # mean share of the image within the tolerance of the named object: a blind map's rate
 
 
@@ -71,7 +73,7 @@ def _map_for(engine, method: str, image, text: str) -> tuple[np.ndarray, np.ndar
 def pointing_game(engine, method: str = "relevance", n: int = 100, seed: int = 0, size: int = 96,
                   query: str = QUERY) -> PointingResult:
     """The share of two-object scenes where `method`'s map points at the object the query names."""
-    hits = strict = area = 0.0
+    hits = strict = area = other = 0.0
     tolerance = max(1, round(POINTING_TOLERANCE * size))
     for scene, named in _named_scenes(n, seed, size):
         saliency_map, _ = _map_for(engine, method, scene.image, query.format(colour=named.colour, shape=named.shape))
@@ -79,7 +81,9 @@ def pointing_game(engine, method: str = "relevance", n: int = 100, seed: int = 0
         mask = object_mask(named, size)
         near = ndimage.binary_dilation(mask, iterations=tolerance)
         hits, strict, area = hits + near[y, x], strict + mask[y, x], area + near.mean()
-    return PointingResult(method, n, hits / n, strict / n, area / n)
+        (unnamed,) = [o for o in scene.objects if o is not named]
+        other += ndimage.binary_dilation(object_mask(unnamed, size), iterations=tolerance)[y, x] and not near[y, x]
+    return PointingResult(method, n, hits / n, strict / n, other / n, area / n)
 
 
 def _deletion_scores(engine, pixels: torch.Tensor, order: np.ndarray, text_features: torch.Tensor) -> np.ndarray:
@@ -125,7 +129,7 @@ def report(engines: dict[str, object], methods=("relevance", "occlusion", "centr
             pg = pointing_game(engine, method, n)
             dl = deletion_curve(engine, method, deletion_n)
             rows.append(dict(model=name, method=method, pointing=pg.hits, pointing_strict=pg.strict_hits,
-                             area=pg.area, deletion_auc=dl.auc))
-        rows.append(dict(model=name, method="random order", pointing=None, pointing_strict=None, area=None,
+                             other=pg.other, area=pg.area, deletion_auc=dl.auc))
+        rows.append(dict(model=name, method="random order", pointing=None, pointing_strict=None, other=None, area=None,
                          deletion_auc=deletion_curve(engine, "random", deletion_n).auc))
     return rows

@@ -9,6 +9,7 @@ from ..analysis.captions import rank_captions as run_rank_captions
 from ..figures import ranked_bars
 from ..text import parse_lines
 from . import examples
+from .saliency import where
 from .common import engine_for, export, load_uploads, notes_markdown, user_errors
 
 EXPLAINER = """
@@ -47,6 +48,23 @@ def rank_captions(image, captions: str, session_model=None):
     return notes_markdown(parsed.notes + notes), figure, table, export("captions.csv", table.to_csv(index=False))
 
 
+@user_errors
+def rank_captions_where(image, captions: str, session_model=None):
+    """Where in the image the top 3 captions match (gradient-weighted attention relevance).
+
+    Args:
+        image: one image file.
+        captions: the candidate captions, one per line.
+    Returns:
+        A figure: the image under one relevance map per top caption.
+    """
+    parsed = parse_lines(captions, "captions")
+    loaded, _ = load_uploads(image, limit=1)
+    engine = engine_for(session_model)
+    top = [s.caption for s in run_rank_captions(engine, loaded[0].image, parsed.items)[:3]]
+    return where(engine, loaded[0].image, top)
+
+
 def build(session_model: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
@@ -59,9 +77,12 @@ def build(session_model: gr.State) -> None:
             plot = gr.Plot(label="Captions")
             table = gr.Dataframe(label="Ranking", interactive=False, wrap=True, elem_id="captions-table")
             csv = gr.File(label="Download CSV")
+            where_button = gr.Button("Where? Show where the top 3 captions match")
+            where_plot = gr.Plot(label="Where (relevance maps)", elem_id="captions-where")
     gr.Examples(examples=examples.caption_examples(), inputs=[image, captions], label="Examples")
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
     image.change(examples.preview, image, preview, api_name="rank_captions_preview",
                  api_visibility="private", show_progress="hidden")
     run.click(rank_captions, [image, captions, session_model], [notes, plot, table, csv], api_name="rank_captions")
+    where_button.click(rank_captions_where, [image, captions, session_model], where_plot, api_name="rank_captions_where")

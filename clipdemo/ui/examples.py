@@ -57,6 +57,21 @@ def caption_examples() -> list[list]:
     ]
 
 
+def saliency_examples() -> list[list]:
+    return [
+        [str(SCENES / "an_orange_diamond_to_the_left_of_a_blue_circle.png"), "orange diamond\nblue circle"],
+        [str(SCENES / "a_green_triangle.png"), "green triangle\nred circle"],
+        [str(PHOTOS / "chelsea.jpg"), "a cat\na photo of a cat's eyes"],
+    ]
+
+
+def embedding_examples() -> list[list]:
+    return [
+        [scene_files(), "\n".join(scene_captions())],
+        [_files(PHOTOS, *NOTEBOOK_IMAGES, ext=".jpg"), _read(PHOTOS / "descriptions.txt")],
+    ]
+
+
 def similarity_examples() -> list[list]:
     return [
         [_files(PHOTOS, *NOTEBOOK_IMAGES, ext=".jpg"), _read(PHOTOS / "descriptions.txt")],

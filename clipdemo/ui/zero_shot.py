@@ -8,8 +8,9 @@ import pandas as pd
 from ..analysis.zero_shot import zero_shot as run_zero_shot
 from ..figures import ranked_bars
 from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES
-from ..text import check_template, parse_lines
+from ..text import check_template, fill, parse_lines
 from . import examples
+from .saliency import where
 from .common import engine_for, export, load_uploads, notes_markdown, progress_callback, user_errors
 
 EXPLAINER = f"""
@@ -55,6 +56,28 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str = DEFAULT_
     return notes_markdown(labels.notes + notes), figure, table, export("zero_shot.csv", full.to_csv(index=False))
 
 
+@user_errors
+def zero_shot_where(images, candidate_labels: str, hypothesis_template: str = DEFAULT_TEMPLATE,
+                    use_ensemble: bool = False, session_model=None):
+    """Where in the first image its top 3 labels match (gradient-weighted attention relevance).
+
+    Args:
+        images: image files (the first one is explained).
+        candidate_labels: the labels, one per line.
+        hypothesis_template: the prompt template with {}.
+        use_ensemble: rank with the 12-template ensemble (the maps use the one template).
+    Returns:
+        A figure: the first image under one relevance map per top label.
+    """
+    labels = parse_lines(candidate_labels, "labels")
+    template = check_template(hypothesis_template)
+    loaded, _ = load_uploads(images)
+    engine = engine_for(session_model)
+    templates = list(ENSEMBLE_TEMPLATES) if use_ensemble else [template]
+    top = [s.label for s in run_zero_shot(engine, [loaded[0].image], labels.items, templates)[0].scores[:3]]
+    return where(engine, loaded[0].image, [fill(template, label) for label in top])
+
+
 def build(session_model: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
@@ -73,6 +96,8 @@ def build(session_model: gr.State) -> None:
             plot = gr.Plot(label="Top labels")
             table = gr.Dataframe(label="Scores", interactive=False, elem_id="zero-shot-table")
             csv = gr.File(label="Download CSV (all labels)")
+            where_button = gr.Button("Where? Show where the top 3 labels match in the first image")
+            where_plot = gr.Plot(label="Where (relevance maps)", visible=True, elem_id="zero-shot-where")
     gr.Examples(examples=examples.zero_shot_examples(), inputs=[images, labels, template], label="Examples")
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
@@ -80,6 +105,8 @@ def build(session_model: gr.State) -> None:
                   api_visibility="private", show_progress="hidden")
     run.click(zero_shot, [images, labels, template, ensemble, top_k, session_model], [notes, plot, table, csv],
               api_name="zero_shot")
+    where_button.click(zero_shot_where, [images, labels, template, ensemble, session_model], where_plot,
+                       api_name="zero_shot_where")
     inputs = [images, labels, template, ensemble, top_k, session_model]
     cifar.click(_cifar100, images, [images, labels, template, ensemble, top_k], api_name="cifar100_labels",
                 api_visibility="private").then(zero_shot, inputs, [notes, plot, table, csv],
