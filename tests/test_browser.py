@@ -122,6 +122,43 @@ def test_similarity_tab(page):
     page.screenshot(path=str(SHOTS / "3-similarity.png"), full_page=True)
 
 
+def test_saliency_tab(page):
+    panel = _tab(page, "Saliency")
+    _upload(panel, [str(examples.SCENES / "an_orange_diamond_to_the_left_of_a_blue_circle.png")])
+    panel.get_by_label("Texts to locate (one per line, at most 6)").fill("orange diamond\nblue circle")
+    _run(page, panel, "Show where")
+    expect(page.locator("#saliency-notes")).to_contain_text("Chefer")
+    assert panel.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").count() >= 1
+    expect(page.locator("#saliency-words")).to_contain_text("diamond")
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "7-saliency.png"), full_page=True)
+
+
+def test_zero_shot_where(page):
+    panel = _tab(page, "Zero-shot classification")
+    _upload(panel, [str(examples.SCENES / "a_green_triangle.png")])
+    panel.get_by_label("Candidate labels (one per line)").fill(examples.SCENE_LABELS)
+    panel.get_by_role("button", name="Where? Show where the top 3 labels match in the first image").click()
+    page.locator("#zero-shot-where .js-plotly-plot").wait_for()
+    page.wait_for_timeout(1000)
+    page.locator("#zero-shot-where").screenshot(path=str(SHOTS / "7b-zero-shot-where.png"))
+
+
+def test_embedding_map_tab(page):
+    panel = _tab(page, "Embedding map")
+    _upload(panel, examples.scene_files())
+    panel.get_by_label("Texts (one per line; text i describes image i)").fill("\n".join(examples.scene_captions()))
+    _run(page, panel, "Draw the map")
+    expect(page.locator("#embedding-notes")).to_contain_text("centroid distance (the gap)")
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "8-embedding-map.png"), full_page=True)
+    panel.get_by_label("Remove each modality's mean (close the gap)").check()
+    panel.get_by_role("button", name="Draw the map").click()
+    expect(page.locator("#embedding-notes")).to_contain_text("with each modality's mean removed")
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "8b-embedding-map-centred.png"), full_page=True)
+
+
 def test_train_tab_then_use_the_trained_model(page):
     panel = _tab(page, "Train")
     panel.get_by_role("button", name="Train").click()
@@ -129,7 +166,7 @@ def test_train_tab_then_use_the_trained_model(page):
     page.wait_for_timeout(3000)
     panel.get_by_role("button", name="Stop").click()
     panel.get_by_text("Stopped.").wait_for(timeout=30_000)  # stopped early: it says so, not "Done."
-    assert panel.locator(".js-plotly-plot").count() == 2
+    assert panel.locator(".js-plotly-plot").count() == 3  # curves, batch similarity, embedding map
     page.screenshot(path=str(SHOTS / "4-train.png"), full_page=True)
     panel.get_by_label("trained here").check()
     page.locator("#model-banner").get_by_text("trained in this session").wait_for()
