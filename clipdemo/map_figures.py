@@ -45,8 +45,8 @@ def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str],
                          row=r + 1, col=c + 1)
     h, w = image.shape[:2]
     panel = 330 * h / max(w, 1) if cols > 1 else min(520, 520 * h / max(w, 1))
-    fig = _layout(fig, f"Where each text matches: {method}", height=int(90 + rows * (panel + 40)))
-    fig.update_layout(margin=dict(l=10, r=10, t=90, b=10))
+    fig = _layout(fig, f"Where each text matches<br><sup>{method}</sup>", height=int(110 + rows * (panel + 40)))
+    fig.update_layout(margin=dict(l=10, r=10, t=110, b=10))
     return fig
 
 

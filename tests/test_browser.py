@@ -152,11 +152,16 @@ def test_embedding_map_tab(page):
     expect(page.locator("#embedding-notes")).to_contain_text("centroid distance (the gap)")
     page.wait_for_timeout(1000)
     page.screenshot(path=str(SHOTS / "8-embedding-map.png"), full_page=True)
+    panel.get_by_label("gap axis").check()
+    panel.get_by_role("button", name="Draw the map").click()
+    page.get_by_text("Images and texts in 2-D (gap axis)").first.wait_for()
+    page.wait_for_timeout(1000)
+    panel.locator(".js-plotly-plot").first.screenshot(path=str(SHOTS / "8b-embedding-map-gap-axis.png"))
     panel.get_by_label("Remove each modality's mean (close the gap)").check()
     panel.get_by_role("button", name="Draw the map").click()
     expect(page.locator("#embedding-notes")).to_contain_text("with each modality's mean removed")
     page.wait_for_timeout(1000)
-    page.screenshot(path=str(SHOTS / "8b-embedding-map-centred.png"), full_page=True)
+    panel.locator(".js-plotly-plot").first.screenshot(path=str(SHOTS / "8c-embedding-map-means-removed.png"))
 
 
 def test_train_tab_then_use_the_trained_model(page):

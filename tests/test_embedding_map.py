@@ -85,3 +85,10 @@ def test_too_few_points_and_missing_umap_are_user_errors():
     except ImportError:
         with pytest.raises(InputError, match="umap-learn"):
             embedding_map(np.eye(4)[:2], np.eye(4)[2:], projection="UMAP")
+
+
+def test_gap_axis_draws_the_gap_at_its_true_length(features):
+    images, texts, _ = features
+    result = embedding_map(images, texts, projection="gap axis")
+    drawn = result.image_xy.mean(0) - result.text_xy.mean(0)
+    assert drawn[0] == pytest.approx(result.gap.gap, abs=1e-6) and drawn[1] == pytest.approx(0, abs=1e-6)

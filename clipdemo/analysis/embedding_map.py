@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 
-PROJECTIONS = ("PCA", "UMAP")
+PROJECTIONS = ("PCA", "gap axis", "UMAP")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Retrieval:
 class EmbeddingMap:
     image_xy: np.ndarray  # [N, 2]
     text_xy: np.ndarray  # [M, 2]
-    projection: str  # "PCA" or "UMAP"
+    projection: str  # one of PROJECTIONS
     explained: tuple[float, ...]  # PCA: share of variance on each axis; UMAP: ()
     centred: bool  # the map shows embeddings with each modality's mean removed
     gap: ModalityGap  # of the embeddings as the model gives them
@@ -93,6 +93,20 @@ def _pca(x: np.ndarray) -> tuple[np.ndarray, tuple[float, ...]]:
     return np.pad(xy, ((0, 0), (0, 2 - xy.shape[1]))), tuple(float(v) for v in var[:2])
 
 
+def _gap_axis(x: np.ndarray, n_images: int) -> tuple[np.ndarray, tuple[float, ...]]:
+    """Axis 1: the direction from the text centroid to the image centroid; axis 2: the first principal
+    component of what is left. The gap is then drawn at its true length along axis 1."""
+    centred = x - x.mean(0)
+    direction = x[:n_images].mean(0) - x[n_images:].mean(0)
+    direction = direction / max(np.linalg.norm(direction), 1e-12)
+    rest = centred - np.outer(centred @ direction, direction)
+    _, _, vt = np.linalg.svd(rest, full_matrices=False)
+    second = vt[0] * np.sign(vt[0][np.abs(vt[0]).argmax()])
+    total = max((centred**2).sum(), 1e-12)
+    xy = np.stack([centred @ direction, centred @ second], axis=1)
+    return xy, tuple(float((xy[:, k] ** 2).sum() / total) for k in range(2))
+
+
 def _umap(x: np.ndarray, seed: int) -> np.ndarray:
     try:
         import umap
@@ -109,7 +123,8 @@ def embedding_map(image_features, text_features, pairs: Sequence[tuple[int, int]
         image_features: [N, D] unit vectors (numpy or torch).
         text_features: [M, D] unit vectors.
         pairs: (image index, text index) of each matching pair; default image i with text i.
-        projection: "PCA" (joint, on all N + M points) or "UMAP" (needs umap-learn).
+        projection: "PCA" (joint, on all N + M points), "gap axis" (axis 1 joins the two centroids,
+            axis 2 is the first principal component of the rest) or "UMAP" (needs umap-learn).
         centred: project the embeddings with each modality's mean removed.
     Returns:
         An EmbeddingMap: coordinates, the gap before and after removing the means, and retrieval both ways.
@@ -119,13 +134,18 @@ def embedding_map(image_features, text_features, pairs: Sequence[tuple[int, int]
     if n < 1 or m < 1 or n + m < 3:
         raise InputError("The map needs at least one image and one text, and three points in all.")
     if projection not in PROJECTIONS:
-        raise InputError(f"Unknown projection {projection!r}: use PCA or UMAP.")
+        raise InputError(f"Unknown projection {projection!r}: use one of {', '.join(PROJECTIONS)}.")
     pairs = [(i, i) for i in range(min(n, m))] if pairs is None else list(pairs)
     if not pairs:
         raise InputError("No matching pairs: give texts in the same order as the images (text i describes image i).")
     images_c, texts_c = remove_modality_means(image_features, text_features)
     shown = np.concatenate([images_c, texts_c] if centred else [image_features, text_features])
-    xy, explained = (_pca(shown) if projection == "PCA" else (_umap(shown, seed), ()))
+    if projection == "PCA":
+        xy, explained = _pca(shown)
+    elif projection == "gap axis":
+        xy, explained = _gap_axis(shown, n)
+    else:
+        xy, explained = _umap(shown, seed), ()
     return EmbeddingMap(xy[:n], xy[n:], projection, explained, centred,
                         modality_gap(image_features, text_features, pairs), modality_gap(images_c, texts_c, pairs),
                         retrieval(image_features, text_features, pairs), retrieval(images_c, texts_c, pairs))

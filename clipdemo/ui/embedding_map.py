@@ -25,9 +25,16 @@ every text (then makes them unit vectors again). The clouds then overlap; the ta
 does to this set's zero-shot accuracy and Recall@K, measured on exactly these inputs: it can help or
 hurt, and small sets say little.
 
-**The projection** is PCA of all points together (UMAP when `umap-learn` is installed); distances in
-2-D only roughly follow the cosines in the full space.
+**The projection** is PCA of all points together by default. The two clouds can overlap in a PCA view
+even when the gap is large, because the gap need not lie along the directions of largest spread:
+*gap axis* puts the line between the centroids on the horizontal axis at its true length (and the
+largest remaining spread on the vertical one), so the gap is seen as it is. UMAP works when
+`umap-learn` is installed. Distances in 2-D only roughly follow the cosines in the full space.
 """
+
+
+AXES = {"PCA": ("PC 1", "PC 2"), "gap axis": ("image centroid - text centroid", "PC 1 of the rest"),
+        "UMAP": ("UMAP 1", "UMAP 2")}
 
 
 def _percent(v: float) -> str:
@@ -37,7 +44,7 @@ def _percent(v: float) -> str:
 def summary(result: EmbeddingMap, n_images: int, n_texts: int) -> str:
     """The gap, the cosines and retrieval with and without the means, as Markdown."""
     g, c = result.gap, result.gap_centred
-    axes = (f" PCA axes explain {result.explained[0]:.0%} and {result.explained[1]:.0%} of the variance."
+    axes = (f" The two axes carry {result.explained[0]:.0%} and {result.explained[1]:.0%} of the variance."
             if result.explained else "")
     rows = ["| | as the model gives them | each modality's mean removed |", "|---|---|---|",
             f"| centroid distance (the gap) | **{g.gap:.3f}** | {c.gap:.3f} |",
@@ -58,7 +65,8 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
     Args:
         images: image files; image i is described by text i.
         texts: one text per line, in the same order as the images (extra texts are unmatched candidates).
-        projection: "PCA" (default) or "UMAP" (needs the optional package umap-learn).
+        projection: "PCA" (default), "gap axis" (the centroid difference as the x axis) or "UMAP" (needs
+            the optional package umap-learn).
         remove_means: show the map with each modality's mean removed (the gap closed).
     Returns:
         A summary (centroid distance, mean cosine of matching and other pairs, zero-shot accuracy and
@@ -72,10 +80,11 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
     result = run_map(image_features.numpy(), text_features.numpy(), projection=projection, centred=bool(remove_means))
     names = [im.name for im in loaded]
     thumbs = [thumbnail_uri(im.image, 64) for im in loaded] if len(loaded) <= 40 else []
+    gap = result.gap_centred.gap if result.centred else result.gap.gap
+    title = (f"Images and texts in 2-D ({result.projection}"
+             + (", each modality's mean removed" if result.centred else "") + f"): centroid distance {gap:.2f}")
     figure = map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(min(len(names), len(parsed.items)))],
-                        names, parsed.items, thumbs, title=f"Images and texts in 2-D ({result.projection}); "
-                        f"gap {result.gap.gap:.2f}" + (", means removed" if result.centred else ""),
-                        axis_names=("PC 1", "PC 2") if result.projection == "PCA" else ("UMAP 1", "UMAP 2"))
+                        names, parsed.items, thumbs, title=title, axis_names=AXES[result.projection])
     note = notes_markdown(parsed.notes + notes)
     return ((note + "\n\n" if note else "") + summary(result, len(names), len(parsed.items)), figure,
             export("embedding_map.csv", coordinates_csv(result, names, parsed.items)))
