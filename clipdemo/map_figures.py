@@ -5,6 +5,7 @@ Plain arrays and lists in, figures out (no torch, no gradio), like figures.py.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,7 +19,7 @@ IMAGE_COLOUR, TEXT_COLOUR = "#2563eb", "#dc2626"
 
 
 def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str], method: str,
-                     opacity: float = 0.55, columns: int = 3) -> go.Figure:
+                     opacity: float = 0.5, columns: int = 3) -> go.Figure:
     """The image with each text's map laid over it, one panel per text, one shared colour scale.
 
     Args:
@@ -30,7 +31,11 @@ def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str],
     t = len(maps)
     cols = min(columns, t)
     rows = -(-t // cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[_short(s, 48) for s in titles],
+    width = {1: 80, 2: 34}.get(cols, 22)  # characters per title line in a panel of this width
+    lines = [textwrap.wrap(_short(s, 66), width)[:3] for s in titles]
+    wrapped = ["<br>".join(ls) for ls in lines]
+    top = 130 + 18 * max(len(ls) for ls in lines)  # gradio's label, the two-line title, the panel titles
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=wrapped,
                         horizontal_spacing=0.04, vertical_spacing=0.12 / rows)
     for i, m in enumerate(maps):
         r, c = divmod(i, cols)
@@ -45,8 +50,9 @@ def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str],
                          row=r + 1, col=c + 1)
     h, w = image.shape[:2]
     panel = 330 * h / max(w, 1) if cols > 1 else min(520, 520 * h / max(w, 1))
-    fig = _layout(fig, f"Where each text matches<br><sup>{method}</sup>", height=int(110 + rows * (panel + 40)))
-    fig.update_layout(margin=dict(l=10, r=10, t=110, b=10))
+    fig = _layout(fig, f"Where each text matches<br><sup>{method}</sup>", height=int(top + rows * (panel + 40)))
+    fig.update_layout(margin=dict(l=10, r=10, t=top, b=10),
+                      title=dict(y=1, yref="container", yanchor="top", pad=dict(t=58)))
     return fig
 
 
