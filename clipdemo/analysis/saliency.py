@@ -132,7 +132,7 @@ def _capture_attentions(model):
 def _rollout(attentions: list[torch.Tensor], grads: list[torch.Tensor]) -> torch.Tensor:
     """R = I; R <- R + mean_h((grad * A)^+) @ R over layers. attentions, grads: [B, heads, n, n]. Returns [B, n, n]."""
     b, _, n, _ = attentions[0].shape
-    relevance = torch.eye(n, dtype=torch.float32).expand(b, n, n).clone()
+    relevance = torch.eye(n, dtype=torch.float32, device=attentions[0].device).expand(b, n, n).clone()
     for a, g in zip(attentions, grads):
         cam = (g.float() * a.float()).clamp(min=0).mean(dim=1)  # [B, n, n]
         relevance = relevance + torch.bmm(cam, relevance)
