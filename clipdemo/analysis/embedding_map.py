@@ -111,7 +111,8 @@ def _umap(x: np.ndarray, seed: int) -> np.ndarray:
     try:
         import umap
     except ImportError:
-        raise InputError("UMAP needs the optional package umap-learn (pip install umap-learn); PCA works without it.") from None
+        raise InputError("UMAP needs the optional package umap-learn (pip install umap-learn); "
+                         "PCA and the gap axis work without it.") from None
     return umap.UMAP(n_components=2, n_neighbors=min(15, len(x) - 1), random_state=seed).fit_transform(x)
 
 

@@ -194,7 +194,8 @@ def _eos_positions(engine, input_ids: torch.Tensor) -> torch.Tensor:
 # -- occlusion -----------------------------------------------------------------------------------------
 
 
-def occlusion_grid(engine, pixels: torch.Tensor, text_features: torch.Tensor, batch_size: int = 64) -> tuple[np.ndarray, list[float]]:
+def occlusion_grid(engine, pixels: torch.Tensor, text_features: torch.Tensor,
+                   batch_size: int = 64) -> tuple[np.ndarray, list[float]]:
     """The drop in cosine when each patch is greyed out. pixels [1, 3, S, S]; text_features [T, D] unit.
 
     Returns ([T, g, g] drops, cosines [T] of the whole image)."""
