@@ -72,8 +72,9 @@ def _pad_square(image: Image.Image, fill: tuple[int, int, int]) -> tuple[Image.I
     return canvas, (side, ox, oy)
 
 
-def _pixel_values(engine, image: Image.Image):
-    """pixel_values [1, 3, S, S] of the padded image, and the padding geometry."""
+def padded_pixel_values(engine, image: Image.Image):
+    """pixel_values [1, 3, S, S] of the image padded to a square with the mean colour, and the padding
+    geometry (side, x offset, y offset) in the image's pixels."""
     proc = engine.processor.image_processor
     fill = tuple(int(round(255 * m)) for m in proc.image_mean)
     square, geometry = _pad_square(image, fill)
@@ -205,14 +206,15 @@ def occlusion_grid(engine, pixels: torch.Tensor, text_features: torch.Tensor,
     for k in range(g * g):
         r, c = divmod(k, g)
         masked[k, :, r * p:(r + 1) * p, c * p:(c + 1) * p] = 0  # the dataset mean, after normalisation
-    full = _image_features(engine, pixels)
-    occluded = torch.cat([_image_features(engine, masked[i:i + batch_size]) for i in range(0, g * g, batch_size)])
+    full = unit_image_features(engine, pixels)
+    occluded = torch.cat([unit_image_features(engine, masked[i:i + batch_size]) for i in range(0, g * g, batch_size)])
     base = full @ text_features.T  # [1, T]
     drop = base - occluded @ text_features.T  # [g*g, T]
     return drop.T.reshape(-1, g, g).numpy(), base[0].tolist()
 
 
-def _image_features(engine, pixels: torch.Tensor) -> torch.Tensor:
+def unit_image_features(engine, pixels: torch.Tensor) -> torch.Tensor:
+    """Unit image features [B, D] (float32, CPU) of ready pixel_values [B, 3, S, S]: no processor, no cache."""
     with engine.forward_lock, torch.inference_mode():
         out = engine.model.get_image_features(pixel_values=pixels)
     features = (out if isinstance(out, torch.Tensor) else out.pooler_output).float().cpu()
@@ -237,7 +239,7 @@ def saliency(engine, image: Image.Image, texts: Sequence[str], method: str = "re
         per-patch grid, each text's cosine, and per-word relevance (relevance method only).
     """
     texts = _check(texts, method)
-    pixels, geometry = _pixel_values(engine, image)
+    pixels, geometry = padded_pixel_values(engine, image)
     if method == "relevance":
         grid, cosine, words = _relevance(engine, pixels, texts)
     else:

@@ -23,7 +23,7 @@ import torch
 from scipy import ndimage
 
 from ..scenes import object_mask, relation_scene, scene_rng
-from .saliency import _image_features, _pixel_values, saliency, to_image_grid
+from .saliency import unit_image_features, padded_pixel_values, saliency, to_image_grid
 
 POINTING_TOLERANCE = 15 / 224  # of the image side: the pointing game's 15 px at 224 px
 QUERY = "{colour} {shape}"  # the Zero-shot tab's label wording
@@ -94,7 +94,7 @@ def _deletion_scores(engine, pixels: torch.Tensor, order: np.ndarray, text_featu
     for k, patch in enumerate(order, start=1):
         r, c = divmod(int(patch), g)
         steps[k:, :, r * p:(r + 1) * p, c * p:(c + 1) * p] = 0
-    return (_image_features(engine, steps) @ text_features.T)[:, 0].numpy()
+    return (unit_image_features(engine, steps) @ text_features.T)[:, 0].numpy()
 
 
 def deletion_curve(engine, method: str = "relevance", n: int = 40, seed: int = 0, size: int = 96,
@@ -104,7 +104,7 @@ def deletion_curve(engine, method: str = "relevance", n: int = 40, seed: int = 0
     curves = []
     for scene, named in _named_scenes(n, seed, size):
         text = query.format(colour=named.colour, shape=named.shape)
-        pixels, _ = _pixel_values(engine, scene.image)
+        pixels, _ = padded_pixel_values(engine, scene.image)
         if method == "random":
             g = engine.model.config.vision_config.image_size // engine.model.config.vision_config.patch_size
             order = rng.permutation(g * g)
