@@ -97,7 +97,7 @@ def build(session_model: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             image = gr.File(label="Image", file_count="single", type="filepath")
-            preview = gr.Gallery(label="Preview", columns=1, height=200, interactive=False)
+            preview = gr.Gallery(label="Preview", columns=1, height=200, interactive=False, object_fit="contain")
             texts = gr.Textbox(label=f"Texts to locate (one per line, at most {MAX_TEXTS})", lines=4)
             method = gr.Radio(list(METHODS), value="relevance", label="Method",
                               info="; ".join(f"{k}: {v}" for k, v in METHOD_NAMES.items()))
