@@ -1,4 +1,4 @@
-"""Command line: `python -m clipdemo probe|eval|index|search ...`."""
+"""Command line: `python -m clipdemo probe|eval|index|search|saliency ...`."""
 
 from __future__ import annotations
 
@@ -81,6 +81,31 @@ def search(args) -> None:
             print(f"{rank:3d}  {score:.4f}  {store.catalog['path'].iat[int(row)]}")
 
 
+def saliency(args) -> None:
+    import json
+
+    from .analysis.saliency import saliency as run_saliency
+    from .images import open_images
+
+    loaded, errors = open_images([args.image])
+    if not loaded:
+        raise InputError(" ".join(errors) or f"Cannot open {args.image!r} as an image.")
+    engine = _engine(args.model, args.device)
+    result = run_saliency(engine, loaded[0].image, args.texts, method=args.method)
+    if args.json:
+        from .ui.saliency import as_json
+
+        print(json.dumps(as_json(result)))
+        return
+    print(f"model: {engine.info.name}  method: {result.method_name}  map: {result.maps.shape[2]} x {result.maps.shape[1]}")
+    for text, cosine, m, words in zip(result.texts, result.cosine, result.maps, result.words):
+        y, x = divmod(int(m.argmax()), m.shape[1])
+        line = f"{text!r}: cosine {cosine:.3f}, most relevant at x={x}, y={y} ({x / m.shape[1]:.0%}, {y / m.shape[0]:.0%})"
+        if words:
+            line += "; words: " + ", ".join(f"{w.word} {w.relevance:.0%}" for w in words)
+        print(line)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m clipdemo")
     sub = p.add_subparsers(dest="command", required=True)
@@ -112,7 +137,15 @@ def main(argv=None) -> int:
     se.add_argument("--image", default=None, help="an image file as the query instead of text")
     se.add_argument("--model", default=None, help="default: the store's model")
     se.add_argument("--device", default=None)
-    for s in (pr, ev):
+    sa = sub.add_parser("saliency", help="where in IMAGE each TEXT matches: one relevance map per text")
+    sa.add_argument("image")
+    sa.add_argument("texts", nargs="+", metavar="TEXT")
+    sa.add_argument("--method", default="relevance", choices=["relevance", "occlusion"],
+                    help="relevance: gradient-weighted attention relevance (Chefer et al. 2021); occlusion: grey patches")
+    sa.add_argument("--json", action="store_true",
+                    help='print {"texts": [...], "maps": [[[...]]], "method": "..."}: one 2-D map per text, rows top to '
+                         "bottom, covering the whole image, values in [0, 1], larger = more relevant")
+    for s in (pr, ev, sa):
         s.add_argument("--model", default=DEFAULT_MODEL)
         s.add_argument("--device", default=None)
         s.add_argument("--seed", type=int, default=0)
@@ -122,7 +155,8 @@ def main(argv=None) -> int:
     pr.add_argument("--json")
     args = p.parse_args(argv)
     try:
-        {"probe": probe, "eval": evaluate, "index": index, "search": search}[args.command](args)
+        {"probe": probe, "eval": evaluate, "index": index, "search": search,
+         "saliency": saliency}[args.command](args)
     except (InputError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

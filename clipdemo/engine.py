@@ -242,6 +242,38 @@ class ClipEngine:
                 progress(min(start + batch_size, len(todo)), len(todo))
         return self._stack([found[k] for k in keys])
 
+    # -- a second path for explanations ------------------------------------------------------------
+
+    def eager_model(self):
+        """The same CLIPModel with eager attention, for passes that need attention weights or gradients.
+
+        It shares every parameter and buffer with `self.model` (no copy of the weights), so it always
+        explains the model that answers; only its config differs. The fast path (`encode_*`, SDPA) is
+        untouched. Built once per engine.
+        """
+        with self._forward_lock:
+            if getattr(self, "_eager", None) is None:
+                import copy
+
+                shared = {id(t): t for t in (*self.model.parameters(), *self.model.buffers())}
+                twin = copy.deepcopy(self.model, memo=shared)
+                twin.set_attn_implementation("eager")
+                self._eager = twin.eval()
+        return self._eager
+
+    def random_twin(self, seed: int = 0) -> ClipEngine:
+        """The same architecture, processor and tokenizer with fresh random weights (seeded): the control
+        for any measurement that claims the trained weights mean something."""
+        torch.manual_seed(seed)
+        model = type(self.model)(self.model.config).to(self.device, self.dtype)
+        return ClipEngine(model, self.processor, name=f"{self.info.name} (random weights, seed {seed})",
+                          source="memory")
+
+    @property
+    def forward_lock(self) -> threading.Lock:
+        """Held during every forward pass: other passes on this model (saliency) take it too."""
+        return self._forward_lock
+
     # -- helpers ------------------------------------------------------------------------------------
 
     def _image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:

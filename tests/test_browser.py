@@ -262,7 +262,8 @@ def test_cifar100_is_one_click_and_says_it_replaced_the_labels(page):
 def test_examples_fit_their_box(page):
     """Point 7: the examples are labelled buttons that stay inside the page, on every tab with examples."""
     for tab, block in (("Zero-shot classification", "#zero-shot-examples"), ("Caption ranking", "#captions-examples"),
-                       ("Similarity matrix", "#similarity-examples")):
+                       ("Similarity matrix", "#similarity-examples"), ("Saliency", "#saliency-examples"),
+                       ("Embedding map", "#embedding-examples")):
         _tab(page, tab)
         sizes = page.locator(block).evaluate("e => [e.scrollWidth, e.clientWidth]")
         assert sizes[0] <= sizes[1] + 1, f"{tab}: the examples overflow ({sizes})"
@@ -298,6 +299,48 @@ def test_similarity_tab(page):
     _shot(page, "3-similarity.png")
 
 
+def test_saliency_tab(page):
+    panel = _tab(page, "Saliency")
+    _upload(panel, [str(examples.SCENES / "an_orange_diamond_to_the_left_of_a_blue_circle.png")])
+    panel.get_by_label("Texts to locate (one per line, at most 6)").fill("orange diamond\nblue circle")
+    _run(page, panel, "Show where")
+    expect(page.locator("#saliency-notes")).to_contain_text("Chefer")
+    assert panel.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").count() >= 1
+    expect(page.locator("#saliency-words")).to_contain_text("diamond")
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "7-saliency.png"), full_page=True)
+
+
+def test_zero_shot_where(page):
+    panel = _tab(page, "Zero-shot classification")
+    _upload(panel, [str(examples.SCENES / "a_green_triangle.png")])
+    panel.get_by_label("Candidate labels (one per line)").fill(examples.SCENE_LABELS)
+    panel.get_by_role("button", name="Where? Show where the top 3 labels match in the first image").click()
+    page.locator("#zero-shot-where .js-plotly-plot").wait_for()
+    page.wait_for_timeout(1000)
+    page.locator("#zero-shot-where").screenshot(path=str(SHOTS / "7b-zero-shot-where.png"))
+
+
+def test_embedding_map_tab(page):
+    panel = _tab(page, "Embedding map")
+    _upload(panel, examples.scene_files())
+    panel.get_by_label("Texts (one per line; text i describes image i)").fill("\n".join(examples.scene_captions()))
+    _run(page, panel, "Draw the map")
+    expect(page.locator("#embedding-notes")).to_contain_text("centroid distance (the gap)")
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "8-embedding-map.png"), full_page=True)
+    panel.get_by_label("gap axis").check()
+    panel.get_by_role("button", name="Draw the map").click()
+    page.get_by_text("Images and texts in 2-D (gap axis)").first.wait_for()
+    page.wait_for_timeout(1000)
+    panel.locator(".js-plotly-plot").first.screenshot(path=str(SHOTS / "8b-embedding-map-gap-axis.png"))
+    panel.get_by_label("Remove each modality's mean (close the gap)").check()
+    panel.get_by_role("button", name="Draw the map").click()
+    expect(page.locator("#embedding-notes")).to_contain_text("with each modality's mean removed")
+    page.wait_for_timeout(1000)
+    panel.locator(".js-plotly-plot").first.screenshot(path=str(SHOTS / "8c-embedding-map-means-removed.png"))
+
+
 def test_train_tab_then_use_the_trained_model(page):
     """Point 6: a point for every step from step 1, the temperature's real direction, a clean title."""
     panel = _tab(page, "Train")
@@ -308,9 +351,10 @@ def test_train_tab_then_use_the_trained_model(page):
     while int(re.search(r"Step (\d+)/300", status.inner_text()).group(1)) < 12 and time.monotonic() < deadline:
         page.wait_for_timeout(250)
     panel.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopping after the current step").first.wait_for()  # Stop's own answer, a toast
     panel.get_by_text("Stopped.").wait_for(timeout=30_000)  # stopped early: it says so, not "Done."
     plots = panel.locator(".js-plotly-plot")
-    assert plots.count() == 2
+    assert plots.count() == 3  # curves, batch similarity, embedding map
     steps = plots.first.evaluate("p => p.data[0].x")
     assert steps[:10] == list(range(1, 11)), steps[:12]
     text = panel.inner_text()

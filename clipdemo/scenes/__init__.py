@@ -6,7 +6,7 @@ streams for "train" and "heldout", so held-out scenes are never seen in training
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -15,7 +15,7 @@ from .grammar import (COLOURS, COUNTS, DIGITS, OPPOSITE_SIDE, RELATIONS, SHAPES,
                       object_sides, relation_key)
 from .render import SHIFTED_FONTS, TRAIN_FONTS, background, draw_shape, draw_text, object_colour
 
-__all__ = ["Placed", "Scene", "scene_rng", "group_scene", "relation_scene", "digit_scene", "random_scene",
+__all__ = ["Placed", "Scene", "scene_rng", "object_mask", "group_scene", "relation_scene", "digit_scene", "random_scene",
            "canonical_caption", "describe", "COLOURS", "SHAPES", "COUNTS", "DIGITS", "RELATIONS"]
 
 _SPLITS = {"train": 0, "heldout": 1, "probe": 2}
@@ -25,13 +25,15 @@ _INK = {"black": (20, 20, 20), "white": (240, 240, 240)}
 
 @dataclass(frozen=True)
 class Placed:
-    """One drawn object: colour and shape names, centre (x, y) and radius r in unit coordinates."""
+    """One drawn object: colour and shape names, centre (x, y) and radius r in unit coordinates, and the
+    small rotation (radians) it was drawn with."""
 
     colour: str
     shape: str
     x: float
     y: float
     r: float
+    angle: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,27 @@ def _place(rng, radii, accept=lambda pts: True, tries: int = 500):
     return None
 
 
-def _draw(objects, rng, size: int, style: str) -> Image.Image:
+def _draw(objects, rng, size: int, style: str) -> tuple[Image.Image, tuple[Placed, ...]]:
+    """The image, and the objects with the angles they were drawn at (so their masks can be redrawn)."""
     img = background(size, rng, colours=[o.colour for o in objects], style=style)
     draw = ImageDraw.Draw(img)
+    drawn = []
     for o in objects:
         angle = rng.uniform(-0.15, 0.15)
         draw_shape(draw, o.shape, o.x * size, o.y * size, o.r * size, object_colour(o.colour, rng), angle)
-    return img
+        drawn.append(replace(o, angle=angle))
+    return img, tuple(drawn)
+
+
+def object_mask(obj: Placed, size: int) -> np.ndarray:
+    """The pixels of one drawn object on a `size` x `size` canvas: bool [size, size], True inside.
+
+    Redrawn from the object's geometry with the same drawing code, so it matches the rendered shape
+    at the size the scene was drawn (pointing-game ground truth).
+    """
+    mask = Image.new("L", (size, size), 0)
+    draw_shape(ImageDraw.Draw(mask), obj.shape, obj.x * size, obj.y * size, obj.r * size, 255, obj.angle)
+    return np.asarray(mask) > 127
 
 
 def _pick(rng, options, given):
@@ -92,7 +108,8 @@ def group_scene(rng, n=None, colour=None, shape=None, size: int = 96, style: str
     objects = tuple(Placed(colour, shape, x, y, r) for x, y in pts)
     truths = frozenset({("group", n, colour, shape), ("group", n, colour, None), ("group", n, None, shape),
                         ("group", n, None, None)})
-    return Scene(_draw(objects, rng, size, style), "group", ("group", n, colour, shape), truths, objects)
+    image, objects = _draw(objects, rng, size, style)
+    return Scene(image, "group", ("group", n, colour, shape), truths, objects)
 
 
 def relation_scene(rng, a=None, b=None, rel=None, size: int = 96, style: str = "train") -> Scene:
@@ -117,7 +134,8 @@ def relation_scene(rng, a=None, b=None, rel=None, size: int = 96, style: str = "
     objects = (Placed(*a, *pts[0], r), Placed(*b, *pts[1], r))
     key = relation_key(a, rel, b)
     truths = frozenset({key, ("pair", frozenset({a, b})), *object_sides(*key[1:])})
-    return Scene(_draw(objects, rng, size, style), "relation", key, truths, objects)
+    image, objects = _draw(objects, rng, size, style)
+    return Scene(image, "relation", key, truths, objects)
 
 
 def digit_scene(rng, digit=None, size: int = 96, style: str = "train") -> Scene:

@@ -92,6 +92,16 @@ def normalise(pixels: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
+def embed_batch(model, tokenizer, pixel_values: torch.Tensor, captions: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Unit image and text features of a fixed batch, without gradients: ([B, D], [C, D]) numpy arrays.
+
+    For watching the two clouds move during training; leaves the model's mode and weights alone."""
+    with torch.no_grad():
+        text = tokenizer(captions, padding=True, return_tensors="pt")
+        out = model(input_ids=text["input_ids"], attention_mask=text["attention_mask"], pixel_values=pixel_values)
+    return out.image_embeds.numpy(), out.text_embeds.numpy()
+
+
 def contrastive_loss(logits_per_image: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """Symmetric multi-positive InfoNCE, with extra negative captions allowed.
 

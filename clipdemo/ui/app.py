@@ -12,12 +12,13 @@ from .. import engine as engine_module
 from ..backends import BACKENDS
 from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE
 from ..registry import DEFAULT_MODEL, available_models
-from . import captions, examples, probes, search, similarity, status, train, zero_shot
+from . import captions, embedding_map, examples, probes, saliency, search, similarity, status, train, zero_shot
 
 TITLE = "CLIP Explorer"
 INTRO = """# CLIP Explorer
 How CLIP connects images and text: classify with words, rank captions, compare every image with every
-text, and train a tiny CLIP yourself. Every number on this page comes from the model shown below.
+text, see where in an image a text matches and how images and texts sit in CLIP's space, and train a
+tiny CLIP yourself. Every number on this page comes from the model shown below.
 """
 CSS = """
 .gradio-container {max-width: 1400px !important}
@@ -53,6 +54,10 @@ def build_demo() -> gr.Blocks:
                 captions.build(session_model)
             with gr.Tab("Similarity matrix", id="similarity"):
                 similarity.build(session_model)
+            with gr.Tab("Saliency", id="saliency"):
+                saliency.build(session_model)
+            with gr.Tab("Embedding map", id="embedding-map"):
+                embedding_map.build(session_model)
             with gr.Tab("Search", id="search"):
                 search.build(session_model)
             with gr.Tab("Probes", id="probes"):

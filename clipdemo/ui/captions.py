@@ -11,6 +11,7 @@ from ..text import parse_lines
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, percent,
                      preview_image, run_keeping_errors, user_errors)
+from .saliency import where
 
 EXPLAINER = """
 **Reading the numbers.** Like a Flickr30k caption-ranking table: each caption's *probability* is
@@ -52,6 +53,23 @@ def rank_captions(image, captions: str, session_model=None):
             export("captions.csv", full.to_csv(index=False)))
 
 
+@user_errors
+def rank_captions_where(image, captions: str, session_model=None):
+    """Where in the image the top 3 captions match (gradient-weighted attention relevance).
+
+    Args:
+        image: one image file.
+        captions: the candidate captions, one per line.
+    Returns:
+        A figure: the image under one relevance map per top caption.
+    """
+    parsed = parse_lines(captions, "captions")
+    loaded, _ = load_uploads(image, limit=1)
+    engine = engine_for(session_model)
+    top = [s.caption for s in run_rank_captions(engine, loaded[0].image, parsed.items)[:3]]
+    return where(engine, loaded[0].image, top)
+
+
 def build(session_model: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
@@ -66,6 +84,8 @@ def build(session_model: gr.State) -> None:
             table = gr.Dataframe(label="Ranking", interactive=False, wrap=True, elem_id="captions-table",
                                  column_widths=["64px", "120px", "84px", "48%", "12%"])
             csv = gr.File(label="Download CSV")
+            where_button = gr.Button("Where? Show where the top 3 captions match")
+            where_plot = gr.Plot(label="Where (relevance maps)", elem_id="captions-where")
     gr.Examples(examples=examples.caption_examples(), inputs=[image, captions], label="Examples",
                 elem_id="captions-examples", example_labels=examples.CAPTION_EXAMPLE_LABELS)
     with gr.Accordion("Reading the numbers", open=False):
@@ -74,3 +94,5 @@ def build(session_model: gr.State) -> None:
                  api_visibility="private", show_progress="hidden")
     run_keeping_errors(run.click, rank_captions, [image, captions, session_model], [notes, plot, table, csv], error,
                        api_name="rank_captions")
+    run_keeping_errors(where_button.click, rank_captions_where, [image, captions, session_model], where_plot, error,
+                       api_name="rank_captions_where")

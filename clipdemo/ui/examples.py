@@ -75,6 +75,32 @@ def caption_examples() -> list[list]:
     ]
 
 
+SALIENCY_EXAMPLE_LABELS = [
+    "Two objects: where is each?",
+    "A triangle, and a circle that is not there",
+    "A cat photo: a real CLIP's task; tiny-scenes cannot (noise)",
+]
+EMBEDDING_EXAMPLE_LABELS = [
+    "8 scenes and their 8 captions",
+    "OpenAI's 8 photos x 8 texts; tiny-scenes cannot (noise)",
+]
+
+
+def saliency_examples() -> list[list]:
+    return [
+        [str(SCENES / "an_orange_diamond_to_the_left_of_a_blue_circle.png"), "orange diamond\nblue circle"],
+        [str(SCENES / "a_green_triangle.png"), "green triangle\nred circle"],
+        [str(PHOTOS / "chelsea.jpg"), "a cat\na photo of a cat's eyes"],
+    ]
+
+
+def embedding_examples() -> list[list]:
+    return [
+        [scene_files(), "\n".join(scene_captions())],
+        [_files(PHOTOS, *NOTEBOOK_IMAGES, ext=".jpg"), _read(PHOTOS / "descriptions.txt")],
+    ]
+
+
 def similarity_examples() -> list[list]:
     return [
         [_files(PHOTOS, *NOTEBOOK_IMAGES, ext=".jpg"), _read(PHOTOS / "descriptions.txt")],

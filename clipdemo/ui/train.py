@@ -9,9 +9,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from ..analysis.embedding_map import embedding_map
 from ..engine import ClipEngine
 from ..figures import heatmap, training_curves
-from ..train.loop import ScenePool, TrainConfig, train as run_train
+from ..map_figures import embedding_map as map_figure
+from ..scenes import canonical_caption
+from ..train.loop import ScenePool, TrainConfig, embed_batch, normalise, train as run_train
 from ..train.model import build_model, tiny_processor
 from ..train.tokenizer import build_tokenizer
 from .status import status
@@ -26,7 +29,12 @@ temperature that multiplies every cosine before the softmax. It usually rises on
 separate from the rest (sharper, more confident probabilities), and can dip first while the model is
 still guessing; the status line says what it did in your run. Captions that are true of several images
 (two scenes both described as "the digit 7") count as matches for all of them.
+
+The **embedding map** shows the same 16 scenes and their captions at every update, projected to 2-D
+(PCA): images as circles, captions as diamonds, a grey line for each pair. Watch the two clouds: the
+dashed line joins their centroids, the modality gap (see the Embedding map tab).
 """
+MAP_SCENES = 16  # the fixed batch of the embedding map
 UPDATE_SECONDS = 2.0  # the page is redrawn at most this often (every step when steps are slower)
 
 
@@ -51,7 +59,7 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
         seed: random seed for the weights and the data.
     Returns:
         (run id to pass to stop_training, status, training curves, batch similarity heatmap, the trained model
-        for this session).
+        for this session, the embedding map of a fixed batch of scenes).
     """
     steps, batch_size, seed = int(min(max(steps, 10), 2000)), int(min(max(batch_size, 8), 256)), int(seed)
     run_id = secrets.token_urlsafe(12)
@@ -66,6 +74,7 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
                              warmup=max(1, steps // 10), seed=seed)
         history = ([], [], [])  # every step: step, loss, logit_scale
         shown = 0.0
+        fixed = (normalise(pool.pixels[:MAP_SCENES]), [canonical_caption(sc.key) for sc in pool.scenes[:MAP_SCENES]])
         for r in run_train(model, tokenizer, config, pool=pool, stop=run.stop, report_every=1):
             for series, value in zip(history, (r.step, r.loss, r.logit_scale)):
                 series.append(value)
@@ -79,15 +88,24 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
                           title=f"Batch similarity, step {r.step}", zmin=-1, zmax=1)
             text = (f"Step **{r.step}/{r.steps}** · loss **{r.loss:.3f}** (from {history[1][0]:.3f}) · "
                     f"{_temperature(history[2])} · {r.seconds:.0f}s")
-            yield run_id, text, training_curves(*history), sim, None
+            yield run_id, text, training_curves(*history), sim, None, _map(model, tokenizer, *fixed, r.step)
         engine = ClipEngine(model, tiny_processor(tokenizer), name=f"trained in this session ({history[0][-1]} steps)",
                             source="memory", knows_photos=False)
         ended = "Stopped" if run.stop.is_set() and history[0][-1] < steps else "Done"
         yield (run_id, text + f"\n\n{ended}. Choose **trained here** above to use it in the other tabs.",
-               gr.skip(), gr.skip(), engine)
+               gr.skip(), gr.skip(), engine, gr.skip())
     finally:
         with _runs_lock:
             _runs.pop(run_id, None)
+
+
+def _map(model, tokenizer, pixel_values, captions: list[str], step: int):
+    image_features, text_features = embed_batch(model, tokenizer, pixel_values, captions)
+    result = embedding_map(image_features, text_features)
+    return map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(len(captions))],
+                      [f"scene {i + 1}: {c}" for i, c in enumerate(captions)], captions,
+                      title=f"A fixed batch in 2-D (PCA), step {step}: gap {result.gap.gap:.2f}, "
+                            f"matching cosine {result.gap.matched_cosine:.2f} vs {result.gap.unmatched_cosine:.2f}")
 
 
 def _temperature(scales: list[float]) -> str:
@@ -139,11 +157,15 @@ def build(session_model: gr.State, banner: gr.Markdown) -> None:
             text = gr.Markdown("Press **Train** to start.")
             curves = gr.Plot(label="Loss and temperature")
             sim = gr.Plot(label="Batch similarity")
+            emap = gr.Plot(label="Embedding map of a fixed batch")
     with gr.Accordion("What is happening", open=False):
         gr.Markdown(EXPLAINER)
-    start.click(train, [steps, batch, lr, seed], [run_id, text, curves, sim, trained], api_name="train",
+    start.click(train, [steps, batch, lr, seed], [run_id, text, curves, sim, trained, emap], api_name="train",
                 concurrency_limit=1, concurrency_id="train")
-    stop.click(stop_training, run_id, text, api_name="stop_training", queue=False)
+    # Stop's answer is a toast: written into the status it could land after the run's last update ("Stopped.")
+    stop_answer = gr.Textbox(visible=False)
+    stop.click(stop_training, run_id, stop_answer, api_name="stop_training", queue=False).then(
+        gr.Info, stop_answer, None, api_name="stop_training_toast", api_visibility="private")
     which.change(_choose, [which, trained], [session_model, which], api_name="choose_model",
                  api_visibility="private").then(lambda s: status(s)[0], session_model, banner,
                                                 api_name="refresh_banner", api_visibility="private")

@@ -8,10 +8,11 @@ import pandas as pd
 from ..analysis.zero_shot import zero_shot as run_zero_shot
 from ..figures import ranked_bars
 from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES
-from ..text import check_template, parse_lines
+from ..text import check_template, fill, parse_lines
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, percent,
                      preview_gallery, progress_callback, run_keeping_errors, user_errors)
+from .saliency import where
 
 EXPLAINER = f"""
 **Reading the numbers.** Each label is put into the template (`{DEFAULT_TEMPLATE}`) and encoded; the
@@ -59,6 +60,28 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str = DEFAULT_
             export("zero_shot.csv", full.to_csv(index=False)))
 
 
+@user_errors
+def zero_shot_where(images, candidate_labels: str, hypothesis_template: str = DEFAULT_TEMPLATE,
+                    use_ensemble: bool = False, session_model=None):
+    """Where in the first image its top 3 labels match (gradient-weighted attention relevance).
+
+    Args:
+        images: image files (the first one is explained).
+        candidate_labels: the labels, one per line.
+        hypothesis_template: the prompt template with {}.
+        use_ensemble: rank with the 12-template ensemble (the maps use the one template).
+    Returns:
+        A figure: the first image under one relevance map per top label.
+    """
+    labels = parse_lines(candidate_labels, "labels")
+    template = check_template(hypothesis_template)
+    loaded, _ = load_uploads(images)
+    engine = engine_for(session_model)
+    templates = list(ENSEMBLE_TEMPLATES) if use_ensemble else [template]
+    top = [s.label for s in run_zero_shot(engine, [loaded[0].image], labels.items, templates)[0].scores[:3]]
+    return where(engine, loaded[0].image, [fill(template, label) for label in top])
+
+
 def build(session_model: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
@@ -79,6 +102,8 @@ def build(session_model: gr.State) -> None:
             table = gr.Dataframe(label="Scores", interactive=False, elem_id="zero-shot-table", wrap=True,
                                  column_widths=["64px", "120px", "84px", "33%", "27%"])
             csv = gr.File(label="Download CSV (all labels)")
+            where_button = gr.Button("Where? Show where the top 3 labels match in the first image")
+            where_plot = gr.Plot(label="Where (relevance maps)", elem_id="zero-shot-where")
     gr.Examples(examples=examples.zero_shot_examples(), inputs=[images, labels, template], label="Examples",
                 elem_id="zero-shot-examples", example_labels=examples.ZERO_SHOT_EXAMPLE_LABELS)
     with gr.Accordion("Reading the numbers", open=False):
@@ -91,6 +116,8 @@ def build(session_model: gr.State) -> None:
                          api_name="cifar100_labels", api_visibility="private")
     run_keeping_errors(filled.then, zero_shot, inputs, [notes, plot, table, csv], error,
                        api_name="zero_shot_cifar100", api_visibility="private")
+    run_keeping_errors(where_button.click, zero_shot_where, [images, labels, template, ensemble, session_model],
+                       where_plot, error, api_name="zero_shot_where")
 
 
 def _cifar100(images, labels: str):

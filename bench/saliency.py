@@ -1,0 +1,83 @@
+"""Saliency, measured: the pointing game and deletion AUC (bundled model, random weights, centre baseline),
+and the time of one saliency map of a 224 px image.
+
+    python bench/saliency.py [--n 100] [--deletion-n 40] [--threads 2] [--skip-eval]
+
+The ViT-B/32 time uses CLIPConfig's defaults (12-layer 768-wide ViT, 32 px patches at 224 px, 12-layer
+text transformer) with random weights: the same FLOPs as the real model, no download.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import CLIPConfig, CLIPModel
+
+from clipdemo.analysis.saliency import METHODS, saliency
+from clipdemo.analysis.saliency_eval import report
+from clipdemo.engine import ClipEngine
+from clipdemo.train.model import tiny_processor
+from clipdemo.train.tokenizer import build_tokenizer
+
+TEXTS = ["red circle", "blue square"]
+
+
+def vit_b32_engine() -> ClipEngine:
+    tokenizer = build_tokenizer()
+    config = CLIPConfig(text_config=dict(vocab_size=len(tokenizer), eos_token_id=tokenizer.eos_token_id,
+                                         bos_token_id=tokenizer.bos_token_id, pad_token_id=tokenizer.pad_token_id))
+    torch.manual_seed(0)
+    model = CLIPModel(config).eval()
+    return ClipEngine(model, tiny_processor(tokenizer, image_size=config.vision_config.image_size),
+                      name="ViT-B/32 (random weights)", source="memory")
+
+
+def timed(engine, image, method: str, repeats: int) -> tuple[float, float]:
+    """(first call, median of the next `repeats`) seconds for one map of two texts."""
+    start = time.perf_counter()
+    saliency(engine, image, TEXTS, method=method)
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        engine.clear_cache()
+        start = time.perf_counter()
+        saliency(engine, image, TEXTS, method=method)
+        times.append(time.perf_counter() - start)
+    return first, statistics.median(times)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=100, help="scenes in the pointing game")
+    p.add_argument("--deletion-n", type=int, default=40, help="scenes in the deletion curve")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--skip-eval", action="store_true", help="timings only")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    bundled = ClipEngine.load("tiny-scenes")
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8))
+    print(f"torch threads: {torch.get_num_threads()}")
+    for engine in (bundled, vit_b32_engine()):
+        for method in METHODS:
+            first, median = timed(engine, image, method, args.repeats)
+            print(f"{engine.info.name:32s} {method:10s} 224 px, 2 texts: first {first:.2f} s, median {median:.2f} s")
+    if args.skip_eval:
+        return
+    rows = report({"tiny-scenes": bundled, "random weights": bundled.random_twin(0)}, n=args.n,
+                  deletion_n=args.deletion_n, progress=lambda s: print("...", s, flush=True))
+    print(f"\npointing game: {args.n} two-object scenes; deletion: {args.deletion_n} scenes")
+    print(f"{'model':16s} {'method':13s} {'pointing':>9s} {'strict':>7s} {'other':>6s} {'area':>6s} {'deletion AUC':>13s}")
+    for r in rows:
+        f = (lambda v: "" if v is None else f"{v:.0%}")
+        print(f"{r['model']:16s} {r['method']:13s} {f(r['pointing']):>9s} {f(r['pointing_strict']):>7s} "
+              f"{f(r['other']):>6s} {f(r['area']):>6s} {r['deletion_auc']:13.3f}")
+
+
+if __name__ == "__main__":
+    main()

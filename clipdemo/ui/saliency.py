@@ -1,0 +1,121 @@
+"""Saliency tab: one image + texts -> where in the image each text matches, and which words drove it."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+import numpy as np
+
+from ..analysis.saliency import METHOD_NAMES, METHODS, SaliencyResult, saliency as run_saliency
+from ..map_figures import saliency_overlay
+from ..text import parse_lines
+from . import examples
+from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, preview_image,
+                     run_keeping_errors, user_errors)
+
+MAX_TEXTS = 6  # panels per request: each text is one map
+EXPLAINER = """
+**How the maps are made.** *Relevance* (Chefer, Gur and Wolf, ICCV 2021) follows the text's score back
+through every attention layer of the image encoder: each attention map is weighted by the gradient of
+the image-text cosine with respect to it, negative parts are dropped, heads are averaged, and the layers
+are chained together. It also says which words of the text mattered. *Occlusion* needs no gradients: it
+greys out one patch of the model's input at a time and records how much the text's cosine drops.
+
+**Reading the colours.** Bright yellow = the parts of the image that raised this text's score most,
+black = least. Each panel is scaled to its own maximum, so compare *where* between panels, not *how
+much*. The map has the resolution of the model's patches (8 x 8 for the bundled model, 7 x 7 for
+ViT-B/32), smoothed; the image is padded to a square, never cropped, so the map covers all of it.
+
+**Measured, not assumed.** On two-object scenes where the text names one object, the bundled model's
+relevance map points at the named object far more often than a map from random weights or a map
+that peaks at the image centre: see the README's Measurements.
+"""
+
+
+def method_note(result: SaliencyResult) -> str:
+    colours = ("bright = raised this text's score most, dark = least" if result.method == "relevance" else
+               "bright = greying out this patch lowered the text's cosine most, dark = least (or raised it)")
+    cosines = ", ".join(f"'{t}' {c:.3f}" for t, c in zip(result.texts, result.cosine))
+    return f"Drawn by **{result.method_name}**. Colours: {colours}; each panel scaled to its own maximum. Cosine: {cosines}."
+
+
+def as_json(result: SaliencyResult) -> dict:
+    """The command line's and the download's format: one 2-D map per text, rows top to bottom, 1 = most relevant."""
+    return {"texts": result.texts, "maps": np.round(result.maps.astype(np.float64), 4).tolist(), "method": result.method}
+
+
+def words_value(result: SaliencyResult) -> list[tuple[str, float | None]]:
+    """Per-word relevance for gr.HighlightedText: each word's share, scaled to the text's top word."""
+    out: list[tuple[str, float | None]] = []
+    for i, (text, words) in enumerate(zip(result.texts, result.words)):
+        if i:
+            out.append(("   |   ", None))
+        if not words:
+            out.append((text, None))
+            continue
+        top = max(w.relevance for w in words) or 1.0
+        out += [(f"{w.word} ", round(w.relevance / top, 3)) for w in words]
+    return out
+
+
+def overlay(image, result: SaliencyResult, titles=None):
+    """The overlay figure: the image at the maps' size under each map."""
+    h, w = result.maps.shape[1:]
+    pixels = np.asarray(image.convert("RGB").resize((w, h)))
+    titles = titles or [f"{t} (cosine {c:.3f})" for t, c in zip(result.texts, result.cosine)]
+    return saliency_overlay(pixels, result.maps, titles, result.method_name)
+
+
+@user_errors
+def saliency(image, texts: str, method: str = "relevance", session_model=None):
+    """Where in the image each text matches: a relevance map per text, and per-word relevance.
+
+    Args:
+        image: one image file.
+        texts: the texts to locate, one per line (at most 6).
+        method: "relevance" (gradient-weighted attention relevance, Chefer et al. 2021; also scores the
+            words) or "occlusion" (the drop in cosine when a grey patch covers each region).
+    Returns:
+        Notes (the method and what the colours mean), the overlay figure (one panel per text), per-word
+        relevance, and a JSON file {"texts": [...], "maps": [[[...]]], "method": "..."} with one 2-D map
+        per text in [0, 1] (rows top to bottom, covering the whole image; 1 = most relevant).
+    """
+    parsed = parse_lines(texts, "texts", limit=MAX_TEXTS)
+    loaded, notes = load_uploads(image, limit=1)
+    engine = engine_for(session_model)
+    result = run_saliency(engine, loaded[0].image, parsed.items, method=method)
+    body = notes_markdown(parsed.notes + notes, model_caveat(engine))
+    return ((body + "\n\n" if body else "") + method_note(result), overlay(loaded[0].image, result),
+            words_value(result), export("saliency.json", json.dumps(as_json(result))))
+
+
+def where(engine, image, texts, method: str = "relevance"):
+    """The overlay for the "where?" buttons of other tabs."""
+    return overlay(image, run_saliency(engine, image, texts, method=method))
+
+
+def build(session_model: gr.State) -> None:
+    with gr.Row():
+        with gr.Column(scale=2):
+            image = gr.File(label="Image", file_count="single", type="filepath")
+            preview = preview_image(height=240)
+            texts = gr.Textbox(label=f"Texts to locate (one per line, at most {MAX_TEXTS})", lines=4)
+            method = gr.Radio(list(METHODS), value="relevance", label="Method",
+                              info="; ".join(f"{k}: {v}" for k, v in METHOD_NAMES.items()))
+            run = gr.Button("Show where", variant="primary")
+        with gr.Column(scale=3):
+            error = error_box()
+            notes = gr.Markdown(elem_id="saliency-notes")
+            plot = gr.Plot(label="Where each text matches")
+            words = gr.HighlightedText(label="Which words mattered (relevance method; share of the text's relevance)",
+                                       show_legend=False, combine_adjacent=False, elem_id="saliency-words")
+            download = gr.File(label="Download the maps (JSON)")
+    gr.Examples(examples=examples.saliency_examples(), inputs=[image, texts], label="Examples",
+                elem_id="saliency-examples", example_labels=examples.SALIENCY_EXAMPLE_LABELS)
+    with gr.Accordion("How the maps are made, and how to read them", open=False):
+        gr.Markdown(EXPLAINER)
+    image.change(examples.preview_one, image, preview, api_name="saliency_preview",
+                 api_visibility="private", show_progress="hidden")
+    run_keeping_errors(run.click, saliency, [image, texts, method, session_model], [notes, plot, words, download],
+                       error, api_name="saliency")
