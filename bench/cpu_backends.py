@@ -89,7 +89,8 @@ def main() -> None:
     flops = vision_flops(model.config)
     # the floor is the best fp32 matmul rate this machine reaches, best of five (it is shared): torch's BLAS,
     # or ONNX Runtime's MLAS, which on this AMD EPYC reaches about twice torch's rate
-    rates = {"torch": max(matmul_rate(2048, 3) for _ in range(5)), "onnxruntime": max(ort_matmul_rate() for _ in range(5))}
+    rates = {"torch": max(matmul_rate(2048, 3) for _ in range(5)),
+             "onnxruntime": max(ort_matmul_rate() for _ in range(5))}
     rate = max(rates.values())
     floor = flops / rate
     rows = []

@@ -72,7 +72,8 @@ def main() -> None:
     rows = report({"tiny-scenes": bundled, "random weights": bundled.random_twin(0)}, n=args.n,
                   deletion_n=args.deletion_n, progress=lambda s: print("...", s, flush=True))
     print(f"\npointing game: {args.n} two-object scenes; deletion: {args.deletion_n} scenes")
-    print(f"{'model':16s} {'method':13s} {'pointing':>9s} {'strict':>7s} {'other':>6s} {'area':>6s} {'deletion AUC':>13s}")
+    print(f"{'model':16s} {'method':13s} {'pointing':>9s} {'strict':>7s} {'other':>6s} {'area':>6s} "
+          f"{'deletion AUC':>13s}")
     for r in rows:
         f = (lambda v: "" if v is None else f"{v:.0%}")
         print(f"{r['model']:16s} {r['method']:13s} {f(r['pointing']):>9s} {f(r['pointing_strict']):>7s} "

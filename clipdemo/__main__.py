@@ -97,10 +97,12 @@ def saliency(args) -> None:
 
         print(json.dumps(as_json(result)))
         return
-    print(f"model: {engine.info.name}  method: {result.method_name}  map: {result.maps.shape[2]} x {result.maps.shape[1]}")
+    height, width = result.maps.shape[1:]
+    print(f"model: {engine.info.name}  method: {result.method_name}  map: {width} x {height}")
     for text, cosine, m, words in zip(result.texts, result.cosine, result.maps, result.words):
         y, x = divmod(int(m.argmax()), m.shape[1])
-        line = f"{text!r}: cosine {cosine:.3f}, most relevant at x={x}, y={y} ({x / m.shape[1]:.0%}, {y / m.shape[0]:.0%})"
+        line = (f"{text!r}: cosine {cosine:.3f}, most relevant at x={x}, y={y} "
+                f"({x / m.shape[1]:.0%}, {y / m.shape[0]:.0%})")
         if words:
             line += "; words: " + ", ".join(f"{w.word} {w.relevance:.0%}" for w in words)
         print(line)
@@ -141,10 +143,11 @@ def main(argv=None) -> int:
     sa.add_argument("image")
     sa.add_argument("texts", nargs="+", metavar="TEXT")
     sa.add_argument("--method", default="relevance", choices=["relevance", "occlusion"],
-                    help="relevance: gradient-weighted attention relevance (Chefer et al. 2021); occlusion: grey patches")
+                    help="relevance: gradient-weighted attention relevance (Chefer et al. 2021); "
+                         "occlusion: grey patches")
     sa.add_argument("--json", action="store_true",
-                    help='print {"texts": [...], "maps": [[[...]]], "method": "..."}: one 2-D map per text, rows top to '
-                         "bottom, covering the whole image, values in [0, 1], larger = more relevant")
+                    help='print {"texts": [...], "maps": [[[...]]], "method": "..."}: one 2-D map per text, '
+                         "rows top to bottom, covering the whole image, values in [0, 1], larger = more relevant")
     for s in (pr, ev, sa):
         s.add_argument("--model", default=DEFAULT_MODEL)
         s.add_argument("--device", default=None)

@@ -16,6 +16,7 @@ from .figures import _layout, _short
 
 SALIENCY_SCALE = "Inferno"
 IMAGE_COLOUR, TEXT_COLOUR = "#2563eb", "#dc2626"
+WHITE_EDGE = dict(color="white", width=1)  # markers stay distinct where they overlap
 
 
 def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str], method: str,
@@ -69,10 +70,10 @@ def embedding_map(image_xy: np.ndarray, text_xy: np.ndarray, pairs: Sequence[tup
     fig.add_trace(go.Scatter(x=lines_x, y=lines_y, mode="lines", line=dict(color="#9ca3af", width=1),
                              name="matching pair", hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=image_xy[:, 0], y=image_xy[:, 1], mode="markers", name="image",
-                             marker=dict(symbol="circle", size=11, color=IMAGE_COLOUR, line=dict(color="white", width=1)),
+                             marker=dict(symbol="circle", size=11, color=IMAGE_COLOUR, line=WHITE_EDGE),
                              text=list(image_names), hovertemplate="image: %{text}<extra></extra>"))
     fig.add_trace(go.Scatter(x=text_xy[:, 0], y=text_xy[:, 1], mode="markers", name="text",
-                             marker=dict(symbol="diamond", size=11, color=TEXT_COLOUR, line=dict(color="white", width=1)),
+                             marker=dict(symbol="diamond", size=11, color=TEXT_COLOUR, line=WHITE_EDGE),
                              text=[_short(t, 80) for t in texts], hovertemplate="text: %{text}<extra></extra>"))
     ci, ct = image_xy.mean(0), text_xy.mean(0)
     fig.add_trace(go.Scatter(x=[ci[0], ct[0]], y=[ci[1], ct[1]], mode="lines+markers", name="centroids (the gap)",

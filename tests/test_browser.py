@@ -170,16 +170,30 @@ def _assert_whole_previews(panel, files):
 
 
 def _assert_captions_whole(page, selector: str):
-    """No gallery caption is cut off with an ellipsis: each shows all of its text."""
-    cut = page.locator(selector).evaluate(
-        "(g) => [...g.querySelectorAll('.caption-label')].filter(c => c.scrollWidth > c.clientWidth + 1)"
-        ".map(c => c.innerText)")
-    assert not cut, cut
+    """Each gallery caption shows all its text (no ellipsis) under its picture, not over it."""
+    problems = page.locator(selector).evaluate("""(g) => [...g.querySelectorAll('.thumbnail-item')].flatMap(t => {
+        const c = t.querySelector('.caption-label'), img = t.querySelector('img');
+        if (!c) return [];
+        const out = [];
+        if (c.scrollWidth > c.clientWidth + 1) out.push(`cut: ${c.innerText}`);
+        if (c.getBoundingClientRect().top < img.getBoundingClientRect().bottom - 1)
+          out.push(`over the picture: ${c.innerText}`);
+        return out; })""")
+    assert not problems, problems
 
 
 def _assert_table_fits(page, selector: str):
     problems = page.locator(selector).evaluate(TABLE_JS)
     assert not problems, problems
+
+
+def _assert_title_fits(plot):
+    """A Plotly title is not cut at the figure's edge (the number it carries is often at its end)."""
+    spill = plot.evaluate("""(p) => { const t = p.querySelector('.gtitle'); if (!t) return null;
+        const r = t.getBoundingClientRect(), box = p.getBoundingClientRect();
+        const out = r.right > box.right + 1 || r.left < box.left - 1;
+        return out ? [t.textContent, r.left, r.right, box.left, box.right] : null; }""")
+    assert spill is None, spill
 
 
 def _assert_no_overlaps(plot):
@@ -241,6 +255,8 @@ def test_zero_shot_error_stays_on_the_page(page):
     error = panel.locator(".block.run-error")
     expect(error).to_contain_text("must contain {} exactly once")
     expect(panel.locator("[data-testid=status-tracker] span.error:visible")).to_have_count(0)  # no bare pills
+    earlier = page.locator("#zero-shot-table")  # the last run's results stay, dimmed: they are not this run's
+    assert float(earlier.evaluate("e => getComputedStyle(e).opacity")) < 0.5
     page.wait_for_timeout(10_000)
     expect(error).to_be_visible()
     expect(error).to_contain_text("must contain {} exactly once")
@@ -248,6 +264,7 @@ def test_zero_shot_error_stays_on_the_page(page):
     panel.get_by_label("Prompt template ({} is the label)").fill("a photo of a {}.")
     _run(page, panel, "Classify")
     expect(error).to_be_hidden()
+    assert float(earlier.evaluate("e => getComputedStyle(e).opacity")) == 1
 
 
 def test_cifar100_is_one_click_and_says_it_replaced_the_labels(page):
@@ -292,11 +309,11 @@ def test_similarity_tab(page):
     assert plot.locator(".heatmaplayer, .hm").count() >= 1
     assert "three blue stars" in plot.inner_text()
     _assert_no_overlaps(plot)
+    _shot(page, "3-similarity.png")  # the cosine view: the README's picture
     panel.get_by_label("softmax over texts").check()
     page.get_by_text("softmax over texts: 8 images").first.wait_for()
     scale = re.search(r"logit_scale ([\d.]+)", page.locator("#model-banner").inner_text()).group(1)
     expect(panel).to_contain_text(f"logit_scale {scale} (this model's learned value)")  # point 7: not "x100"
-    _shot(page, "3-similarity.png")
 
 
 def test_saliency_tab(page):
@@ -338,6 +355,7 @@ def test_embedding_map_tab(page):
     panel.get_by_role("button", name="Draw the map").click()
     expect(page.locator("#embedding-notes")).to_contain_text("with each modality's mean removed")
     page.wait_for_timeout(1000)
+    _assert_title_fits(panel.locator(".js-plotly-plot").first)
     panel.locator(".js-plotly-plot").first.screenshot(path=str(SHOTS / "8c-embedding-map-means-removed.png"))
 
 

@@ -41,7 +41,8 @@ def test_local_store_holds_the_engines_embeddings_and_hashes(bundled_engine, fol
     assert isinstance(store.vectors, np.memmap)  # served from the page cache, not copied into RAM
     manifest = json.loads((tmp_path / "store" / "manifest.json").read_text())
     assert manifest["count"] == 8 and manifest["dim"] == bundled_engine.info.embed_dim
-    assert manifest["index"]["kind"] == "exact" and manifest["backend"] == "torch" and manifest["model"] == "tiny-scenes"
+    assert manifest["index"]["kind"] == "exact" and manifest["backend"] == "torch"
+    assert manifest["model"] == "tiny-scenes"
     assert store.paths == sorted(store.paths)
     expected = bundled_engine.encode_images([_open(p) for p in store.paths]).numpy()
     np.testing.assert_allclose(store.vectors, expected, atol=1e-5)
@@ -76,7 +77,8 @@ def test_resuming_embeds_only_new_or_changed_files(bundled_engine, folder, tmp_p
 def test_a_table_source_gives_the_same_store_as_the_folder(bundled_engine, folder, tmp_path):
     root, _ = folder
     files = sorted(p.relative_to(root) for p in root.rglob("*.png"))
-    pd.DataFrame({"caption": ["x"] * len(files), "image": [str(f) for f in files]}).to_csv(root / "pairs.csv", index=False)
+    table = pd.DataFrame({"caption": ["x"] * len(files), "image": [str(f) for f in files]})
+    table.to_csv(root / "pairs.csv", index=False)
     pd.DataFrame({"file": [str(root / f) for f in files]}).to_parquet(tmp_path / "images.parquet")
     index_source(str(root), str(tmp_path / "a"), clip_engine=bundled_engine, progress=False)
     index_source(str(root / "pairs.csv"), str(tmp_path / "b"), clip_engine=bundled_engine, progress=False)

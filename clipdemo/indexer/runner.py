@@ -48,7 +48,8 @@ class IndexReport:
 
 def index_source(source: str, out: str, model: str = "tiny-scenes", engine: str = "local", batch_size: int = 64,
                  backend: str = "torch", device: str | None = None, column: str | None = None,
-                 concurrency: int = 1, num_gpus: float = 0, clip_engine=None, exact_below: int = faiss_index.EXACT_BELOW,
+                 concurrency: int = 1, num_gpus: float = 0, clip_engine=None,
+                 exact_below: int = faiss_index.EXACT_BELOW,
                  hnsw_below: int = faiss_index.HNSW_BELOW, progress: bool = True) -> IndexReport:
     """Embed every image of `source` into the store at `out`, resuming: only new or changed files are embedded.
 
@@ -77,7 +78,8 @@ def index_source(source: str, out: str, model: str = "tiny-scenes", engine: str 
     if engine == "local":
         backend = clip_engine.info.backend  # what the vectors were made with (a passed-in engine's own)
     folder = Path(out).expanduser()
-    manifest, prior, run_dir = prepare(folder, name, store_fingerprint(clip_engine), backend, clip_engine.info.embed_dim)
+    fingerprint = store_fingerprint(clip_engine)
+    manifest, prior, run_dir = prepare(folder, name, fingerprint, backend, clip_engine.info.embed_dim)
     known = prior.set_index(["path", "stamp"]).index
     todo = listing[~listing.set_index(["path", "stamp"]).index.isin(known)].reset_index(drop=True)
     todo.insert(0, "id", range(manifest["next_id"], manifest["next_id"] + len(todo)))

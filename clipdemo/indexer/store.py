@@ -157,7 +157,8 @@ def prepare(folder: Path, model: str, fingerprint: str, backend: str, dim: int) 
     else:
         if manifest["fingerprint"] != fingerprint:
             raise InputError(f"{str(folder)!r} was built with model {manifest['model']!r} (fingerprint "
-                             f"{manifest['fingerprint']}), not this one; use --model {manifest['model']} or a new --out.")
+                             f"{manifest['fingerprint']}), not this one; use --model {manifest['model']} or a new "
+                             "--out.")
         if manifest["backend"] != backend:
             raise InputError(f"{str(folder)!r} was built with --backend {manifest['backend']}; pass the same "
                              "backend to add to it, or a new --out.")
@@ -191,7 +192,8 @@ def commit(folder: Path, manifest: dict, listing: pd.DataFrame, prior: pd.DataFr
     old = np.load(folder / VECTORS, mmap_mode="r") if (folder / VECTORS).exists() else np.zeros((0, dim), np.float32)
     tmp = folder / (VECTORS + ".tmp.npy")
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(keep), dim))
-    rows, fresh_vectors = keep["row"].to_numpy(), np.stack(fresh_rows["embedding"].to_numpy()) if len(fresh_rows) else None
+    rows = keep["row"].to_numpy()
+    fresh_vectors = np.stack(fresh_rows["embedding"].to_numpy()) if len(fresh_rows) else None
     fresh_at = np.flatnonzero(from_fresh.to_numpy())
     step = 65_536  # bounded memory: copy old vectors through in chunks
     for start in range(0, len(keep), step):
@@ -207,9 +209,10 @@ def commit(folder: Path, manifest: dict, listing: pd.DataFrame, prior: pd.DataFr
     catalog = keep[["id", "path", "stamp", "hash"]].astype({"id": "int64"})
     pq.write_table(pa.Table.from_pandas(catalog, preserve_index=False), folder / (CATALOG + ".tmp"))
     os.replace(folder / (CATALOG + ".tmp"), folder / CATALOG)
-    shards = sorted(str(p.relative_to(folder)) for p in Path(run_dir).glob("*.parquet")) if Path(run_dir).exists() else []
-    manifest.update(count=len(catalog), next_id=int(max(manifest["next_id"], catalog["id"].max() + 1 if len(catalog) else 0)),
-                    runs=manifest["runs"] + 1, shards=manifest["shards"] + shards, updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    shards = sorted(str(p.relative_to(folder)) for p in Path(run_dir).glob("*.parquet"))  # none if no run dir
+    next_id = int(max(manifest["next_id"], catalog["id"].max() + 1 if len(catalog) else 0))
+    manifest.update(count=len(catalog), next_id=next_id, runs=manifest["runs"] + 1,
+                    shards=manifest["shards"] + shards, updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
     return {"count": len(catalog), "reused": int(reused.sum()), "embedded": int(is_fresh.sum()),
             "failed": [e if e.startswith(p) else f"{p}: {e}" for p, e in zip(failed["path"], failed["error"])]}
 

@@ -15,8 +15,8 @@ from .grammar import (COLOURS, COUNTS, DIGITS, OPPOSITE_SIDE, RELATIONS, SHAPES,
                       object_sides, relation_key)
 from .render import SHIFTED_FONTS, TRAIN_FONTS, background, draw_shape, draw_text, object_colour
 
-__all__ = ["Placed", "Scene", "scene_rng", "object_mask", "group_scene", "relation_scene", "digit_scene", "random_scene",
-           "canonical_caption", "describe", "COLOURS", "SHAPES", "COUNTS", "DIGITS", "RELATIONS"]
+__all__ = ["Placed", "Scene", "scene_rng", "object_mask", "group_scene", "relation_scene", "digit_scene",
+           "random_scene", "canonical_caption", "describe", "COLOURS", "SHAPES", "COUNTS", "DIGITS", "RELATIONS"]
 
 _SPLITS = {"train": 0, "heldout": 1, "probe": 2}
 _EXTENT = 1.2  # the widest shape (square) reaches 1.2 r from its centre

@@ -25,8 +25,14 @@ CSS = """
 footer {display: none !important}
 .block.run-error {border: 1px solid #dc2626; background: #fef2f2; border-radius: 8px; padding: 4px 12px}
 .run-error p {color: #991b1b}
-/* gallery captions carry the answer (a score, what the model said): wrap them rather than cut them */
-.wrapped-captions .caption-label {white-space: normal; overflow-wrap: anywhere; max-width: 94%}
+/* gallery captions carry the answer (a score, what the model said): under the picture, whole, not over it */
+.wrapped-captions .thumbnail-item {aspect-ratio: auto !important; height: auto !important; display: flex;
+  flex-direction: column}
+.wrapped-captions .thumbnail-item > img {aspect-ratio: 1 / 1; height: auto !important; flex: none}
+.wrapped-captions .caption-label {position: static !important; max-width: none !important; border: none !important;
+  border-radius: 0 !important; white-space: normal; overflow-wrap: anywhere; opacity: 1 !important}
+/* while a tab shows a failed run's message, the results beside it are the previous run's: dimmed */
+.column:has(> .block.run-error) > .block:not(.run-error) {opacity: .35}
 /* a failed run is explained once, in its tab's message box: no bare "Error" pill over every output */
 [data-testid="status-tracker"]:has(span.error) {display: none !important}
 """

@@ -16,9 +16,9 @@ from .saliency import where
 EXPLAINER = """
 **Reading the numbers.** Like a Flickr30k caption-ranking table: each caption's *probability* is
 `softmax(logit_scale x cosine)` over the captions you gave, so they sum to 100% and only say which
-caption fits *best among these*, not whether any fits. The *cosine* is the raw similarity; for CLIP a
-good caption scores about 0.3 and a poor one 0.15-0.2. CLIP reads at most 77 tokens (about 50-60 words);
-longer captions are cut, and the table marks them.
+caption fits *best among these*, not whether any fits. The *cosine* is the raw similarity; for OpenAI's
+CLIP a good caption scores about 0.3 and a poor one 0.15-0.2 (the bundled tiny-scenes spreads wider).
+CLIP reads at most 77 tokens (about 50-60 words); longer captions are cut, and the table marks them.
 """
 
 
@@ -77,6 +77,8 @@ def build(session_model: gr.State) -> None:
             preview = preview_image(height=280)
             captions = gr.Textbox(label="Candidate captions (one per line)", lines=8)
             run = gr.Button("Rank captions", variant="primary")
+            gr.Examples(examples=examples.caption_examples(), inputs=[image, captions], label="Examples",
+                        elem_id="captions-examples", example_labels=examples.CAPTION_EXAMPLE_LABELS)
         with gr.Column(scale=3):
             error = error_box()
             notes = gr.Markdown()
@@ -86,8 +88,6 @@ def build(session_model: gr.State) -> None:
             csv = gr.File(label="Download CSV")
             where_button = gr.Button("Where? Show where the top 3 captions match")
             where_plot = gr.Plot(label="Where (relevance maps)", elem_id="captions-where")
-    gr.Examples(examples=examples.caption_examples(), inputs=[image, captions], label="Examples",
-                elem_id="captions-examples", example_labels=examples.CAPTION_EXAMPLE_LABELS)
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
     image.change(examples.preview_one, image, preview, api_name="rank_captions_preview",

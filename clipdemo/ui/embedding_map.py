@@ -51,9 +51,10 @@ def summary(result: EmbeddingMap, n_images: int, n_texts: int) -> str:
             f"| centroid distance (the gap) | **{g.gap:.3f}** | {c.gap:.3f} |",
             f"| mean cosine, matching pairs | {g.matched_cosine:.3f} | {c.matched_cosine:.3f} |",
             f"| mean cosine, other pairs | {g.unmatched_cosine:.3f} | {c.unmatched_cosine:.3f} |",
-            f"| zero-shot accuracy (each image's best text of all {n_texts}) | {_percent(result.raw.zero_shot_accuracy)} "
-            f"| {_percent(result.without_means.zero_shot_accuracy)} |"]
-    rows += [f"| {k} | {_percent(v)} | {_percent(result.without_means.recall[k])} |" for k, v in result.raw.recall.items()]
+            f"| zero-shot accuracy (each image's best text of all {n_texts}) "
+            f"| {_percent(result.raw.zero_shot_accuracy)} | {_percent(result.without_means.zero_shot_accuracy)} |"]
+    rows += [f"| {k} | {_percent(v)} | {_percent(result.without_means.recall[k])} |"
+             for k, v in result.raw.recall.items()]
     shown = "with each modality's mean removed" if result.centred else "as the model gives them"
     return (f"**{n_images} images, {n_texts} texts**, text i matching image i; the map shows the embeddings "
             f"{shown}.{axes}\n\n" + "\n".join(rows))
@@ -82,8 +83,8 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
     names = [im.name for im in loaded]
     thumbs = [thumbnail_uri(im.image, 64) for im in loaded] if len(loaded) <= 40 else []
     gap = result.gap_centred.gap if result.centred else result.gap.gap
-    title = (f"Images and texts in 2-D ({result.projection}"
-             + (", each modality's mean removed" if result.centred else "") + f"): centroid distance {gap:.2f}")
+    title = (f"Centroid distance {gap:.2f} · images and texts in 2-D ({result.projection})"
+             + ("<br><sup>each modality's mean removed</sup>" if result.centred else ""))
     figure = map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(min(len(names), len(parsed.items)))],
                         names, parsed.items, thumbs, title=title, axis_names=AXES[result.projection])
     note = notes_markdown(parsed.notes + notes, model_caveat(engine))
@@ -99,13 +100,13 @@ def build(session_model: gr.State) -> None:
             projection = gr.Radio(list(PROJECTIONS), value="PCA", label="Projection")
             remove_means = gr.Checkbox(label="Remove each modality's mean (close the gap)", value=False)
             run = gr.Button("Draw the map", variant="primary")
+            gr.Examples(examples=examples.embedding_examples(), inputs=[images, texts], label="Examples",
+                        elem_id="embedding-examples", example_labels=examples.EMBEDDING_EXAMPLE_LABELS)
         with gr.Column(scale=3):
             error = error_box()
             notes = gr.Markdown(elem_id="embedding-notes")
             plot = gr.Plot(label="Embedding map")
             csv = gr.File(label="Download the 2-D coordinates (CSV)")
-    gr.Examples(examples=examples.embedding_examples(), inputs=[images, texts], label="Examples",
-                elem_id="embedding-examples", example_labels=examples.EMBEDDING_EXAMPLE_LABELS)
     with gr.Accordion("The modality gap, and why CLIP's cosines are small", open=False):
         gr.Markdown(EXPLAINER)
     run_keeping_errors(run.click, embedding_map, [images, texts, projection, remove_means, session_model],

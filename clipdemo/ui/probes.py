@@ -109,7 +109,7 @@ def build(session_model: gr.State) -> None:
             confusion_suite = gr.Dropdown([], label="Confusion matrix of suite", interactive=True)
             confusion = gr.Plot(label="Confusion")
             wrong = gr.Gallery(label="Most confidently wrong (what it said, how sure, the truth)", columns=3,
-                               height=360, object_fit="contain", elem_id="probes-wrong",
+                               height=600, object_fit="contain", elem_id="probes-wrong",
                                elem_classes="wrapped-captions")
             with gr.Row():
                 csv = gr.File(label="Items (CSV)")

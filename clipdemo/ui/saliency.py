@@ -37,12 +37,14 @@ def method_note(result: SaliencyResult) -> str:
     colours = ("bright = raised this text's score most, dark = least" if result.method == "relevance" else
                "bright = greying out this patch lowered the text's cosine most, dark = least (or raised it)")
     cosines = ", ".join(f"'{t}' {c:.3f}" for t, c in zip(result.texts, result.cosine))
-    return f"Drawn by **{result.method_name}**. Colours: {colours}; each panel scaled to its own maximum. Cosine: {cosines}."
+    return (f"Drawn by **{result.method_name}**. Colours: {colours}; each panel scaled to its own maximum. "
+            f"Cosine: {cosines}.")
 
 
 def as_json(result: SaliencyResult) -> dict:
     """The command line's and the download's format: one 2-D map per text, rows top to bottom, 1 = most relevant."""
-    return {"texts": result.texts, "maps": np.round(result.maps.astype(np.float64), 4).tolist(), "method": result.method}
+    maps = np.round(result.maps.astype(np.float64), 4).tolist()
+    return {"texts": result.texts, "maps": maps, "method": result.method}
 
 
 def words_value(result: SaliencyResult) -> list[tuple[str, float | None]]:
@@ -104,6 +106,8 @@ def build(session_model: gr.State) -> None:
             method = gr.Radio(list(METHODS), value="relevance", label="Method",
                               info="; ".join(f"{k}: {v}" for k, v in METHOD_NAMES.items()))
             run = gr.Button("Show where", variant="primary")
+            gr.Examples(examples=examples.saliency_examples(), inputs=[image, texts], label="Examples",
+                        elem_id="saliency-examples", example_labels=examples.SALIENCY_EXAMPLE_LABELS)
         with gr.Column(scale=3):
             error = error_box()
             notes = gr.Markdown(elem_id="saliency-notes")
@@ -111,8 +115,6 @@ def build(session_model: gr.State) -> None:
             words = gr.HighlightedText(label="Which words mattered (relevance method; share of the text's relevance)",
                                        show_legend=False, combine_adjacent=False, elem_id="saliency-words")
             download = gr.File(label="Download the maps (JSON)")
-    gr.Examples(examples=examples.saliency_examples(), inputs=[image, texts], label="Examples",
-                elem_id="saliency-examples", example_labels=examples.SALIENCY_EXAMPLE_LABELS)
     with gr.Accordion("How the maps are made, and how to read them", open=False):
         gr.Markdown(EXPLAINER)
     image.change(examples.preview_one, image, preview, api_name="saliency_preview",

@@ -60,13 +60,13 @@ def build(session_model: gr.State) -> None:
             texts = gr.Textbox(label="Texts (columns, one per line)", lines=8)
             view = gr.Radio(list(VIEWS), value="cosine", label="Show")
             run = gr.Button("Compute matrix", variant="primary")
+            gr.Examples(examples=examples.similarity_examples(), inputs=[images, texts], label="Examples",
+                        elem_id="similarity-examples", example_labels=examples.SIMILARITY_EXAMPLE_LABELS)
         with gr.Column(scale=3):
             error = error_box()
             notes = gr.Markdown()
             plot = gr.Plot(label="Similarity")
             csv = gr.File(label="Download CSV")
-    gr.Examples(examples=examples.similarity_examples(), inputs=[images, texts], label="Examples",
-                elem_id="similarity-examples", example_labels=examples.SIMILARITY_EXAMPLE_LABELS)
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
     args = [images, texts, view, session_model]

@@ -92,7 +92,7 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
         engine = ClipEngine(model, tiny_processor(tokenizer), name=f"trained in this session ({history[0][-1]} steps)",
                             source="memory", knows_photos=False)
         ended = "Stopped" if run.stop.is_set() and history[0][-1] < steps else "Done"
-        yield (run_id, text + f"\n\n{ended}. Choose **trained here** above to use it in the other tabs.",
+        yield (run_id, text + f"\n\n{ended}. Choose **trained here** (left, under Stop) to use it in the other tabs.",
                gr.skip(), gr.skip(), engine, gr.skip())
     finally:
         with _runs_lock:
@@ -105,7 +105,8 @@ def _map(model, tokenizer, pixel_values, captions: list[str], step: int):
     return map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(len(captions))],
                       [f"scene {i + 1}: {c}" for i, c in enumerate(captions)], captions,
                       title=f"A fixed batch in 2-D (PCA), step {step}: gap {result.gap.gap:.2f}, "
-                            f"matching cosine {result.gap.matched_cosine:.2f} vs {result.gap.unmatched_cosine:.2f}")
+                            f"cosine of matching pairs {result.gap.matched_cosine:.2f}, "
+                            f"of other pairs {result.gap.unmatched_cosine:.2f}")
 
 
 def _temperature(scales: list[float]) -> str:

@@ -16,8 +16,8 @@ from .saliency import where
 
 EXPLAINER = f"""
 **Reading the numbers.** Each label is put into the template (`{DEFAULT_TEMPLATE}`) and encoded; the
-*cosine* is the similarity of that text's embedding with the image's. CLIP's cosines for a matching pair
-sit around 0.2-0.35 and for a wrong one a few hundredths lower: the two encoders' embeddings only ever
+*cosine* is the similarity of that text's embedding with the image's. OpenAI's CLIP's cosines for a
+matching pair sit around 0.2-0.35 and for a wrong one a few hundredths lower: the two encoders' embeddings only ever
 need to rank, not to align perfectly. The *probability* is `softmax(logit_scale x cosine)` over the labels
 you gave. `logit_scale` is CLIP's learned inverse temperature (100 for OpenAI's models): it stretches a
 0.03 gap in cosine into a factor of e^3 = 20 in odds. The probabilities are relative to your candidates:
@@ -95,6 +95,8 @@ def build(session_model: gr.State) -> None:
             with gr.Row():
                 run = gr.Button("Classify", variant="primary")
                 cifar = gr.Button("CIFAR-100: top 5 of 100 classes")
+            gr.Examples(examples=examples.zero_shot_examples(), inputs=[images, labels, template], label="Examples",
+                        elem_id="zero-shot-examples", example_labels=examples.ZERO_SHOT_EXAMPLE_LABELS)
         with gr.Column(scale=3):
             error = error_box()
             notes = gr.Markdown()
@@ -104,8 +106,6 @@ def build(session_model: gr.State) -> None:
             csv = gr.File(label="Download CSV (all labels)")
             where_button = gr.Button("Where? Show where the top 3 labels match in the first image")
             where_plot = gr.Plot(label="Where (relevance maps)", elem_id="zero-shot-where")
-    gr.Examples(examples=examples.zero_shot_examples(), inputs=[images, labels, template], label="Examples",
-                elem_id="zero-shot-examples", example_labels=examples.ZERO_SHOT_EXAMPLE_LABELS)
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
     images.change(examples.preview, images, gallery, api_name="zero_shot_preview",
