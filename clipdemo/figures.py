@@ -10,6 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .text import percent
+
 _FONT = dict(family="Inter, system-ui, sans-serif", size=13)
 
 
@@ -26,13 +28,6 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _bar_text(value: float, x_title: str) -> str:
-    """A bar's figure as the tables print it: a probability under 0.1% is "<0.1%", not "0.0%"."""
-    if x_title != "probability":
-        return f"{value:.3f}"
-    return "<0.1%" if value < 0.001 else f"{value:.1%}"
-
-
 def ranked_bars(panels: Sequence[tuple[str, Sequence[str], Sequence[float]]], x_title: str = "probability",
                 title: str = "") -> go.Figure:
     """Horizontal bars, highest at the top, one panel per (panel title, labels, values)."""
@@ -40,7 +35,7 @@ def ranked_bars(panels: Sequence[tuple[str, Sequence[str], Sequence[float]]], x_
                         vertical_spacing=0.5 / max(len(panels), 1) if len(panels) > 1 else 0.0)
     for row, (_, labels, values) in enumerate(panels, start=1):
         fig.add_trace(go.Bar(x=list(values)[::-1], y=[_short(label) for label in labels][::-1], orientation="h",
-                             text=[_bar_text(v, x_title) for v in values][::-1],
+                             text=[percent(v) if x_title == "probability" else f"{v:.3f}" for v in values][::-1],
                              textposition="auto", marker_color="#4f46e5", showlegend=False,
                              hovertemplate="%{y}: %{x:.4f}<extra></extra>"), row=row, col=1)
         fig.update_xaxes(title_text=x_title if row == len(panels) else None, row=row, col=1,

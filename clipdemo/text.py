@@ -58,3 +58,8 @@ def fill(template: str, label: str) -> str:
 
 def parse_templates(text: str | list[str]) -> list[str]:
     return [check_template(t) for t in parse_lines(text, "templates", MAX_TEMPLATES).items]
+
+
+def percent(p: float) -> str:
+    """A probability as people read it, in tables and on bars alike: 99.9%, 0.4%, <0.1%."""
+    return f"{p:.1%}" if p >= 0.001 else "<0.1%"

@@ -209,3 +209,20 @@ def test_ray_gives_the_same_store_as_local(local_ray, folder, tmp_path):
     Image.new("RGB", (64, 64), (200, 0, 0)).save(root / "scene0.png")
     resumed = index_source(str(root), str(tmp_path / "ray"), model="tiny-scenes", engine="ray", progress=False)
     assert (resumed.embedded, resumed.reused) == (1, 7)
+
+
+def test_store_fingerprint_is_the_same_for_fp32_and_fp16_weights(bundled_engine_copy):
+    """A store built on CPU (fp32) is searchable from a CUDA server, which loads the model in fp16."""
+    from clipdemo.indexer.store import store_fingerprint
+
+    fp32 = store_fingerprint(bundled_engine_copy)
+    bundled_engine_copy.model.half()
+    assert store_fingerprint(bundled_engine_copy) == fp32
+
+
+@pytest.fixture
+def bundled_engine_copy():
+    from clipdemo.engine import ClipEngine
+    from clipdemo.registry import BUNDLED_MODEL
+
+    return ClipEngine.load(BUNDLED_MODEL, "cpu")  # its own copy: the test changes its dtype

@@ -42,7 +42,7 @@ def store_fingerprint(engine) -> str:
     model = engine.model
     for p in (model.visual_projection.weight, model.vision_model.post_layernorm.weight, model.text_projection.weight,
               model.text_model.final_layer_norm.weight):
-        h.update(p.detach().float().cpu().numpy().tobytes())
+        h.update(p.detach().half().float().cpu().numpy().tobytes())  # fp16 on CUDA, fp32 on CPU: the same hash
     return h.hexdigest()
 
 

@@ -34,7 +34,7 @@ footer {display: none !important}
 /* while a tab shows a failed run's message, the results beside it are the previous run's: dimmed */
 .column:has(> .block.run-error) > .block:not(.run-error) {opacity: .35}
 /* a failed run is explained once, in its tab's message box: no bare "Error" pill over every output */
-[data-testid="status-tracker"]:has(span.error) {display: none !important}
+.column:has(> .block.run-error) [data-testid="status-tracker"]:has(span.error) {display: none !important}
 """
 # gradio's galleries load thumbnails lazily: tiles below the fold stay blank until scrolled to (and in a
 # screenshot taken right after a search). Load them at once: a gallery here holds at most a few dozen.
@@ -112,8 +112,10 @@ def main(argv=None) -> None:
     search.set_store(args.store)
     store = search.served_store()
     manifest = store.manifest if store is not None else {}
+    # a store's CPU backend (int8, onnx) is for CPU serving: on a GPU the model runs as itself
+    stored_backend = manifest.get("backend") if engine_module.pick_device(args.device).type == "cpu" else None
     engine_module.configure(args.model or manifest.get("model") or DEFAULT_MODEL, args.device,
-                            args.backend or manifest.get("backend"))
+                            args.backend or stored_backend)
     search.set_gallery_folder(args.gallery)
     if args.preload:
         engine_module.get_engine()

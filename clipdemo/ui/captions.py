@@ -7,9 +7,9 @@ import pandas as pd
 
 from ..analysis.captions import rank_captions as run_rank_captions
 from ..figures import ranked_bars
-from ..text import parse_lines
+from ..text import parse_lines, percent
 from . import examples
-from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, percent,
+from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown,
                      preview_image, run_keeping_errors, user_errors)
 from .saliency import where
 
@@ -93,6 +93,6 @@ def build(session_model: gr.State) -> None:
     image.change(examples.preview_one, image, preview, api_name="rank_captions_preview",
                  api_visibility="private", show_progress="hidden")
     run_keeping_errors(run.click, rank_captions, [image, captions, session_model], [notes, plot, table, csv], error,
-                       api_name="rank_captions")
+                       api_name="rank_captions", clears=[where_plot])
     run_keeping_errors(where_button.click, rank_captions_where, [image, captions, session_model], where_plot, error,
                        api_name="rank_captions_where")

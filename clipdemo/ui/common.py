@@ -41,29 +41,30 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except InputError as exc:
             log.info("/%s refused: %s", fn.__name__, exc)
-            _remember_error(f"**Cannot do that.** {exc}")
+            _remember_error(fn.__name__, f"**Cannot do that.** {exc}")
             raise gr.Error(str(exc), title="Cannot do that", print_exception=False) from None
         except ModelError as exc:
             log.error("/%s: the model failed", fn.__name__, exc_info=True)
-            _remember_error(f"**The model failed.** {exc}")
+            _remember_error(fn.__name__, f"**The model failed.** {exc}")
             raise gr.Error(str(exc), title="The model failed", print_exception=False) from None
 
     return wrapper
 
 
-# The last error of each browser session, kept until its tab shows it: a toast fades, this stays.
-_errors: OrderedDict[str, str] = OrderedDict()
+# The last error of each (browser session, function), kept until its tab shows it: a toast fades, this stays.
+# Keyed by function too, so two runs failing at once in one session (two tabs) each get their own message.
+_errors: OrderedDict[tuple[str, str], str] = OrderedDict()
 _errors_lock = threading.Lock()
 _MAX_ERRORS = 1_000  # sessions that never come back for their message do not grow this without bound
 
 
-def _remember_error(message: str) -> None:
+def _remember_error(name: str, message: str) -> None:
     request = LocalContext.request.get(None)
     session = getattr(request, "session_hash", None)
     if not session:  # not from a page (a direct call): nothing will show it
         return
     with _errors_lock:
-        _errors[session] = message
+        _errors[(session, name)] = message
         while len(_errors) > _MAX_ERRORS:
             _errors.popitem(last=False)
 
@@ -73,22 +74,28 @@ def error_box() -> gr.Markdown:
     return gr.Markdown(visible=False, elem_classes="run-error")
 
 
-def run_keeping_errors(trigger, fn, inputs, outputs, box: gr.Markdown, *, api_name: str, **listener):
+def run_keeping_errors(trigger, fn, inputs, outputs, box: gr.Markdown, *, api_name: str, clears=(), **listener):
     """`trigger(fn, inputs, outputs, api_name=...)`, with the message of a failed run kept in `box`.
 
-    `trigger` is a listener such as `button.click` or `event.then`; `fn` is wrapped in `user_errors`. The
-    box is cleared first, in the same chain, so a stale message never races a fresh one; a toast fades,
-    the box stays until the next run. Returns the event of `fn`.
+    `trigger` is a listener such as `button.click` or `event.then`; the caller has wrapped `fn` in
+    `user_errors`, which records the message. The box (and the `clears` components: results that the run
+    makes stale) is emptied first, in the same chain, so a stale message never races a fresh one; a toast
+    fades, the box stays until the next run. A change made while a run is going runs again once it ends
+    (gradio's default for a `.then` would drop it). Returns the event of `fn`.
     """
     def show(request: gr.Request):
         with _errors_lock:
-            message = _errors.pop(request.session_hash, None)
+            message = _errors.pop((request.session_hash, fn.__name__), None)
         return gr.update(value=message or "**Something went wrong on the server** (its log says what). "
                                           "Nothing you entered was lost: try again.", visible=True)
 
-    event = trigger(lambda: gr.update(value="", visible=False), None, box, api_name=f"{api_name}_start",
-                    api_visibility="private", queue=False, show_progress="hidden").then(
-        fn, inputs, outputs, api_name=api_name, **listener)
+    def start():
+        hidden = gr.update(value="", visible=False)
+        return (hidden, *[None for _ in clears]) if clears else hidden  # one output: the value itself
+
+    listener.setdefault("trigger_mode", "always_last")
+    event = trigger(start, None, [box, *clears], api_name=f"{api_name}_start", api_visibility="private",
+                    queue=False, show_progress="hidden").then(fn, inputs, outputs, api_name=api_name, **listener)
     event.failure(show, None, box, api_name=f"{api_name}_failed", api_visibility="private", queue=False,
                   show_progress="hidden")
     return event
@@ -168,11 +175,6 @@ def export(filename: str, content: str) -> str:
 def progress_callback(progress, desc: str):
     """Adapt gr.Progress to the engine's (done, total) callback."""
     return lambda done, total: progress((done, total), desc=desc)
-
-
-def percent(p: float) -> str:
-    """A probability as people read it in a table: 99.9%, 0.4%, <0.1%."""
-    return f"{p:.1%}" if p >= 0.001 else "<0.1%"
 
 
 def preview_gallery(columns: int, height: int = 240, label: str = "Preview") -> gr.Gallery:

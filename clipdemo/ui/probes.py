@@ -11,8 +11,8 @@ from ..figures import accuracy_bars, heatmap
 from ..probes import SUITES, published_for, run_suites, suite_names, to_csv, to_json
 from ..probes.custom import load_probe_set
 from ..probes.report import summary_rows
-from ..text import check_template
-from .common import engine_for, error_box, export, percent, run_keeping_errors, upload_path, user_errors
+from ..text import check_template, percent
+from .common import engine_for, error_box, export, run_keeping_errors, upload_path, user_errors
 
 EXPLAINER = """
 **What this measures.** Each suite is a list of items: an image, a few candidate captions, and the

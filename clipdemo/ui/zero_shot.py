@@ -8,9 +8,9 @@ import pandas as pd
 from ..analysis.zero_shot import zero_shot as run_zero_shot
 from ..figures import ranked_bars
 from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES
-from ..text import check_template, fill, parse_lines
+from ..text import check_template, fill, parse_lines, percent
 from . import examples
-from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, percent,
+from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown,
                      preview_gallery, progress_callback, run_keeping_errors, user_errors)
 from .saliency import where
 
@@ -111,11 +111,12 @@ def build(session_model: gr.State) -> None:
     images.change(examples.preview, images, gallery, api_name="zero_shot_preview",
                   api_visibility="private", show_progress="hidden")
     inputs = [images, labels, template, ensemble, top_k, session_model]
-    run_keeping_errors(run.click, zero_shot, inputs, [notes, plot, table, csv], error, api_name="zero_shot")
+    run_keeping_errors(run.click, zero_shot, inputs, [notes, plot, table, csv], error, api_name="zero_shot",
+                       clears=[where_plot])
     filled = cifar.click(_cifar100, [images, labels], [images, labels, template, ensemble, top_k],
                          api_name="cifar100_labels", api_visibility="private")
     run_keeping_errors(filled.then, zero_shot, inputs, [notes, plot, table, csv], error,
-                       api_name="zero_shot_cifar100", api_visibility="private")
+                       api_name="zero_shot_cifar100", api_visibility="private", clears=[where_plot])
     run_keeping_errors(where_button.click, zero_shot_where, [images, labels, template, ensemble, session_model],
                        where_plot, error, api_name="zero_shot_where")
 
