@@ -64,6 +64,14 @@ def store_status() -> str:
     return line + ". Search it below, or index a gallery of your own for this session."
 
 
+RESULT_COLUMNS = ["Rank", "Cosine", "Image"]
+
+
+def _caption(score: float, name: str) -> str:
+    """An image result's gallery caption: the score first, then the file (gallery and store alike)."""
+    return f"{score:.3f} · {name}"
+
+
 def _search_store(store, engine, query: str, k: int):
     """Text -> the store's k best images (thumbnails read now: the store's files may be anywhere), and a table."""
     from ..indexer.reader import read_bytes
@@ -81,8 +89,8 @@ def _search_store(store, engine, query: str, k: int):
         except (InputError, OSError):
             continue  # moved or changed since it was indexed: listed in the table, not shown
         image.thumbnail((THUMBNAIL, THUMBNAIL))
-        shown.append((image, f"{score:.3f} · {name}"))
-    return shown, pd.DataFrame(table, columns=["Rank", "Cosine", "Image"])
+        shown.append((image, _caption(score, name)))
+    return shown, pd.DataFrame(table, columns=RESULT_COLUMNS)
 
 
 def set_gallery_folder(folder: str | None) -> None:
@@ -176,10 +184,8 @@ def search_text(query: str, k: float = 8, gallery: Gallery | None = None, sessio
     if gallery is None:
         return _search_store(_shared["store"], engine_for(session_model), query, int(k))
     hits = gallery.search(engine_for(session_model).encode_texts([query])[0].numpy(), int(k))
-    table = pd.DataFrame([(i + 1, round(h.score, 4), h.name) for i, h in enumerate(hits)],
-                         columns=["Rank", "Cosine", "Image"])
-    # the score first: a gallery caption is cut at the tile's width
-    return [(gallery.paths[h.index], f"{h.score:.3f} · {h.name}") for h in hits], table
+    table = pd.DataFrame([(i + 1, round(h.score, 4), h.name) for i, h in enumerate(hits)], columns=RESULT_COLUMNS)
+    return [(gallery.paths[h.index], _caption(h.score, h.name)) for h in hits], table
 
 
 @user_errors
