@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=bundled_path(), help="checkpoint directory (default: the bundled one)")
     p.add_argument("--recipe", choices=list(RECIPES), default="scenes", help="see clipdemo/train/recipes.py")
+    p.add_argument("--loss", choices=["softmax", "sigmoid"], default="softmax",
+                   help="softmax: CLIP's InfoNCE on a CLIPModel; sigmoid: SigLIP's pairwise loss on a SiglipModel "
+                        "(ignored with --init: the checkpoint's family decides)")
     p.add_argument("--steps", type=int, help="steps of each phase (default: the recipe's)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
@@ -60,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
 
         tokenizer = CLIPTokenizer.from_pretrained(args.tokenizer)
     if args.init:
-        from transformers import CLIPModel
+        from transformers import AutoModel
 
-        model = CLIPModel.from_pretrained(args.init)
+        model = AutoModel.from_pretrained(args.init)
     else:
-        model = build_model(tokenizer, seed=phases[0].seed)
+        model = build_model(tokenizer, seed=phases[0].seed, loss=args.loss)
     processor = tiny_processor(tokenizer)
     t0 = time.perf_counter()
     out = Path(args.out)
@@ -73,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
                          progress=lambda i, total: print(f"rendered {i}/{total} scenes", file=sys.stderr, flush=True)
                          if i % 10_000 == 0 else None, mix=config.mix)
         for r in train(model, tokenizer, config, pool=pool, report_every=50):
+            bias = "" if r.logit_bias is None else f"  logit_bias {r.logit_bias:6.2f}"
             print(f"phase {n}/{len(phases)}  step {r.step:5d}/{r.steps}  loss {r.loss:.4f}  "
-                  f"logit_scale {r.logit_scale:6.2f}  lr {r.lr:.2e}  {r.seconds:7.1f}s", flush=True)
+                  f"logit_scale {r.logit_scale:6.2f}{bias}  lr {r.lr:.2e}  {r.seconds:7.1f}s", flush=True)
             if args.save_every and r.step % args.save_every == 0:
                 _save(model, processor, tokenizer, out)
     _save(model, processor, tokenizer, out)

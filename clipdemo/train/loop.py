@@ -1,4 +1,7 @@
-"""Contrastive training of a tiny CLIP on synthetic scenes: symmetric InfoNCE, learned temperature.
+"""Contrastive training of a tiny CLIP or SigLIP on synthetic scenes, with a learned temperature.
+
+The loss follows the model's family: CLIP's symmetric InfoNCE (a softmax over the batch) or SigLIP's
+pairwise sigmoid loss, where every image-caption pair is its own binary question (Zhai et al. 2023).
 
 One difference from plain CLIP: in a batch of synthetic scenes several captions are often true of
 one image ("the digit 7" twice, "a red shape" for a red star and a red circle). Plain InfoNCE would
@@ -20,6 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..constants import MAX_LOGIT_SCALE, OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+from ..engine.families import family_of
 from ..scenes import (RELATION_CAPTIONS, TRAIN_MIX, describe, hard_negative, random_scene, scene_rng,
                       training_caption)
 
@@ -50,6 +54,7 @@ class StepReport:
     seconds: float
     similarity: np.ndarray | None = None  # [k, k] cosine of the batch's first k images x captions
     captions: list[str] | None = None
+    logit_bias: float | None = None  # SigLIP's learned bias b; None for the softmax loss
 
 
 class ScenePool:
@@ -97,9 +102,33 @@ def embed_batch(model, tokenizer, pixel_values: torch.Tensor, captions: list[str
 
     For watching the two clouds move during training; leaves the model's mode and weights alone."""
     with torch.no_grad():
-        text = tokenizer(captions, padding=True, return_tensors="pt")
-        out = model(input_ids=text["input_ids"], attention_mask=text["attention_mask"], pixel_values=pixel_values)
+        out = model(**tokenize(model, tokenizer, captions), pixel_values=pixel_values)
     return out.image_embeds.numpy(), out.text_embeds.numpy()
+
+
+def tokenize(model, tokenizer, captions: list[str]) -> dict[str, torch.Tensor]:
+    """Captions as the model's family reads them (SigLIP: padded to max_length, the last position pooled).
+
+    For SigLIP the padded batch is compressed without changing a number: with the attention mask, the
+    pooled last position attends only to the real tokens, and the pads between them are never attended
+    to nor read. So each row keeps its real tokens and one pad at the last column, at the last position
+    id (position_ids say where each token sits). The text tower then costs what CLIP's does, not 5x.
+    """
+    max_tokens = model.config.text_config.max_position_embeddings
+    family = family_of(model.config)
+    if not family.independent:
+        return family.pad_texts(tokenizer, captions, max_tokens)
+    full = family.pad_texts(tokenizer, captions, max_tokens)
+    mask, ids = full["attention_mask"], full["input_ids"]
+    width = int(mask.sum(1).max()) + 1
+    last = ids.shape[1] - 1
+    compact_ids = ids[:, last:].repeat(1, width)  # the pad token everywhere, then the real tokens over it
+    compact_mask = torch.zeros(len(captions), width, dtype=mask.dtype)
+    positions = torch.full((len(captions), width), last)
+    for i, n in enumerate(mask.sum(1).tolist()):
+        compact_ids[i, :n], compact_mask[i, :n] = ids[i, :n], 1
+        positions[i, :n] = torch.arange(n)
+    return {"input_ids": compact_ids, "attention_mask": compact_mask, "position_ids": positions}
 
 
 def contrastive_loss(logits_per_image: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
@@ -119,10 +148,28 @@ def contrastive_loss(logits_per_image: torch.Tensor, truth: torch.Tensor) -> tor
     return (image_to_text + text_to_image) / 2
 
 
+def sigmoid_loss(logits_per_image: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """SigLIP's pairwise sigmoid loss: -(1/|B|) sum_ij log sigmoid(z_ij * logits_ij).
+
+    Args:
+        logits_per_image: [B, T] t * cosine(image_i, text_j) + b, T >= B.
+        truth: [B, T] bool; z_ij = +1 where caption j is true of image i, else -1.
+    With T = B and truth = identity this is exactly the paper's loss. Each pair is an independent
+    binary question, so no row or column is normalised against the others.
+    """
+    z = truth.float() * 2 - 1
+    return -F.logsigmoid(z * logits_per_image).sum() / logits_per_image.shape[0]
+
+
+def loss_for(model):
+    """The loss the model's family is trained with: contrastive_loss (CLIP) or sigmoid_loss (SigLIP)."""
+    return sigmoid_loss if family_of(model.config).independent else contrastive_loss
+
+
 def _param_groups(model, weight_decay):
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or "embedding" in name or "logit_scale" in name else decay).append(p)
+        (no_decay if p.ndim < 2 or "embedding" in name or "logit_" in name else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
@@ -136,6 +183,7 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
     rng = np.random.default_rng(config.seed)
     pool = pool or ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
                              mix=config.mix)
+    loss_fn = loss_for(model)
     opt = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
     start = time.perf_counter()
     model.train()
@@ -146,9 +194,8 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
         for g in opt.param_groups:
             g["lr"] = lr
         pixels, captions, truth = pool.batch(rng, config.batch_size, config.hard_negatives, config.relation_captions)
-        text = tokenizer(captions, padding=True, return_tensors="pt")
-        out = model(input_ids=text["input_ids"], attention_mask=text["attention_mask"], pixel_values=pixels)
-        loss = contrastive_loss(out.logits_per_image, truth)
+        out = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
+        loss = loss_fn(out.logits_per_image, truth)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -158,8 +205,10 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
         if step % report_every == 0 or last:
             k = min(similarity_k, config.batch_size)
             sim = (out.image_embeds[:k] @ out.text_embeds[:k].T).detach().numpy()
+            bias = getattr(model, "logit_bias", None)
             yield StepReport(step, config.steps, loss.item(), float(model.logit_scale.detach().exp()), lr,
-                             time.perf_counter() - start, sim, captions[:k])
+                             time.perf_counter() - start, sim, captions[:k],
+                             None if bias is None else float(bias.detach()))
         if last:
             break
     model.eval()

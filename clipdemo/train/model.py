@@ -1,12 +1,23 @@
-"""The tiny CLIP architecture: a plain `transformers.CLIPModel` built from a `CLIPConfig`."""
+"""The tiny architectures: a plain `transformers.CLIPModel` (softmax loss) or `SiglipModel` (sigmoid loss).
+
+Both have the same towers' sizes; they differ in the loss they are trained with and in how the image is
+pooled (CLIP: a class token; SigLIP: a multihead attention-pooling head), as the real families do.
+"""
 
 from __future__ import annotations
 
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+import math
+
+from transformers import (CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer, SiglipConfig,
+                          SiglipModel)
 
 from ..constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
 IMAGE_SIZE = 64
+SIGLIP_TEXT_TOKENS = 64  # SigLIP pads every text to this length and pools its last position
+# SigLIP's initial temperature and bias (Zhai et al. 2023): t = exp(t') = 10, b = -10, so that at the
+# start every pair looks negative, as nearly all of them are
+SIGLIP_INIT_SCALE, SIGLIP_INIT_BIAS = 10.0, -10.0
 
 
 def tiny_config(tokenizer: CLIPTokenizer, width: int = 128, vision_layers: int = 4, text_layers: int = 2,
@@ -32,8 +43,27 @@ def tiny_processor(tokenizer: CLIPTokenizer, image_size: int = IMAGE_SIZE) -> CL
     return CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
-def build_model(tokenizer: CLIPTokenizer, seed: int = 0, **config) -> CLIPModel:
+def tiny_siglip_config(tokenizer: CLIPTokenizer, width: int = 128, vision_layers: int = 4, text_layers: int = 2,
+                       heads: int = 4, patch_size: int = 8, image_size: int = IMAGE_SIZE) -> SiglipConfig:
+    """The SigLIP twin of `tiny_config`: the same widths and depths, texts of SIGLIP_TEXT_TOKENS positions."""
+    text = dict(vocab_size=len(tokenizer), hidden_size=width, intermediate_size=4 * width,
+                num_hidden_layers=text_layers, num_attention_heads=heads,
+                max_position_embeddings=SIGLIP_TEXT_TOKENS, bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    vision = dict(image_size=image_size, patch_size=patch_size, hidden_size=width, intermediate_size=4 * width,
+                  num_hidden_layers=vision_layers, num_attention_heads=heads)
+    return SiglipConfig(text_config=text, vision_config=vision)
+
+
+def build_model(tokenizer: CLIPTokenizer, seed: int = 0, loss: str = "softmax", **config):
+    """A tiny CLIPModel (loss "softmax") or SiglipModel (loss "sigmoid", t and b at the paper's start)."""
     import torch
 
     torch.manual_seed(seed)
+    if loss == "sigmoid":
+        model = SiglipModel(tiny_siglip_config(tokenizer, **config))
+        with torch.no_grad():
+            model.logit_scale.fill_(math.log(SIGLIP_INIT_SCALE))
+            model.logit_bias.fill_(SIGLIP_INIT_BIAS)
+        return model.eval()
     return CLIPModel(tiny_config(tokenizer, **config)).eval()

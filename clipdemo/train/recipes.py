@@ -2,6 +2,8 @@
 
 scenes   from random weights: the bundled checkpoint's first 3,600 steps (49 minutes on 2 CPU cores).
 spatial  from a scenes checkpoint (`--init DIR`): left and right, in two phases (about 20 minutes).
+siglip   from random weights with `--loss sigmoid`: scenes then spatial's two phases in one run, each
+         shortened (2,600 + 600 + 800 steps) so the whole run fits about 75 minutes on 2 CPU cores.
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are
@@ -14,6 +16,8 @@ rate, so counts, shapes and digits return and the relation wording ("to the left
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .loop import TrainConfig
 
 SIDES_PHASE = TrainConfig(steps=1000, batch_size=128, lr=1e-3, warmup=20, weight_decay=0.0, seed=11, pool=4000,
@@ -25,4 +29,5 @@ MIXED_PHASE = TrainConfig(steps=1200, lr=3e-4, warmup=20, seed=12, pool=20_000,
 RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "scenes": (TrainConfig(),),
     "spatial": (SIDES_PHASE, MIXED_PHASE),
+    "siglip": (TrainConfig(steps=2600), replace(SIDES_PHASE, steps=600), replace(MIXED_PHASE, steps=800)),
 }

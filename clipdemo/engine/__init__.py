@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import InputError, ModelError
-from .limits import IMAGE_CACHE_BYTES, TEXT_CACHE_BYTES
-from .registry import BUNDLED_MODEL, DEFAULT_MODEL, bundled_path, resolve_model
-from .registry import knows_photos as card_knows_photos
+from ..errors import InputError, ModelError
+from ..limits import IMAGE_CACHE_BYTES, TEXT_CACHE_BYTES
+from ..registry import BUNDLED_MODEL, DEFAULT_MODEL, bundled_path, resolve_model
+from ..registry import knows_photos as card_knows_photos
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ class ClipEngine:
         """
         import dataclasses
 
-        from .backends import checked_towers
+        from ..backends import checked_towers
 
         towers, agreement = checked_towers(backend, self.model, self.processor, self.tokenizer, self.max_text_tokens)
         self.towers = None if backend == "torch" else towers
