@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from zero_shot_1000_labels import matmul_rate, vision_flops  # noqa: E402
 
-from clipdemo.backends import BACKENDS, checked_towers  # noqa: E402
+from clipdemo.engine.backends import BACKENDS, checked_towers  # noqa: E402
 
 
 def vit_b32():

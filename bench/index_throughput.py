@@ -2,7 +2,7 @@
 
     python bench/index_throughput.py [--images 2000] [--model tiny-scenes] [--backend torch] [--batch-size 64]
 
-Writes --images PNGs (224 px, shapes on colours: clipdemo.backends.probe_images) to a temp folder, then
+Writes --images PNGs (224 px, shapes on colours: clipdemo.engine.backends.probe_images) to a temp folder, then
 builds a fresh store from it with each engine in this one run, and prints images/s for the embedding phase
 (from the first batch to the last shard: Ray's includes starting its actors and loading the model in each)
 and for the whole run (listing, model load, commit, FAISS index), the ratio to --engine local, and the peak
@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from clipdemo.backends import BACKENDS, probe_images
+from clipdemo.engine.backends import BACKENDS, probe_images
 from clipdemo.indexer import index_source
 
 

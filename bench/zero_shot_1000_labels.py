@@ -109,7 +109,7 @@ def main() -> None:
     ref = {r["label"]: r["score"] for r in reference}
     max_diff = max(abs(s.score - ref[s.label]) for s in ours)
 
-    pixels = engine.processor.image_processor([image], return_tensors="pt")["pixel_values"]
+    pixels = engine.image_inputs([image])["pixel_values"]
     with torch.inference_mode():
         encode = timed(lambda: engine.model.get_image_features(pixel_values=pixels), args.repeats)
     flops, rate = vision_flops(engine.model.config), matmul_rate()

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .backends import BACKENDS
+from .engine.backends import BACKENDS
 from .errors import InputError, ModelError
 from .registry import DEFAULT_MODEL
 
 
 def _engine(model: str, device: str | None):
-    from .engine import _load_with_fallback
+    from .engine import load_with_fallback
 
-    engine = _load_with_fallback(model, device)
+    engine = load_with_fallback(model, device)
     if engine.info.note:
         print(f"note: {engine.info.note}", file=sys.stderr)
     return engine

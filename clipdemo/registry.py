@@ -9,23 +9,36 @@ from .errors import InputError
 
 BUNDLED_DIR = Path(__file__).parent / "checkpoints"
 BUNDLED_MODEL = "tiny-scenes"
+BUNDLED_SIGLIP = "tiny-scenes-siglip"  # the same scenes, trained with SigLIP's sigmoid loss
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 
 _MODELS = {
     "clip-vit-base-patch32": "openai/clip-vit-base-patch32",
     "clip-vit-base-patch16": "openai/clip-vit-base-patch16",
     "clip-vit-large-patch14": "openai/clip-vit-large-patch14",
+    "siglip-base-patch16-224": "google/siglip-base-patch16-224",
+    "siglip-so400m-patch14-384": "google/siglip-so400m-patch14-384",
+    "siglip2-base-patch16-224": "google/siglip2-base-patch16-224",
+    "siglip2-so400m-patch14-384": "google/siglip2-so400m-patch14-384",
+    "siglip2-base-patch16-naflex": "google/siglip2-base-patch16-naflex",
+    "metaclip-2-worldwide-huge-quickgelu": "facebook/metaclip-2-worldwide-huge-quickgelu",
     BUNDLED_MODEL: str(BUNDLED_DIR / BUNDLED_MODEL),
+    BUNDLED_SIGLIP: str(BUNDLED_DIR / BUNDLED_SIGLIP),
 }
 
 
 def available_models() -> list[str]:
     """Short names accepted by `--model` (a hub id or a local checkpoint directory also work)."""
-    return list(_MODELS)
+    return [name for name in _MODELS if not name.startswith("tiny-scenes") or name in bundled_models()]
 
 
-def bundled_path() -> str:
-    return _MODELS[BUNDLED_MODEL]
+def bundled_path(name: str = BUNDLED_MODEL) -> str:
+    return _MODELS[name]
+
+
+def bundled_models() -> list[str]:
+    """The checkpoints shipped inside the package (present on disk), tiny-scenes first."""
+    return [name for name in (BUNDLED_MODEL, BUNDLED_SIGLIP) if (Path(_MODELS[name]) / "config.json").is_file()]
 
 
 def resolve_model(name: str) -> str:

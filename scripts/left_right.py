@@ -92,7 +92,7 @@ def main() -> None:
                      mix={"group": 0.3, "relation": 0.4, "digit": 0.3})
     for _ in train(model, engine.tokenizer, config, pool=pool, report_every=config.steps):
         pass
-    tuned = ClipEngine(model, engine.processor, name="after 3")
+    tuned = ClipEngine(model, tokenizer=engine.tokenizer, image_processor=engine.image_processor, name="after 3")
     print(f"3. after {args.steps} contrastive steps from 2: regression on image embeddings "
           f"{probe(tuned, images[:600], labels[:600], 400):.1%}; texts left/right at cosine {text_cosine(tuned):.4f}")
 

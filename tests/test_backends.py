@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from clipdemo.backends import BACKENDS, MIN_AGREEMENT, TorchTowers, checked_towers, measure_agreement
+from clipdemo.engine.backends import BACKENDS, MIN_AGREEMENT, TorchTowers, checked_towers, measure_agreement
 from clipdemo.engine import ClipEngine
 from clipdemo.errors import InputError, ModelError
 
@@ -50,7 +50,7 @@ def test_a_disagreeing_backend_is_refused(random_engine, monkeypatch):
         def image_features(self, pixel_values):
             return -super().image_features(pixel_values)
 
-    import clipdemo.backends as backends
+    import clipdemo.engine.backends as backends
 
     monkeypatch.setattr(backends, "create_towers", lambda name, model: Broken(model))
     with pytest.raises(ModelError, match="disagrees with fp32"):

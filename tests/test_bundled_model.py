@@ -59,7 +59,8 @@ def test_probabilities_match_clipmodel_on_the_bundled_model(bundled_engine, scen
     images = [open_image(p).image for p in paths[:4]]
     ours = zero_shot(bundled_engine, images, captions, ["{}"])
     got = torch.tensor([[next(s.score for s in r.scores if s.label == c) for c in captions] for r in ours])
-    inputs = bundled_engine.processor(text=captions, images=images, return_tensors="pt", padding=True)
+    inputs = {**bundled_engine.tokenizer(captions, return_tensors="pt", padding=True),
+              **bundled_engine.image_processor(images, return_tensors="pt")}
     with torch.no_grad():
         reference = bundled_engine.model(**inputs).logits_per_image.softmax(-1)
     torch.testing.assert_close(got, reference, atol=1e-5, rtol=0)

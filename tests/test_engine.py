@@ -25,8 +25,8 @@ def test_probabilities_match_clipmodel_logits(random_engine):
     images = _images(3)
     results = zero_shot(random_engine, images, labels, ["a photo of a {}."])
     ours = torch.tensor([[next(s.score for s in r.scores if s.label == label) for label in labels] for r in results])
-    inputs = random_engine.processor(text=[f"a photo of a {label}." for label in labels], images=images,
-                                     return_tensors="pt", padding=True)
+    inputs = {**random_engine.tokenizer([f"a photo of a {label}." for label in labels], return_tensors="pt",
+                                        padding=True), **random_engine.image_processor(images, return_tensors="pt")}
     with torch.no_grad():
         reference = random_engine.model(**inputs).logits_per_image.softmax(-1)
     torch.testing.assert_close(ours, reference, atol=1e-5, rtol=0)
@@ -134,31 +134,38 @@ def hf_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(engine_module, "_engine", None)
+    engine_module.configure()
     yield cache
     engine_module.configure()
 
 
 @pytest.mark.parametrize("name", available_models())
-def test_every_registered_model_resolves_and_loads_or_falls_back(name, hf_cache):
+def test_every_registered_model_resolves_and_loads_or_says_why_not(name, hf_cache):
+    """Named explicitly, a model loads or stops with the real reason; it never quietly becomes another."""
     engine_module.configure(name)
-    engine = engine_module.get_engine()
-    if name == BUNDLED_MODEL:
-        assert engine.info.note == "" and engine.info.source == resolve_model(name)
-    else:  # not in this (empty) cache and offline: it must say so and name the fix, then serve the bundled model
-        assert resolve_model(name).startswith("openai/")
-        assert engine.info.name == BUNDLED_MODEL
-        assert name in engine.info.note and "--model" in engine.info.note
-    assert engine.encode_texts(["a red circle"]).shape == (1, engine.info.embed_dim)
+    if name.startswith(BUNDLED_MODEL):
+        engine = engine_module.get_engine()
+        assert engine.info.note == "" and engine.info.name == name
+        assert engine.info.source == name  # the directory's base name, never the server's path
+        assert engine.encode_texts(["a red circle"]).shape == (1, engine.info.embed_dim)
+    else:  # not in this (empty) cache and offline: it must say so and name the fix
+        assert "/" in resolve_model(name)
+        with pytest.raises(ModelError, match="not in the Hugging Face cache.*--model"):
+            engine_module.get_engine()
+
+
+def test_only_the_default_model_falls_back_to_the_bundled_one(hf_cache):
+    engine = engine_module.get_engine()  # nothing named: the default model, which is not cached
+    assert engine.info.name == BUNDLED_MODEL
+    assert "openai/clip-vit-base-patch32" in engine.info.note and "Running the bundled" in engine.info.note
 
 
 def test_a_hub_model_in_the_cache_loads_offline_without_falling_back(hf_cache):
     """The real loading code for a cached hub id: a checkpoint laid out as the hub cache lays it out."""
-    snapshot = hf_cache / "models--openai--clip-vit-base-patch32" / "snapshots" / ("0" * 40)
-    ClipEngine.load(BUNDLED_MODEL).model.save_pretrained(snapshot)
-    from transformers import CLIPProcessor
+    import shutil
 
-    CLIPProcessor.from_pretrained(resolve_model(BUNDLED_MODEL)).save_pretrained(snapshot)
+    snapshot = hf_cache / "models--openai--clip-vit-base-patch32" / "snapshots" / ("0" * 40)
+    shutil.copytree(resolve_model(BUNDLED_MODEL), snapshot)
     (hf_cache / "models--openai--clip-vit-base-patch32" / "refs").mkdir()
     (hf_cache / "models--openai--clip-vit-base-patch32" / "refs" / "main").write_text("0" * 40)
     engine_module.configure("clip-vit-base-patch32")
@@ -169,14 +176,16 @@ def test_a_hub_model_in_the_cache_loads_offline_without_falling_back(hf_cache):
 
 
 def test_shared_engine_loads_once_under_concurrency(monkeypatch):
+    from clipdemo.engine import pool as pool_module
+
     loads = []
-    original = ClipEngine.load
+    original = pool_module.load_with_fallback
 
     def counting_load(*args, **kwargs):
         loads.append(args)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ClipEngine, "load", counting_load)
+    monkeypatch.setattr(pool_module, "load_with_fallback", counting_load)
     engine_module.configure(BUNDLED_MODEL)
     got = []
     threads = [threading.Thread(target=lambda: got.append(engine_module.get_engine())) for _ in range(8)]
@@ -195,7 +204,7 @@ def test_nothing_loads_a_model_at_import():
     import sys
 
     code = ("import sys, clipdemo.ui.app, clipdemo.engine as e; "
-            "demo = clipdemo.ui.app.build_demo(); assert e._engine is None")
+            "demo = clipdemo.ui.app.build_demo(); assert e.get_pool().loaded() == []")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

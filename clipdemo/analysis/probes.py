@@ -27,7 +27,7 @@ class ProbeReport:
     chance: float  # expected accuracy of a uniform random guess: mean of 1 / len(candidates)
     n: int
     predictions: list[int] = field(default_factory=list)
-    confidence: list[float] = field(default_factory=list)  # softmax probability of the prediction
+    confidence: list[float] = field(default_factory=list)  # the model's own score of its prediction, in [0, 1]
     labels: list[str] | None = None  # the classes, when every item has the same set of them
     confusion: np.ndarray | None = None  # [true, predicted] counts over `labels`
     items: list[ProbeItem] = field(default_factory=list, repr=False)
@@ -51,8 +51,7 @@ def evaluate_items(engine, items: Sequence[ProbeItem], suite: str = "", template
     index = {t: i for i, t in enumerate(texts)}
     preds, conf = [], []
     for feat, it in zip(image_features, items):
-        logits = engine.logit_scale * (text_features[[index[fill(template, c)] for c in it.candidates]] @ feat)
-        probs = logits.softmax(-1)
+        probs = engine.probabilities(text_features[[index[fill(template, c)] for c in it.candidates]] @ feat)
         preds.append(int(probs.argmax()))
         conf.append(float(probs.max()))
     correct = [p == it.answer for p, it in zip(preds, items)]

@@ -1,6 +1,6 @@
-"""Where in the image a text matches: relevance maps for CLIP, per text, and which words drove the match.
+"""Where in the image a text matches: relevance maps per text, and which words drove the match.
 
-Two methods, both on transformers' `CLIPModel`:
+Two methods. Which apply to a model is its family's to say (`engine.family.saliency`):
 
 - "relevance": gradient-weighted attention relevance (Chefer, Gur and Wolf, "Generic Attention-model
   Explainability for Interpreting Bi-Modal and Encoder-Decoder Transformers", ICCV 2021). Every layer's
@@ -8,7 +8,9 @@ Two methods, both on transformers' `CLIPModel`:
   dropped and heads averaged, Ā = mean_h (∇A ⊙ A)^+, and accumulated as R <- R + Ā R from R = I. The
   CLS token's row of R over the patch tokens is the image map; the end-of-text token's row over the word
   tokens is the text's per-token relevance. Needs attention weights, so it runs on the engine's eager
-  twin (`engine.eager_model()`), never on the fast path.
+  twin (`engine.eager_model()`), never on the fast path. It reads the CLS token's row, so it applies to
+  families that pool a class token (CLIP); SigLIP pools with an attention head (MAP) and has no CLS row,
+  so relevance is refused there with a message that names occlusion.
 - "occlusion": a grey patch (the dataset mean, 0 after normalisation) covers one patch of the model's
   input at a time; the map is the drop in the text's cosine. No gradients: it works for any model.
 
@@ -26,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..engine import pooled
 from ..errors import InputError
 
 METHODS = ("relevance", "occlusion")
@@ -75,25 +78,23 @@ def _pad_square(image: Image.Image, fill: tuple[int, int, int]) -> tuple[Image.I
 def padded_pixel_values(engine, image: Image.Image):
     """pixel_values [1, 3, S, S] of the image padded to a square with the mean colour, and the padding
     geometry (side, x offset, y offset) in the image's pixels."""
-    proc = engine.processor.image_processor
-    fill = tuple(int(round(255 * m)) for m in proc.image_mean)
+    fill = tuple(int(round(255 * m)) for m in engine.image_processor.image_mean)
     square, geometry = _pad_square(image, fill)
-    pixels = proc([square], return_tensors="pt")["pixel_values"]
-    return pixels.to(engine.device, engine.dtype), geometry
+    return engine.image_inputs([square])["pixel_values"], geometry
 
 
-def _tokens(engine, texts: Sequence[str]):
-    batch = engine.tokenizer(list(texts), padding=True, truncation=True, max_length=engine.max_text_tokens,
-                             return_tensors="pt")
-    return batch["input_ids"].to(engine.device), batch["attention_mask"].to(engine.device)
-
-
-def _check(texts: Sequence[str], method: str) -> list[str]:
+def _check(engine, texts: Sequence[str], method: str) -> list[str]:
     texts = [t.strip() for t in texts if t and t.strip()]
     if not texts:
         raise InputError("No texts given: enter at least one text to locate in the image.")
     if method not in METHODS:
         raise InputError(f"Unknown saliency method {method!r}: use one of {', '.join(METHODS)}.")
+    if not engine.family.saliency:
+        raise InputError(f"No saliency method here explains {engine.info.name} ({engine.family.name}): its image "
+                         "tower reads variable patch sequences (NaFlex). Try a CLIP or SigLIP model.")
+    if method not in engine.family.saliency:
+        raise InputError(f"'{method}' cannot explain {engine.info.name} ({engine.family.name}): it pools the image "
+                         f"with an attention head, not a class token. Use {' or '.join(engine.family.saliency)}.")
     return texts
 
 
@@ -161,13 +162,14 @@ def _words(engine, input_ids: torch.Tensor, token_relevance: torch.Tensor) -> li
 def _relevance(engine, pixels: torch.Tensor, texts: list[str]):
     """Per-patch relevance [T, g, g], cosines [T], per-word relevance per text."""
     model = engine.eager_model()
-    input_ids, attention_mask = _tokens(engine, texts)
+    batch = engine.text_inputs(texts)
+    input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
     t = len(texts)
     with engine.forward_lock, torch.enable_grad():
         store, handles = _capture_attentions(model)
         try:
-            image_embeds = model.get_image_features(pixel_values=pixels.expand(t, -1, -1, -1)).pooler_output
-            text_embeds = model.get_text_features(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+            image_embeds = pooled(model.get_image_features(pixel_values=pixels.expand(t, -1, -1, -1)))
+            text_embeds = pooled(model.get_text_features(input_ids=input_ids, attention_mask=attention_mask))
         finally:
             for h in handles:
                 h.remove()
@@ -216,8 +218,7 @@ def occlusion_grid(engine, pixels: torch.Tensor, text_features: torch.Tensor,
 def unit_image_features(engine, pixels: torch.Tensor) -> torch.Tensor:
     """Unit image features [B, D] (float32, CPU) of ready pixel_values [B, 3, S, S]: no processor, no cache."""
     with engine.forward_lock, torch.inference_mode():
-        out = engine.model.get_image_features(pixel_values=pixels)
-    features = (out if isinstance(out, torch.Tensor) else out.pooler_output).float().cpu()
+        features = pooled(engine.model.get_image_features(pixel_values=pixels)).float().cpu()
     return features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
@@ -238,7 +239,7 @@ def saliency(engine, image: Image.Image, texts: Sequence[str], method: str = "re
         A SaliencyResult: maps [T, H, W] in [0, 1] over the whole image (1 = most relevant), the raw
         per-patch grid, each text's cosine, and per-word relevance (relevance method only).
     """
-    texts = _check(texts, method)
+    texts = _check(engine, texts, method)
     pixels, geometry = padded_pixel_values(engine, image)
     if method == "relevance":
         grid, cosine, words = _relevance(engine, pixels, texts)

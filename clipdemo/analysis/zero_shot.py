@@ -16,7 +16,7 @@ from ..text import check_template, fill
 @dataclass(frozen=True)
 class LabelScore:
     label: str
-    score: float  # softmax probability over the candidate labels, in [0, 1]
+    score: float  # in [0, 1]: softmax over the candidate labels (CLIP), or independent sigmoid (SigLIP)
     cosine: float  # cosine(image, label's text features), in [-1, 1]
 
 
@@ -24,6 +24,7 @@ class LabelScore:
 class ZeroShotResult:
     image: str  # the image's name
     scores: list[LabelScore]  # all candidate labels, highest score first
+    score_kind: str = "softmax"  # "softmax": the scores sum to 1; "sigmoid": each stands alone
 
 
 def text_classifier(engine, candidate_labels: Sequence[str], templates: Sequence[str] = (DEFAULT_TEMPLATE,),
@@ -42,32 +43,29 @@ def text_classifier(engine, candidate_labels: Sequence[str], templates: Sequence
     return features / features.norm(dim=-1, keepdim=True)
 
 
-def probabilities(engine, cosine: torch.Tensor) -> torch.Tensor:
-    """softmax(logit_scale * cosine) over texts (the last axis): CLIPModel's logits_per_image.softmax(-1)."""
-    return (engine.logit_scale * cosine).softmax(dim=-1)
-
-
 def zero_shot(engine, images: Sequence[Image.Image], candidate_labels: Sequence[str],
               templates: Sequence[str] = (DEFAULT_TEMPLATE,), names: Sequence[str] | None = None,
               progress=None) -> list[ZeroShotResult]:
     """Rank `candidate_labels` for each image.
 
     Args:
-        engine: a ClipEngine.
+        engine: an engine (clipdemo.engine.Engine); its family decides the score.
         images: RGB images.
         candidate_labels: the labels to choose between (probabilities are relative to these alone).
         templates: prompt templates with one `{}`; several are averaged (prompt ensembling).
     Returns:
-        One ZeroShotResult per image, labels sorted by score.
+        One ZeroShotResult per image, labels sorted by score: CLIP's softmax(t * cos) over the labels
+        (relative to these candidates alone), or SigLIP's sigmoid(t * cos + b) per label (independent).
     """
     classifier = text_classifier(engine, candidate_labels, templates, progress=progress)
     image_features = engine.encode_images(images)
     cosine = image_features @ classifier.T  # [N, L]
-    probs = probabilities(engine, cosine)
+    probs = engine.probabilities(cosine)  # [N, L]
     names = list(names or [f"image {i + 1}" for i in range(len(images))])
     results = []
     for i in range(len(images)):
         order = torch.argsort(probs[i], descending=True).tolist()
         results.append(ZeroShotResult(names[i], [LabelScore(candidate_labels[j], float(probs[i, j]),
-                                                            float(cosine[i, j])) for j in order]))
+                                                            float(cosine[i, j])) for j in order],
+                                      engine.family.score))
     return results

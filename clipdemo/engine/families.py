@@ -72,7 +72,9 @@ FAMILIES: tuple[Family, ...] = (
     Family("metaclip_2", ("metaclip_2",), "softmax", label="MetaCLIP 2 (softmax over the candidates)"),
     Family("siglip", ("siglip",), "sigmoid", _SIGLIP_TEXT, pooling="map", saliency=("occlusion",),
            label="SigLIP (independent sigmoid per label)"),
-    Family("siglip2", ("siglip2",), "sigmoid", _SIGLIP_TEXT, pooling="map", saliency=("occlusion",),
+    # SigLIP 2 (Siglip2Model) reads images as variable patch sequences with spatial shapes (NaFlex):
+    # encoding passes them through; no saliency method here handles them yet
+    Family("siglip2", ("siglip2",), "sigmoid", _SIGLIP_TEXT, pooling="map", saliency=(),
            label="SigLIP 2 (independent sigmoid per label)"),
 )
 

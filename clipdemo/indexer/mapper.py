@@ -22,7 +22,7 @@ class ClipMapper:
 
     Args:
         model: a model name for `ClipEngine.load` (what Ray actors get), or `engine`: an engine already loaded.
-        backend: torch, int8, onnx or onnx-int8 (clipdemo.backends).
+        backend: torch, int8, onnx or onnx-int8 (clipdemo.engine.backends).
     """
 
     def __init__(self, model: str | None = None, backend: str = "torch", device: str | None = None, engine=None):

@@ -9,7 +9,7 @@ import os
 import gradio as gr
 
 from .. import engine as engine_module
-from ..backends import BACKENDS
+from ..engine.backends import BACKENDS
 from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE
 from ..registry import DEFAULT_MODEL, available_models
 from . import captions, embedding_map, examples, probes, saliency, search, similarity, status, train, zero_shot

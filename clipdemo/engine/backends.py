@@ -1,8 +1,8 @@
 """Where the towers run: torch fp32 (the reference), torch int8, or ONNX Runtime (fp32 or int8).
 
 A backend is the engine's concern and invisible above it: it maps the same inputs the engine already
-prepares (pixel_values [B, 3, H, W]; input_ids and attention_mask [B, T]) to the projected embeddings
-[B, D]; the engine normalises them, so every backend gives the same unit-vector contract. Each one is
+prepares (image inputs: pixel_values [B, 3, H, W]; text inputs: input_ids [B, T] and, where the tokenizer
+gives one, attention_mask [B, T]) to the projected embeddings [B, D]; the engine normalises them, so every backend gives the same unit-vector contract. Each one is
 measured against fp32 when it is created: the smallest cosine between its embeddings and fp32's on a fixed
 set of probe images and texts, which the engine reports in `ModelInfo.agreement` and refuses below
 `MIN_AGREEMENT`.
@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .errors import InputError, ModelError
+from ..errors import InputError, ModelError
+from .core import pooled
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +38,13 @@ PROBE_TEXTS = ["a red circle", "three blue stars on a white background", "a phot
 
 
 class Towers(Protocol):
-    """The two encoders of a CLIP model, on some runtime. Returns un-normalised embeddings [B, D] float32."""
+    """The two encoders of a dual encoder, on some runtime. Returns un-normalised embeddings [B, D] float32."""
 
     name: str
 
-    def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor: ...
+    def image_features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor: ...
 
-    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor: ...
-
-
-def _pooled(out) -> torch.Tensor:
-    """transformers 5 returns an output object whose pooler_output is the projected embedding; 4.x a tensor."""
-    return out if isinstance(out, torch.Tensor) else out.pooler_output
+    def text_features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor: ...
 
 
 class TorchTowers:
@@ -59,11 +55,11 @@ class TorchTowers:
     def __init__(self, model):
         self.model = model
 
-    def image_features(self, pixel_values):
-        return _pooled(self.model.get_image_features(pixel_values=pixel_values))
+    def image_features(self, inputs):
+        return pooled(self.model.get_image_features(**inputs))
 
-    def text_features(self, input_ids, attention_mask):
-        return _pooled(self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask))
+    def text_features(self, inputs):
+        return pooled(self.model.get_text_features(**inputs))
 
 
 class _ImageTower(torch.nn.Module):
@@ -72,7 +68,7 @@ class _ImageTower(torch.nn.Module):
         self.model = model
 
     def forward(self, pixel_values):  # [B, 3, H, W] -> [B, D]
-        return _pooled(self.model.get_image_features(pixel_values=pixel_values))
+        return pooled(self.model.get_image_features(pixel_values=pixel_values))
 
 
 class _TextTower(torch.nn.Module):
@@ -81,7 +77,7 @@ class _TextTower(torch.nn.Module):
         self.model = model
 
     def forward(self, input_ids, attention_mask):  # [B, T] x2 -> [B, D]
-        return _pooled(self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask))
+        return pooled(self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask))
 
 
 class Int8Towers(TorchTowers):
@@ -128,13 +124,14 @@ class OnnxTowers:
         self._vision = ort.InferenceSession(str(vision), options, providers=["CPUExecutionProvider"])
         self._text = ort.InferenceSession(str(text), options, providers=["CPUExecutionProvider"])
 
-    def image_features(self, pixel_values):
-        out = self._vision.run(None, {"pixel_values": pixel_values.float().cpu().numpy()})[0]
+    def image_features(self, inputs):
+        out = self._vision.run(None, {"pixel_values": inputs["pixel_values"].float().cpu().numpy()})[0]
         return torch.from_numpy(out)
 
-    def text_features(self, input_ids, attention_mask):
-        feeds = {"input_ids": input_ids.cpu().numpy().astype(np.int64),
-                 "attention_mask": attention_mask.cpu().numpy().astype(np.int64)}
+    def text_features(self, inputs):
+        ids = inputs["input_ids"]
+        mask = inputs.get("attention_mask", torch.ones_like(ids))  # the export always takes one: all ones = none
+        feeds = {"input_ids": ids.cpu().numpy().astype(np.int64), "attention_mask": mask.cpu().numpy().astype(np.int64)}
         return torch.from_numpy(self._text.run(None, feeds)[0])
 
 
@@ -214,19 +211,18 @@ def probe_images(n: int = 8, size: int = 224, seed: int = 0) -> list[Image.Image
     return images
 
 
-def measure_agreement(reference: Towers, candidate: Towers, processor, tokenizer, max_tokens: int = 77) -> dict:
+def measure_agreement(reference: Towers, candidate: Towers, engine) -> dict:
     """The smallest cosine between `candidate`'s and `reference`'s embeddings on the probe images and texts.
 
     Returns:
         {"image_min_cosine", "text_min_cosine", "min_cosine"} in [-1, 1] (1.0: identical directions),
         and "probes": how many images and texts were compared.
     """
-    pixels = processor.image_processor(probe_images(), return_tensors="pt")["pixel_values"]
-    batch = tokenizer(PROBE_TEXTS, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+    images = engine.image_inputs(probe_images())
+    texts = engine.text_inputs(PROBE_TEXTS)  # tokenized as the family was trained
     with torch.inference_mode():
-        pairs = {"image": (reference.image_features(pixels), candidate.image_features(pixels)),
-                 "text": (reference.text_features(batch["input_ids"], batch["attention_mask"]),
-                          candidate.text_features(batch["input_ids"], batch["attention_mask"]))}
+        pairs = {"image": (reference.image_features(images), candidate.image_features(images)),
+                 "text": (reference.text_features(texts), candidate.text_features(texts))}
     out = {}
     for kind, (a, b) in pairs.items():
         cos = torch.nn.functional.cosine_similarity(a.float(), b.float(), dim=-1)
@@ -236,13 +232,18 @@ def measure_agreement(reference: Towers, candidate: Towers, processor, tokenizer
     return out
 
 
-def checked_towers(name: str, model, processor, tokenizer, max_tokens: int = 77) -> tuple[Towers, dict]:
-    """Create backend `name` and measure it against fp32; raises ModelError below MIN_AGREEMENT."""
+def checked_towers(name: str, engine) -> tuple[Towers, dict]:
+    """Create backend `name` for `engine`'s model and measure it against fp32; raises ModelError below
+    MIN_AGREEMENT, and InputError for a model whose inputs an ONNX export cannot take (NaFlex)."""
+    model = engine.model
+    if name.startswith("onnx") and "spatial_shapes" in engine.image_inputs(probe_images(1)):
+        raise InputError(f"--backend {name} cannot export a NaFlex model (variable patch grids); use --backend "
+                         "torch or int8.")
     towers = create_towers(name, model)
     if name == "torch":
         return towers, {"min_cosine": 1.0, "image_min_cosine": 1.0, "text_min_cosine": 1.0, "probes": 0,
                         "reference": True}
-    agreement = measure_agreement(TorchTowers(model), towers, processor, tokenizer, max_tokens)
+    agreement = measure_agreement(TorchTowers(model), towers, engine)
     if agreement["min_cosine"] < MIN_AGREEMENT:
         raise ModelError(f"Backend {name!r} disagrees with fp32 on this model (smallest cosine "
                          f"{agreement['min_cosine']:.4f} < {MIN_AGREEMENT}); use --backend torch.")
