@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from clipdemo.train.loop import ScenePool, TrainConfig, contrastive_loss, normalise, train
@@ -127,3 +128,64 @@ def test_a_new_vocabulary_is_the_same_in_every_process():
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1]
             for _ in range(2)}
     assert len(runs) == 1
+
+
+def test_one_sigmoid_loss_step_equals_the_papers_formula(tokenizer):
+    """L = -(1/|B|) sum_i sum_j log sigmoid(z_ij (t x_i . y_j + b)), computed here with numpy from the
+    model's own unit embeddings, t = exp(t') and b: the loss the first training step reports."""
+    import copy
+
+    from clipdemo.train.loop import tokenize
+
+    model = build_model(tokenizer, seed=0, loss="sigmoid", width=32, vision_layers=1, text_layers=1, image_size=32)
+    before = copy.deepcopy(model)
+    pool = ScenePool(64, 32, seed=0)
+    config = TrainConfig(steps=1, batch_size=16, warmup=1, seed=3)
+    (report,) = train(model, tokenizer, config, pool=pool, report_every=1)
+    pixels, captions, truth = pool.batch(np.random.default_rng(config.seed), 16, config.hard_negatives,
+                                         config.relation_captions)  # the same first batch as train() drew
+    with torch.no_grad():
+        x = before.get_image_features(pixel_values=pixels).pooler_output.double().numpy()
+        y = before.get_text_features(**tokenize(before, tokenizer, captions)).pooler_output.double().numpy()
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y /= np.linalg.norm(y, axis=1, keepdims=True)
+    t, b = np.exp(before.logit_scale.item()), before.logit_bias.item()
+    assert (t, b) == (pytest.approx(10.0), -10.0)  # the paper's initialisation
+    z = np.where(truth.numpy(), 1.0, -1.0)
+    expected = -np.sum(np.log(1 / (1 + np.exp(-z * (t * x @ y.T + b))))) / len(x)
+    assert report.loss == pytest.approx(expected, abs=1e-6 * max(1.0, expected))
+    assert report.logit_bias is not None
+
+
+def test_the_compact_siglip_batch_gives_the_padded_batchs_embeddings(tokenizer):
+    """Training reads SigLIP texts compactly (real tokens + the pooled last position); same numbers."""
+    from clipdemo.engine.families import family_of
+    from clipdemo.train.loop import tokenize
+
+    model = build_model(tokenizer, seed=0, loss="sigmoid", width=32, vision_layers=1, text_layers=1, image_size=32)
+    captions = ["a red circle", "three blue stars to the left of the digit 7", "4"]
+    padded = family_of(model.config).pad_texts(tokenizer, captions, 64)
+    compact = tokenize(model, tokenizer, captions)
+    assert padded["input_ids"].shape[1] == 64 > compact["input_ids"].shape[1]
+    with torch.no_grad():
+        torch.testing.assert_close(model.get_text_features(**compact).pooler_output,
+                                   model.get_text_features(**padded).pooler_output, atol=1e-5, rtol=0)
+
+
+def test_sigmoid_training_lowers_the_held_out_loss_and_moves_the_bias(tokenizer):
+    from clipdemo.train.loop import sigmoid_loss, tokenize
+
+    model = build_model(tokenizer, seed=0, loss="sigmoid", width=64, vision_layers=2, text_layers=1, image_size=32)
+    held_out = ScenePool(64, 32, seed=1)  # scenes the run never sees
+    pixels, captions, truth = held_out.batch(np.random.default_rng(1), 32)
+
+    def held_out_loss():
+        with torch.no_grad():
+            return sigmoid_loss(model(**tokenize(model, tokenizer, captions), pixel_values=pixels).logits_per_image,
+                                truth).item()
+
+    first, b0 = held_out_loss(), model.logit_bias.item()
+    reports = list(train(model, tokenizer, TrainConfig(steps=200, batch_size=32, lr=2e-3, warmup=5),
+                         pool=ScenePool(400, 32, seed=0), report_every=50))
+    assert held_out_loss() < 0.8 * first
+    assert abs(reports[-1].logit_bias - b0) > 0.1 and model.logit_bias.item() == pytest.approx(reports[-1].logit_bias)

@@ -33,7 +33,7 @@ class ModelInfo:
     image_size: int
     note: str = ""  # why this model runs (e.g. the fallback reason); empty when it is the one asked for
     knows_photos: bool = True  # False when its model card says it was trained on no photos (the bundled models)
-    backend: str = "torch"  # where the towers run (engine.backends): torch, int8, onnx, onnx-int8
+    backend: str = "torch"  # where the towers run (engine.backends): torch, int8, onnx, onnx-int8 (never "auto")
     agreement: dict | None = None  # the backend's smallest cosine with fp32 on fixed probes
     family: str = "clip"  # engine.families: clip, metaclip_2, siglip, siglip2
     score: str = "softmax"  # how its scores read: softmax (over the candidates) or sigmoid (independent)
@@ -78,7 +78,8 @@ class ClipEngine:
                               score=self.family.score, max_text_tokens=self.max_text_tokens)
 
     def use_backend(self, backend: str) -> None:
-        """Run the towers on `backend` (engine.backends.BACKENDS): same encode_* contract, same unit vectors.
+        """Run the towers on `backend` (engine.backends.CHOICES; "auto" picks onnx or torch and
+        `info.backend` says which): same encode_* contract, same unit vectors.
 
         Measures the backend against fp32 first and reports it in `info.agreement`; raises ModelError when
         the smallest cosine is below backends.MIN_AGREEMENT. `self.model` stays the fp32 model.
@@ -86,8 +87,8 @@ class ClipEngine:
         from .backends import checked_towers
 
         towers, agreement = checked_towers(backend, self)
-        self.towers = None if backend == "torch" else towers
-        self.info = dataclasses.replace(self.info, backend=backend, agreement=agreement)
+        self.towers = None if towers.name == "torch" else towers
+        self.info = dataclasses.replace(self.info, backend=towers.name, agreement=agreement)
         self.clear_cache()
 
     # -- scores -------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import os
 import gradio as gr
 
 from .. import engine as engine_module
-from ..engine.backends import BACKENDS
+from ..engine.backends import CHOICES
 from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE
 from ..registry import DEFAULT_MODEL, available_models
 from . import captions, embedding_map, examples, probes, saliency, search, similarity, status, train, zero_shot
@@ -82,9 +82,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help=f"hub id, local checkpoint directory, or one of: {', '.join(available_models())} "
                         f"(default: the --store's model, else {DEFAULT_MODEL}; falls back to the bundled "
                         "tiny-scenes model when offline)")
-    p.add_argument("--backend", default=None, choices=BACKENDS,
-                   help="where the towers run on CPU: torch (fp32), int8, onnx, onnx-int8; each is checked "
-                        "against fp32 at load (default: the --store's backend, else torch)")
+    p.add_argument("--backend", default=None, choices=CHOICES,
+                   help="where the towers run on CPU: auto (ONNX Runtime fp32 when it matches torch fp32 to a "
+                        "cosine of 0.9999, else torch), torch (fp32), int8, onnx, onnx-int8; each is checked "
+                        "against fp32 at load (default: the --store's backend, else auto)")
     p.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: the best available)")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
@@ -115,7 +116,7 @@ def main(argv=None) -> None:
     # a store's CPU backend (int8, onnx) is for CPU serving: on a GPU the model runs as itself
     stored_backend = manifest.get("backend") if engine_module.pick_device(args.device).type == "cpu" else None
     engine_module.configure(args.model or manifest.get("model") or DEFAULT_MODEL, args.device,
-                            args.backend or stored_backend)
+                            args.backend or stored_backend or "auto")
     search.set_gallery_folder(args.gallery)
     if args.preload:
         engine_module.get_engine()
