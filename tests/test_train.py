@@ -175,7 +175,7 @@ def test_the_compact_siglip_batch_gives_the_padded_batchs_embeddings(tokenizer):
 def test_sigmoid_training_lowers_the_held_out_loss_and_moves_the_bias(tokenizer):
     from clipdemo.train.loop import sigmoid_loss, tokenize
 
-    model = build_model(tokenizer, seed=0, loss="sigmoid", width=64, vision_layers=2, text_layers=1, image_size=32)
+    model = build_model(tokenizer, seed=0, loss="sigmoid", width=32, vision_layers=1, text_layers=1, image_size=32)
     held_out = ScenePool(64, 32, seed=1)  # scenes the run never sees
     pixels, captions, truth = held_out.batch(np.random.default_rng(1), 32)
 
@@ -185,7 +185,19 @@ def test_sigmoid_training_lowers_the_held_out_loss_and_moves_the_bias(tokenizer)
                                 truth).item()
 
     first, b0 = held_out_loss(), model.logit_bias.item()
-    reports = list(train(model, tokenizer, TrainConfig(steps=200, batch_size=32, lr=2e-3, warmup=5),
+    reports = list(train(model, tokenizer, TrainConfig(steps=150, batch_size=32, lr=2e-3, warmup=5),
                          pool=ScenePool(400, 32, seed=0), report_every=50))
     assert held_out_loss() < 0.8 * first
     assert abs(reports[-1].logit_bias - b0) > 0.1 and model.logit_bias.item() == pytest.approx(reports[-1].logit_bias)
+
+
+@pytest.mark.slow
+def test_the_loss_comparison_script_trains_both_losses_at_each_batch(tmp_path):
+    out = tmp_path / "figure.png"
+    run = subprocess.run([sys.executable, "scripts/loss_vs_batch.py", "--examples", "64", "--batches", "8", "32",
+                          "--pool", "200", "--eval", "12", "--out", str(out)], capture_output=True, text=True,
+                         check=True)
+    rows = [line for line in run.stdout.splitlines() if line.startswith(("| softmax", "| sigmoid"))]
+    assert sorted(r.split(" | ")[:2] for r in rows) == [["| sigmoid", "32"], ["| sigmoid", "8"],
+                                                         ["| softmax", "32"], ["| softmax", "8"]]
+    assert out.stat().st_size > 10_000
