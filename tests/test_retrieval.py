@@ -1,4 +1,4 @@
-"""Recall@K against a brute-force reference, the persistent store, and FAISS search."""
+"""Recall@K against a brute-force reference, the gallery's persistent store, and FAISS search."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipdemo.retrieval.evaluate import encode_pairs, load_pairs, recall_at_k, sampled_recall
-from clipdemo.retrieval.index import build_gallery, make_index
-from clipdemo.retrieval.store import EmbeddingStore
+from clipdemo.analysis.recall import recall_at_k, sampled_recall
+from clipdemo.search.evaluate import encode_pairs, load_pairs
+from clipdemo.search.faiss_index import build, choose_index, thresholds
+from clipdemo.search.gallery import build_gallery
 from clipdemo.ui import examples
 
 
@@ -56,8 +57,8 @@ def test_perfect_and_reversed_similarities():
 
 def test_sampled_protocol_is_seeded(bundled_engine):
     sim, pairs = encode_pairs(bundled_engine, load_pairs(str(examples.PAIRS)))
-    a = sampled_recall(sim, pairs, 10, 20, seed=3)
-    b = sampled_recall(sim, pairs, 10, 20, seed=3)
+    a = sampled_recall(sim, pairs.image_of_caption, 10, 20, seed=3)
+    b = sampled_recall(sim, pairs.image_of_caption, 10, 20, seed=3)
     assert a == b
     mean, std = a["text_to_image"][10]
     assert mean == 1.0 and std == 0.0  # among 10 images, a caption's image is always in the top 10
@@ -78,28 +79,30 @@ def _write(path, colour):
     Image.new("RGB", (64, 64), colour).save(path)
 
 
-def test_store_persists_and_never_serves_a_stale_embedding(random_engine, tmp_path):
+def test_store_persists_and_never_serves_a_stale_embedding(random_engine, tmp_path, monkeypatch):
+    """--gallery DIR's store: kept on disk, reused after a restart, a changed file encoded again alone."""
+    monkeypatch.setenv("CLIPDEMO_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "gallery"
     folder.mkdir()
     paths = [str(folder / f"{i}.png") for i in range(5)]
     for i, p in enumerate(paths):
         _write(p, (i * 50, 10, 10))
-    store = EmbeddingStore(random_engine, tmp_path / "cache")
-    first = build_gallery(random_engine, paths, store)
-    assert first.encoded == 5 and len(store) == 5
+    first = build_gallery(random_engine, folder=str(folder))
+    assert first.report.embedded == 5 and len(first.store) == 5
+    assert list((tmp_path / "cache" / "stores").rglob("manifest.json"))  # on disk, under the cache folder
 
-    restarted = EmbeddingStore(random_engine, tmp_path / "cache")  # a new process would open the same file
-    again = build_gallery(random_engine, paths, restarted)
-    assert again.encoded == 0
-    np.testing.assert_array_equal(again.vectors, first.vectors)
+    again = build_gallery(random_engine, folder=str(folder))  # what a restarted app does: open the same store
+    assert again.report.embedded == 0
+    np.testing.assert_array_equal(again.store.vectors, first.store.vectors)
 
     _write(paths[2], (0, 200, 0))  # the file changes under the same name
     _write(folder / "new.png", (9, 9, 9))
-    changed = build_gallery(random_engine, paths + [str(folder / "new.png")], restarted)
-    assert changed.encoded == 2  # the changed file and the new one, nothing else
+    changed = build_gallery(random_engine, folder=str(folder))
+    assert changed.report.embedded == 2  # the changed file and the new one, nothing else
+    assert changed.store.paths == paths + [str(folder / "new.png")]
     fresh = random_engine.encode_images([Image.open(paths[2]).convert("RGB")]).numpy()[0]
-    np.testing.assert_allclose(changed.vectors[2], fresh, atol=1e-6)
-    assert not np.allclose(changed.vectors[2], first.vectors[2])
+    np.testing.assert_allclose(changed.store.vectors[2], fresh, atol=1e-6)
+    assert not np.allclose(changed.store.vectors[2], first.store.vectors[2])
 
 
 def test_hnsw_agrees_with_exact_search():
@@ -107,8 +110,11 @@ def test_hnsw_agrees_with_exact_search():
     v = rng.normal(size=(2000, 64)).astype(np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     q = v[:50] + 0.05 * rng.normal(size=(50, 64)).astype(np.float32)
-    _, exact = make_index(v, "exact").search(q, 10)
-    _, approx = make_index(v, "hnsw").search(q, 10)
+    exact, _ = build(v, choose_index(len(v), 64, *thresholds("exact")))
+    hnsw, report = build(v, choose_index(len(v), 64, *thresholds("hnsw")))
+    assert report["kind"] == "hnsw"
+    _, exact = exact.search(q, 10)
+    _, approx = hnsw.search(q, 10)
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
     assert recall >= 0.9 and (exact[:, 0] == np.arange(50)).all()
 
