@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,3 +127,53 @@ def test_eval_command_prints_recall_both_ways():
                           "--model", "tiny-scenes", "--repeats", "5"], capture_output=True, text=True, check=True)
     assert "image to text" in out.stdout and "text to image" in out.stdout and "R@10" in out.stdout
     assert "5 x 10 sampled images" in out.stdout
+
+
+def test_a_tie_counts_against_the_model_in_evaluation_and_in_the_embedding_map():
+    """One Recall@K, one tie rule: a wrong text scoring exactly as high as the true one ranks above it."""
+    from clipdemo.analysis.embedding_map import retrieval
+
+    images = np.eye(2)  # image i is the unit vector e_i
+    texts = np.array([[1.0, 0.0], [1.0, 0.0]])  # both texts are e_0: each image's true and wrong text tie
+    sim = images @ texts.T  # [[1, 1], [0, 0]]
+    got = recall_at_k(sim, np.array([0, 1]), (1, 2))
+    assert got["image_to_text"] == {1: 0.0, 2: 1.0}  # both images tie their wrong text: a miss at 1
+    assert got["text_to_image"] == {1: 0.5, 2: 1.0}  # text 0 wins outright (1 > 0); text 1 ties (0 = 0)
+    mapped = retrieval(images, texts, [(0, 0), (1, 1)], ks=(1, 2))
+    assert mapped.zero_shot_accuracy == 0.0
+    assert mapped.recall == {"image->text R@1": 0.0, "text->image R@1": 0.5,
+                             "image->text R@2": 1.0, "text->image R@2": 1.0}
+
+
+def _pairs_csv(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("image,caption\n" + "".join(f"{i},{c}\n" for i, c in rows))
+    return path
+
+
+def test_eval_reads_the_users_own_files_absolute_or_under_images(tmp_path):
+    """Flickr30k and COCO annotation files name images relative to an images folder kept elsewhere."""
+    scenes, captions = examples.scene_files()[:4], examples.scene_captions()[:4]
+    images, elsewhere = tmp_path / "flickr" / "images", tmp_path / "elsewhere"
+    for folder in (images, elsewhere):
+        folder.mkdir(parents=True)
+    rows = []
+    for i, (scene, caption) in enumerate(zip(scenes, captions)):
+        if i < 2:
+            shutil.copy(scene, images)
+            rows.append((Path(scene).name, caption))  # relative: resolved under --images
+        else:
+            shutil.copy(scene, elsewhere)
+            rows.append((str(elsewhere / Path(scene).name), caption))  # absolute: read as written
+    csv_path = _pairs_csv(tmp_path / "annotations" / "pairs.csv", rows)
+    command = [sys.executable, "-m", "clipdemo", "eval", str(csv_path), "--model", "tiny-scenes",
+               "--sample-images", "0"]
+    out = subprocess.run(command + ["--images", str(images)], capture_output=True, text=True, check=True)
+    assert "images: 4  captions: 4" in out.stdout and "skipped" not in out.stderr, out.stderr
+    assert re.search(r"text to image\s+100\.0%", out.stdout), out.stdout  # each caption finds its scene
+    # without --images the relative rows resolve beside the CSV, where they are not: left out, by name
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "images: 2  captions: 2" in out.stdout and out.stderr.count("skipped:") == 2, out.stderr
+    # the server keeps its rule: the same CSV's absolute paths are refused there
+    served = load_pairs(str(csv_path))
+    assert len(served.images) == 2 and all("not a file inside the upload" in r for r in served.skipped)

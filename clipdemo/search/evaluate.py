@@ -40,6 +40,7 @@ class Pairs:
     captions: list[str]
     image_of_caption: np.ndarray  # [C] index into images
     skipped: list[str] = field(default_factory=list)  # rows and images left out, each with its reason
+    full_paths: bool = False  # messages name an image by its path (the user's own files), not just its name
 
     def keep_images(self, keep: list[int], skipped: list[str] = ()) -> Pairs:
         """These pairs restricted to the images at `keep` (and their captions), with more reasons noted."""
@@ -47,7 +48,7 @@ class Pairs:
         cols = [c for c, i in enumerate(self.image_of_caption) if int(i) in remap]
         return Pairs([self.images[i] for i in keep], [self.captions[c] for c in cols],
                      np.array([remap[int(self.image_of_caption[c])] for c in cols], dtype=int),
-                     self.skipped + list(skipped))
+                     self.skipped + list(skipped), self.full_paths)
 
 
 def load_pairs(path: str, images: str | os.PathLike | None = None, local: bool = False) -> Pairs:
@@ -104,7 +105,7 @@ def load_pairs(path: str, images: str | os.PathLike | None = None, local: bool =
         owner.append(index[p])
     if not captions:
         raise InputError(f"{path.name}: no usable row. " + " ".join(skipped[:3]))
-    return Pairs(images_found, captions, np.array(owner, dtype=int), skipped)
+    return Pairs(images_found, captions, np.array(owner, dtype=int), skipped, full_paths=local)
 
 
 @contextlib.contextmanager
@@ -148,7 +149,8 @@ def encode_pairs(engine, pairs: Pairs, batch_size: int = 64, progress=None) -> t
         batch = []
         for i in range(start, min(start + batch_size, len(pairs.images))):
             try:
-                batch.append(open_image(pairs.images[i], Path(pairs.images[i]).name).image)
+                name = pairs.images[i] if pairs.full_paths else Path(pairs.images[i]).name
+                batch.append(open_image(pairs.images[i], name).image)
                 keep.append(i)
             except InputError as exc:
                 skipped.append(str(exc))
