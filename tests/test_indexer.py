@@ -213,11 +213,11 @@ def test_ray_gives_the_same_store_as_local(local_ray, folder, tmp_path):
 
 def test_store_fingerprint_is_the_same_for_fp32_and_fp16_weights(bundled_engine_copy):
     """A store built on CPU (fp32) is searchable from a CUDA server, which loads the model in fp16."""
-    from clipdemo.search.store import store_fingerprint
+    from clipdemo.engine.fingerprint import model_fingerprint
 
-    fp32 = store_fingerprint(bundled_engine_copy)
+    fp32 = model_fingerprint(bundled_engine_copy.model)
     bundled_engine_copy.model.half()
-    assert store_fingerprint(bundled_engine_copy) == fp32
+    assert model_fingerprint(bundled_engine_copy.model) == fp32
 
 
 @pytest.fixture

@@ -84,6 +84,8 @@ def build(vectors: np.ndarray, choice: IndexChoice, seed: int = 0, queries: int 
     rng = np.random.default_rng(seed)
     picked = rng.choice(n, min(2 * queries, n), replace=False)
     tune_q, held_q = np.sort(picked[: len(picked) // 2]), np.sort(picked[len(picked) // 2:])
+    if not len(tune_q):  # one vector: tune on the held-out query (nothing to hold out from a gallery of one)
+        tune_q = held_q
     index = new_index(vectors, choice, exclude=picked, rng=rng)
     name, grid = ("efSearch", [16, 32, 64, 128, 256, 512]) if choice.kind == "hnsw" else \
         ("nprobe", [p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256) if p <= choice.params["nlist"]])

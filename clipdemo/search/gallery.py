@@ -20,13 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..engine.fingerprint import model_fingerprint
 from ..errors import InputError
 from ..limits import MAX_GALLERY_FILES
 from ..safe_paths import extract_zip
 from . import faiss_index
 from .reader import IMAGE_SUFFIXES, list_images
 from .runner import IndexReport, index_source
-from .store import Store, open_store, store_fingerprint
+from .store import Store, open_store
 from .writer import store_lock
 
 
@@ -49,7 +50,7 @@ def cache_dir() -> Path:
 def folder_store(engine, folder: str | os.PathLike) -> Path:
     """The cached store of `folder` for `engine`'s model and backend (a store holds one of each)."""
     where = hashlib.blake2b(str(Path(folder).expanduser().resolve()).encode(), digest_size=8).hexdigest()
-    return cache_dir() / f"{store_fingerprint(engine)}-{engine.info.backend}" / where
+    return cache_dir() / f"{model_fingerprint(engine.model)}-{engine.info.backend}" / where
 
 
 def upload_files(paths: list[str]) -> tuple[list[str], str | None]:

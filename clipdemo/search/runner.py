@@ -21,7 +21,8 @@ from ..errors import InputError
 from . import faiss_index
 from .mapper import ClipMapper
 from .reader import list_source
-from .store import INDEX, VECTORS, store_fingerprint
+from ..engine.fingerprint import model_fingerprint
+from .store import INDEX, VECTORS
 from .writer import ShardWriter, commit, prepare, store_lock, write_manifest
 
 ENGINES = ("local", "ray")
@@ -86,7 +87,7 @@ def index_source(source: str | list[str], out: str, model: str = "tiny-scenes", 
     if engine == "local":
         backend = clip_engine.info.backend  # what the vectors were made with (a passed-in engine's own)
     folder = Path(out).expanduser()
-    fingerprint = store_fingerprint(clip_engine)
+    fingerprint = model_fingerprint(clip_engine.model)
     with store_lock(folder):
         manifest, prior, run_dir = prepare(folder, name, fingerprint, backend, clip_engine.info.embed_dim)
         known = prior.set_index(["path", "stamp"]).index

@@ -108,18 +108,14 @@ def read_manifest(folder: Path) -> dict | None:
     return manifest
 
 
-def store_fingerprint(engine) -> str:
-    """The fingerprint a store built by `engine` records: its model's (clipdemo.engine.fingerprint)."""
-    return model_fingerprint(engine.model)
-
-
 def check_model(store: Store, engine) -> None:
     """Refuse an engine whose vectors are not comparable with the store's.
 
     Raises:
         InputError: `engine`'s model is not the one the store was built with; names both and what to do.
     """
-    if store_fingerprint(engine) != store.manifest["fingerprint"]:
-        raise InputError(f"{store.label or repr(str(store.folder))} was built with model {store.manifest['model']!r}, not "
+    if model_fingerprint(engine.model) != store.manifest["fingerprint"]:
+        built_by = store.manifest["model"]
+        raise InputError(f"{store.label or repr(str(store.folder))} was built with model {built_by!r}, not "
                          f"{engine.info.name!r}, whose embeddings are not comparable with it: search it with "
-                         f"{store.manifest['model']!r} (--model {store.manifest['model']}), or index it again.")
+                         f"{built_by!r} (--model {built_by}), or index it again.")

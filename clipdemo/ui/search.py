@@ -32,7 +32,8 @@ by default, HNSW (its recall against exact measured) for very large galleries.
 For millions of images, build a store with `python -m clipdemo index` (on this machine or a Ray
 cluster) and start the app with `--store STORE`: this tab then searches it, memory-mapped.
 **Recall@K** is the share of queries whose true match is among the top K: image -> text counts an image as
-found when any of its captions is in its top K; text -> image counts a caption when its image is.
+found when any of its captions is in its top K; text -> image counts a caption when its image is. A tie
+counts against the model: a wrong match scoring exactly as high as the true one ranks above it.
 """
 
 _shared: dict = {"folder": None, "store": None}
