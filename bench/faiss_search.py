@@ -18,7 +18,7 @@ import time
 import faiss
 import numpy as np
 
-from clipdemo.retrieval.index import make_index
+from clipdemo.search.faiss_index import IndexChoice, choose_index, new_index
 
 DIM = 512
 
@@ -30,6 +30,15 @@ def vectors(n: int, rng, uniform: bool, centres=None) -> np.ndarray:
         noise = rng.standard_normal((n, DIM), dtype=np.float32) / np.sqrt(DIM)
         v = centres[rng.integers(len(centres), size=n)] + 0.6 * noise
     return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def make_index(base: np.ndarray, kind: str):
+    """The store's exact index, or its HNSW32 (the chooser's parameters) with efSearch fixed at 128."""
+    if kind == "exact":
+        return new_index(base, choose_index(len(base), DIM, exact_below=len(base) + 1))
+    index = new_index(base, IndexChoice("hnsw", "HNSW32,Flat", {"M": 32, "efConstruction": 80}))
+    index.hnsw.efSearch = 128
+    return index
 
 
 def per_query_ms(index, queries) -> float:

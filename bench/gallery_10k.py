@@ -2,15 +2,17 @@
 
     python bench/gallery_10k.py [--images 10000] [--model tiny-scenes]
 
-Renders held-out scenes to a temp folder, indexes them (cold: everything encoded), indexes them again
-as a restarted app would (warm: every vector from the on-disk store), then times text queries end to
-end (encode the query + FAISS exact search) against the same search done as a NumPy matmul.
+Renders held-out scenes to a temp folder, indexes them as the app's --gallery DIR does (cold: everything
+encoded into the folder's store), indexes them again as a restarted app would (warm: every vector from
+the on-disk store), then times text queries end to end (clipdemo.search.search_store: encode the query +
+FAISS exact search) against the same search done as a NumPy matmul.
 Peak memory is the process's maximum resident set size, read before and after indexing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import tempfile
@@ -20,8 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from clipdemo.engine import ClipEngine
-from clipdemo.retrieval.index import build_gallery, list_images
-from clipdemo.retrieval.store import EmbeddingStore
 from clipdemo.scenes import canonical_caption, random_scene, scene_rng
 
 
@@ -35,6 +35,11 @@ def main() -> None:
     p.add_argument("--model", default="tiny-scenes")
     args = p.parse_args()
     folder, cache = Path(tempfile.mkdtemp(prefix="gallery-")), Path(tempfile.mkdtemp(prefix="store-"))
+    os.environ["CLIPDEMO_CACHE"] = str(cache)  # where --gallery DIR's store goes
+    from clipdemo.search import search_store
+    from clipdemo.search.gallery import build_gallery
+    from clipdemo.search.reader import list_images
+
     rng = scene_rng(5000, "heldout")
     start = time.perf_counter()
     captions = []
@@ -56,26 +61,27 @@ def main() -> None:
             last[0] = time.perf_counter()
             print(f"  indexed {done}/{total}", flush=True)
 
-    gallery = build_gallery(engine, paths, EmbeddingStore(engine, cache), progress=progress)
+    gallery = build_gallery(engine, folder=str(folder), progress=progress)
     cold = time.perf_counter() - start
     grew = peak_mb() - before
     start = time.perf_counter()
-    again = build_gallery(engine, paths, EmbeddingStore(engine, cache))
+    again = build_gallery(engine, folder=str(folder))
     warm = time.perf_counter() - start
-    assert again.encoded == 0 and np.array_equal(again.vectors, gallery.vectors)
+    assert again.report.embedded == 0 and np.array_equal(again.store.vectors, gallery.store.vectors)
+    vectors = np.asarray(gallery.store.vectors)
 
     queries = [captions[i] for i in np.random.default_rng(0).choice(len(captions), 50, replace=False)]
     engine.encode_texts(["warm up"])
     faiss_ms, numpy_ms = [], []
     for q in queries:
         t0 = time.perf_counter()
-        gallery.search(engine.encode_texts([q])[0].numpy(), 10)
+        search_store(gallery.store, engine, q, 10)
         faiss_ms.append((time.perf_counter() - t0) * 1e3)
         vec = engine.encode_texts([q])[0].numpy()
         t0 = time.perf_counter()
-        np.argsort(gallery.vectors @ vec)[::-1][:10]
+        np.argsort(vectors @ vec)[::-1][:10]
         numpy_ms.append((time.perf_counter() - t0) * 1e3)
-    store = EmbeddingStore(engine, cache)
+    store_bytes = sum(p.stat().st_size for p in gallery.store.folder.rglob("*") if p.is_file())
     print(f"model {engine.info.name}; {len(paths)} images ({disk_images:.0f} MB of PNG) rendered in {render:.0f}s")
     print(f"index cold (all encoded):      {cold:7.1f}s  ({len(paths) / cold:.0f} images/s), "
           f"peak RSS grew {grew:.0f} MB")
@@ -83,8 +89,8 @@ def main() -> None:
     print(f"text query, encode + FAISS:    {statistics.median(faiss_ms):7.2f} ms median, "
           f"{max(faiss_ms):.2f} ms max over {len(queries)} queries")
     print(f"search alone, NumPy matmul:    {statistics.median(numpy_ms):7.2f} ms median (baseline)")
-    print(f"embedding store on disk:       {store.disk_bytes() / 2**20:7.1f} MB for {len(store)} vectors "
-          f"of {engine.info.embed_dim} floats")
+    print(f"embedding store on disk:       {store_bytes / 2**20:7.1f} MB for {len(gallery.store)} vectors "
+          f"of {engine.info.embed_dim} floats (shards, vectors, index, catalogue)")
 
 
 if __name__ == "__main__":

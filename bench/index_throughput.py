@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from clipdemo.engine.backends import BACKENDS, probe_images
-from clipdemo.indexer import index_source
+from clipdemo.search import index_source
 
 
 def _rss_tree(root: int) -> int:
@@ -92,7 +92,7 @@ def main() -> None:
         start = time.perf_counter()
         make_images(work / "images", args.images)
         print(f"generated {args.images} images in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-        from clipdemo.indexer.ray_engine import ensure_ray
+        from clipdemo.search.ray_engine import ensure_ray
 
         rows, ray, ray_start = [], None, 0.0
         for engine, workers in [("local", 1), ("ray", 1), ("ray", 2)]:

@@ -34,10 +34,11 @@ def probe(args) -> None:
 
 
 def evaluate(args) -> None:
-    from .retrieval.evaluate import encode_pairs, format_recall, pairs_from_upload, recall_at_k, sampled_recall
+    from .analysis.recall import recall_at_k, sampled_recall
+    from .search.evaluate import encode_pairs, format_recall, open_pairs
 
     engine = _engine(args.model, args.device)
-    with pairs_from_upload(args.pairs) as pairs:
+    with open_pairs(args.pairs, args.images, local=True) as pairs:
         similarity, pairs = encode_pairs(engine, pairs)
     for reason in pairs.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
@@ -46,11 +47,12 @@ def evaluate(args) -> None:
     print(format_recall("whole set", recall_at_k(similarity, pairs.image_of_caption)))
     if args.sample_images:
         print(format_recall(f"{args.repeats} x {args.sample_images} sampled images",
-                            sampled_recall(similarity, pairs, args.sample_images, args.repeats, args.seed)))
+                            sampled_recall(similarity, pairs.image_of_caption, args.sample_images, args.repeats,
+                                           args.seed)))
 
 
 def index(args) -> None:
-    from .indexer import index_source
+    from .search import index_source
 
     report = index_source(args.source, args.out, model=args.model, engine=args.engine, batch_size=args.batch_size,
                           backend=args.backend, device=args.device, column=args.column, concurrency=args.concurrency,
@@ -59,26 +61,19 @@ def index(args) -> None:
 
 
 def search(args) -> None:
-    from .engine import ClipEngine
     from .images import open_image
-    from .indexer import open_store
-    from .indexer.store import check_model
+    from .search import open_store, search_store
+    from .search.query import load_engine_for
 
-    store = open_store(args.store)
-    engine = ClipEngine.load(args.model or store.manifest["model"], args.device, backend=store.manifest["backend"])
-    check_model(store, engine)
-    if args.image:
-        query = engine.encode_images([open_image(args.image).image])[0].numpy()
-    elif args.text:
-        query = engine.encode_texts([args.text])[0].numpy()
-    else:
+    if not args.image and not args.text:
         raise InputError("Give a text query, or --image PATH.")
-    scores, rows = store.search(query, args.k)
+    store = open_store(args.store)
+    engine = load_engine_for(store, args.model, args.device)
+    hits = search_store(store, engine, open_image(args.image).image if args.image else args.text, args.k)
     print(f"store: {args.store} ({len(store)} vectors, {store.manifest['index']['kind']} index)  "
           f"model: {store.manifest['model']}")
-    for rank, (score, row) in enumerate(zip(scores[0], rows[0]), 1):
-        if row >= 0:
-            print(f"{rank:3d}  {score:.4f}  {store.catalog['path'].iat[int(row)]}")
+    for hit in hits:
+        print(f"{hit.rank:3d}  {hit.score:.4f}  {hit.path}")
 
 
 def saliency(args) -> None:
@@ -116,6 +111,9 @@ def main(argv=None) -> int:
                     help="counting, digits, text, spatial, binding, negation, photos, or all")
     ev = sub.add_parser("eval", help="Recall@1/5/10 both ways on paired images and captions")
     ev.add_argument("pairs", help="a CSV of image,caption rows, a folder holding pairs.csv, or a zip of both")
+    ev.add_argument("--images", default=None,
+                    help="the folder relative image paths in the CSV start from (default: the CSV's folder); "
+                         "absolute paths are read as written")
     ev.add_argument("--sample-images", type=int, default=10, help="images per sample (0: skip sampling)")
     ev.add_argument("--repeats", type=int, default=50)
     ix = sub.add_parser("index", help="embed a folder or table of images into a store (Parquet shards, FAISS index)")

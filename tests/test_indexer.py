@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from clipdemo.errors import InputError
-from clipdemo.indexer import index_source, open_store
-from clipdemo.indexer.faiss_index import build, choose_index
+from clipdemo.search import index_source, open_store
+from clipdemo.search.faiss_index import build, choose_index
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def test_a_table_of_paths_skips_missing_and_non_image_files_with_a_reason(random
 def local_ray():
     """Ray in this process on two CPUs, shut down when the module's tests are done."""
     ray = pytest.importorskip("ray")
-    from clipdemo.indexer.ray_engine import ensure_ray
+    from clipdemo.search.ray_engine import ensure_ray
 
     ensure_ray(num_cpus=2)
     yield ray
@@ -213,11 +213,11 @@ def test_ray_gives_the_same_store_as_local(local_ray, folder, tmp_path):
 
 def test_store_fingerprint_is_the_same_for_fp32_and_fp16_weights(bundled_engine_copy):
     """A store built on CPU (fp32) is searchable from a CUDA server, which loads the model in fp16."""
-    from clipdemo.indexer.store import store_fingerprint
+    from clipdemo.engine.fingerprint import model_fingerprint
 
-    fp32 = store_fingerprint(bundled_engine_copy)
+    fp32 = model_fingerprint(bundled_engine_copy.model)
     bundled_engine_copy.model.half()
-    assert store_fingerprint(bundled_engine_copy) == fp32
+    assert model_fingerprint(bundled_engine_copy.model) == fp32
 
 
 @pytest.fixture

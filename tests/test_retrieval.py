@@ -1,17 +1,21 @@
-"""Recall@K against a brute-force reference, the persistent store, and FAISS search."""
+"""Recall@K against a brute-force reference, the gallery's persistent store, and FAISS search."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from clipdemo.retrieval.evaluate import encode_pairs, load_pairs, recall_at_k, sampled_recall
-from clipdemo.retrieval.index import build_gallery, make_index
-from clipdemo.retrieval.store import EmbeddingStore
+from clipdemo.analysis.recall import recall_at_k, sampled_recall
+from clipdemo.search.evaluate import encode_pairs, load_pairs
+from clipdemo.search.faiss_index import build, choose_index, thresholds
+from clipdemo.search.gallery import build_gallery
 from clipdemo.ui import examples
 
 
@@ -56,8 +60,8 @@ def test_perfect_and_reversed_similarities():
 
 def test_sampled_protocol_is_seeded(bundled_engine):
     sim, pairs = encode_pairs(bundled_engine, load_pairs(str(examples.PAIRS)))
-    a = sampled_recall(sim, pairs, 10, 20, seed=3)
-    b = sampled_recall(sim, pairs, 10, 20, seed=3)
+    a = sampled_recall(sim, pairs.image_of_caption, 10, 20, seed=3)
+    b = sampled_recall(sim, pairs.image_of_caption, 10, 20, seed=3)
     assert a == b
     mean, std = a["text_to_image"][10]
     assert mean == 1.0 and std == 0.0  # among 10 images, a caption's image is always in the top 10
@@ -78,28 +82,30 @@ def _write(path, colour):
     Image.new("RGB", (64, 64), colour).save(path)
 
 
-def test_store_persists_and_never_serves_a_stale_embedding(random_engine, tmp_path):
+def test_store_persists_and_never_serves_a_stale_embedding(random_engine, tmp_path, monkeypatch):
+    """--gallery DIR's store: kept on disk, reused after a restart, a changed file encoded again alone."""
+    monkeypatch.setenv("CLIPDEMO_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "gallery"
     folder.mkdir()
     paths = [str(folder / f"{i}.png") for i in range(5)]
     for i, p in enumerate(paths):
         _write(p, (i * 50, 10, 10))
-    store = EmbeddingStore(random_engine, tmp_path / "cache")
-    first = build_gallery(random_engine, paths, store)
-    assert first.encoded == 5 and len(store) == 5
+    first = build_gallery(random_engine, folder=str(folder))
+    assert first.report.embedded == 5 and len(first.store) == 5
+    assert list((tmp_path / "cache" / "stores").rglob("manifest.json"))  # on disk, under the cache folder
 
-    restarted = EmbeddingStore(random_engine, tmp_path / "cache")  # a new process would open the same file
-    again = build_gallery(random_engine, paths, restarted)
-    assert again.encoded == 0
-    np.testing.assert_array_equal(again.vectors, first.vectors)
+    again = build_gallery(random_engine, folder=str(folder))  # what a restarted app does: open the same store
+    assert again.report.embedded == 0
+    np.testing.assert_array_equal(again.store.vectors, first.store.vectors)
 
     _write(paths[2], (0, 200, 0))  # the file changes under the same name
     _write(folder / "new.png", (9, 9, 9))
-    changed = build_gallery(random_engine, paths + [str(folder / "new.png")], restarted)
-    assert changed.encoded == 2  # the changed file and the new one, nothing else
+    changed = build_gallery(random_engine, folder=str(folder))
+    assert changed.report.embedded == 2  # the changed file and the new one, nothing else
+    assert changed.store.paths == paths + [str(folder / "new.png")]
     fresh = random_engine.encode_images([Image.open(paths[2]).convert("RGB")]).numpy()[0]
-    np.testing.assert_allclose(changed.vectors[2], fresh, atol=1e-6)
-    assert not np.allclose(changed.vectors[2], first.vectors[2])
+    np.testing.assert_allclose(changed.store.vectors[2], fresh, atol=1e-6)
+    assert not np.allclose(changed.store.vectors[2], first.store.vectors[2])
 
 
 def test_hnsw_agrees_with_exact_search():
@@ -107,8 +113,11 @@ def test_hnsw_agrees_with_exact_search():
     v = rng.normal(size=(2000, 64)).astype(np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     q = v[:50] + 0.05 * rng.normal(size=(50, 64)).astype(np.float32)
-    _, exact = make_index(v, "exact").search(q, 10)
-    _, approx = make_index(v, "hnsw").search(q, 10)
+    exact, _ = build(v, choose_index(len(v), 64, *thresholds("exact")))
+    hnsw, report = build(v, choose_index(len(v), 64, *thresholds("hnsw")))
+    assert report["kind"] == "hnsw"
+    _, exact = exact.search(q, 10)
+    _, approx = hnsw.search(q, 10)
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
     assert recall >= 0.9 and (exact[:, 0] == np.arange(50)).all()
 
@@ -118,3 +127,53 @@ def test_eval_command_prints_recall_both_ways():
                           "--model", "tiny-scenes", "--repeats", "5"], capture_output=True, text=True, check=True)
     assert "image to text" in out.stdout and "text to image" in out.stdout and "R@10" in out.stdout
     assert "5 x 10 sampled images" in out.stdout
+
+
+def test_a_tie_counts_against_the_model_in_evaluation_and_in_the_embedding_map():
+    """One Recall@K, one tie rule: a wrong text scoring exactly as high as the true one ranks above it."""
+    from clipdemo.analysis.embedding_map import retrieval
+
+    images = np.eye(2)  # image i is the unit vector e_i
+    texts = np.array([[1.0, 0.0], [1.0, 0.0]])  # both texts are e_0: each image's true and wrong text tie
+    sim = images @ texts.T  # [[1, 1], [0, 0]]
+    got = recall_at_k(sim, np.array([0, 1]), (1, 2))
+    assert got["image_to_text"] == {1: 0.0, 2: 1.0}  # both images tie their wrong text: a miss at 1
+    assert got["text_to_image"] == {1: 0.5, 2: 1.0}  # text 0 wins outright (1 > 0); text 1 ties (0 = 0)
+    mapped = retrieval(images, texts, [(0, 0), (1, 1)], ks=(1, 2))
+    assert mapped.zero_shot_accuracy == 0.0
+    assert mapped.recall == {"image->text R@1": 0.0, "text->image R@1": 0.5,
+                             "image->text R@2": 1.0, "text->image R@2": 1.0}
+
+
+def _pairs_csv(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("image,caption\n" + "".join(f"{i},{c}\n" for i, c in rows))
+    return path
+
+
+def test_eval_reads_the_users_own_files_absolute_or_under_images(tmp_path):
+    """Flickr30k and COCO annotation files name images relative to an images folder kept elsewhere."""
+    scenes, captions = examples.scene_files()[:4], examples.scene_captions()[:4]
+    images, elsewhere = tmp_path / "flickr" / "images", tmp_path / "elsewhere"
+    for folder in (images, elsewhere):
+        folder.mkdir(parents=True)
+    rows = []
+    for i, (scene, caption) in enumerate(zip(scenes, captions)):
+        if i < 2:
+            shutil.copy(scene, images)
+            rows.append((Path(scene).name, caption))  # relative: resolved under --images
+        else:
+            shutil.copy(scene, elsewhere)
+            rows.append((str(elsewhere / Path(scene).name), caption))  # absolute: read as written
+    csv_path = _pairs_csv(tmp_path / "annotations" / "pairs.csv", rows)
+    command = [sys.executable, "-m", "clipdemo", "eval", str(csv_path), "--model", "tiny-scenes",
+               "--sample-images", "0"]
+    out = subprocess.run(command + ["--images", str(images)], capture_output=True, text=True, check=True)
+    assert "images: 4  captions: 4" in out.stdout and "skipped" not in out.stderr, out.stderr
+    assert re.search(r"text to image\s+100\.0%", out.stdout), out.stdout  # each caption finds its scene
+    # without --images the relative rows resolve beside the CSV, where they are not: left out, by name
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "images: 2  captions: 2" in out.stdout and out.stderr.count("skipped:") == 2, out.stderr
+    # the server keeps its rule: the same CSV's absolute paths are refused there
+    served = load_pairs(str(csv_path))
+    assert len(served.images) == 2 and all("not a file inside the upload" in r for r in served.skipped)

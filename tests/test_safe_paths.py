@@ -13,8 +13,8 @@ import pytest
 
 from clipdemo.errors import InputError
 from clipdemo.probes.custom import load_probe_set
-from clipdemo.retrieval.evaluate import encode_pairs, load_pairs, pairs_from_upload
-from clipdemo.retrieval.index import list_images
+from clipdemo.search.evaluate import encode_pairs, load_pairs, pairs_from_upload
+from clipdemo.search.reader import list_images
 from clipdemo.safe_paths import extract_zip, resolve_inside
 from clipdemo.ui import examples
 

@@ -13,7 +13,7 @@ import pytest
 from gradio_client import Client
 
 from app_server import free_port
-from clipdemo.indexer import index_source
+from clipdemo.search import index_source
 
 ROOT = Path(__file__).resolve().parents[1]
 

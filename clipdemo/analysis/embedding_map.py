@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from .recall import recall_at_k
 
 PROJECTIONS = ("PCA", "gap axis", "UMAP")
 
@@ -29,8 +30,8 @@ class ModalityGap:
 
 @dataclass(frozen=True)
 class Retrieval:
-    zero_shot_accuracy: float  # share of images whose best text (of all texts) is their own, [0, 1]
-    recall: dict[str, float]  # "image->text R@K" and "text->image R@K", each in [0, 1]
+    zero_shot_accuracy: float  # share of paired images whose best text (of all texts) is their own, [0, 1]
+    recall: dict[str, float]  # "image->text R@K" and "text->image R@K", each in [0, 1] (analysis.recall)
 
 
 @dataclass(frozen=True)
@@ -69,18 +70,18 @@ def modality_gap(image_features: np.ndarray, text_features: np.ndarray,
 
 def retrieval(image_features: np.ndarray, text_features: np.ndarray, pairs: Sequence[tuple[int, int]],
               ks: Sequence[int] = (1, 5)) -> Retrieval:
-    """Zero-shot accuracy (each image's best text among all texts is its own) and Recall@K both ways."""
-    cosine = image_features @ text_features.T
-    i_idx = np.array([i for i, _ in pairs])
-    t_idx = np.array([j for _, j in pairs])
-    # rank of the true partner: how many candidates score strictly higher
-    image_rank = (cosine[i_idx] > cosine[i_idx, t_idx][:, None]).sum(1)
-    text_rank = (cosine[:, t_idx].T > cosine[i_idx, t_idx][:, None]).sum(1)
+    """Zero-shot accuracy (each image's best text among all texts is its own) and Recall@K both ways.
+
+    Both come from `recall.recall_at_k`, so ties count against the model, as everywhere: a wrong text
+    scoring the same as the true one ranks above it. Zero-shot accuracy is image -> text R@1.
+    """
+    result = recall_at_k(image_features @ text_features.T, np.asarray(pairs, int).reshape(-1, 2),
+                         tuple(dict.fromkeys((1, *ks))))
     recall = {}
     for k in ks:
-        recall[f"image->text R@{k}"] = float((image_rank < k).mean())
-        recall[f"text->image R@{k}"] = float((text_rank < k).mean())
-    return Retrieval(float((image_rank == 0).mean()), recall)
+        recall[f"image->text R@{k}"] = result["image_to_text"][k]
+        recall[f"text->image R@{k}"] = result["text_to_image"][k]
+    return Retrieval(result["image_to_text"][1], recall)
 
 
 def _pca(x: np.ndarray) -> tuple[np.ndarray, tuple[float, ...]]:

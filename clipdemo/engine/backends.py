@@ -13,7 +13,6 @@ restart does not export again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import warnings
@@ -176,13 +175,11 @@ def _quantised(path: Path) -> Path:
 
 
 def weights_fingerprint(model) -> str:
-    """A short hash of every parameter: the ONNX cache key (a retrained checkpoint gets a new export)."""
-    h = hashlib.blake2b(digest_size=12)
-    h.update(torch.__version__.encode())
-    for name, p in model.state_dict().items():
-        h.update(name.encode())
-        h.update(p.detach().float().cpu().numpy().tobytes())
-    return h.hexdigest()
+    """The ONNX cache key: the model's fingerprint (a retrained checkpoint gets a new export) and the torch
+    version that exported it."""
+    from .fingerprint import model_fingerprint
+
+    return f"{model_fingerprint(model)}-torch{torch.__version__}"
 
 
 def create_towers(name: str, model) -> Towers:

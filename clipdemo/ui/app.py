@@ -12,6 +12,7 @@ from .. import engine as engine_module
 from ..engine.backends import CHOICES
 from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE
 from ..registry import DEFAULT_MODEL, available_models
+from ..search import serving_backend
 from . import captions, embedding_map, examples, probes, saliency, search, similarity, status, train, zero_shot
 
 TITLE = "CLIP Explorer"
@@ -113,8 +114,7 @@ def main(argv=None) -> None:
     search.set_store(args.store)
     store = search.served_store()
     manifest = store.manifest if store is not None else {}
-    # a store's CPU backend (int8, onnx) is for CPU serving: on a GPU the model runs as itself
-    stored_backend = manifest.get("backend") if engine_module.pick_device(args.device).type == "cpu" else None
+    stored_backend = serving_backend(manifest.get("backend"), args.device)  # the CLI's rule too
     engine_module.configure(args.model or manifest.get("model") or DEFAULT_MODEL, args.device,
                             args.backend or stored_backend or "auto")
     search.set_gallery_folder(args.gallery)

@@ -3,49 +3,47 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
+from ..analysis.captions import rank_captions
+from ..analysis.recall import KS, recall_at_k, sampled_recall
 from ..errors import InputError
 from ..figures import line_chart
-from ..images import open_image
-from ..retrieval.evaluate import KS, encode_pairs, pairs_from_upload, recall_at_k, sampled_recall
 from ..limits import MAX_GALLERY_FILES
-from ..retrieval.index import IMAGE_SUFFIXES, Gallery, build_gallery, list_images
-from ..retrieval.store import open_store
-from ..safe_paths import extract_zip
+from ..search import open_store, search_store
+from ..search.evaluate import encode_pairs, pairs_from_upload
+from ..search.gallery import Gallery, build_gallery, release
+from ..search.query import Hit, read_thumbnails
 from ..text import parse_lines
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, notes_markdown, progress_callback,
                      run_keeping_errors, upload_path, user_errors)
 
 EXPLAINER = """
-**How it works.** Indexing embeds every image once (in batches, with progress) and stores the vectors
-on disk, keyed by the model and each file's content hash: re-opening the same folder, or restarting the
-app, encodes nothing again, and a changed file is encoded alone. A query embeds only the query text (or
-image) and searches the vectors with FAISS: exact inner product by default, HNSW for very large galleries.
+**How it works.** Indexing embeds every image once (in batches, with progress) into a store: Parquet
+shards, the vectors and a FAISS index, the same kind of store `python -m clipdemo index` builds. The
+`--gallery DIR` folder's store is kept on disk for the model: re-indexing the folder, or restarting the
+app, encodes nothing again, and a changed file is encoded alone; an upload's store lasts the session.
+A query embeds only the query text (or image) and searches the vectors with FAISS: exact inner product
+by default, HNSW (its recall against exact measured) for very large galleries.
 For millions of images, build a store with `python -m clipdemo index` (on this machine or a Ray
 cluster) and start the app with `--store STORE`: this tab then searches it, memory-mapped.
 **Recall@K** is the share of queries whose true match is among the top K: image -> text counts an image as
-found when any of its captions is in its top K; text -> image counts a caption when its image is.
+found when any of its captions is in its top K; text -> image counts a caption when its image is. A tie
+counts against the model: a wrong match scoring exactly as high as the true one ranks above it.
 """
 
 _shared: dict = {"folder": None, "store": None}
-THUMBNAIL = 384  # longest side of the store images the Search tab shows
 
 
 def set_store(folder: str | None) -> None:
     """The app's --store STORE (built by `python -m clipdemo index`): searched when no gallery was indexed in
     the session. Opened once for the process: its vectors and FAISS index are memory-mapped, not copied."""
-    from ..indexer import open_store as open_index_store
-
-    store = open_index_store(folder) if folder else None
-    if store is not None:
-        store.index  # load (map) the index now, not racing on the first queries
-    _shared["store"] = store
+    # the index is mapped now, not racing on the first queries
+    _shared["store"] = open_store(folder, load_index=True) if folder else None
 
 
 def served_store():
@@ -72,30 +70,19 @@ def _caption(score: float, name: str) -> str:
     return f"{score:.3f} · {name}"
 
 
-def _search_store(store, engine, query: str, k: int):
-    """Text -> the store's k best images (thumbnails read now: the store's files may be anywhere), and a table."""
-    from ..indexer.reader import read_bytes
-    from ..indexer.store import check_model
-
-    check_model(store, engine)
-    scores, rows = store.search(engine.encode_texts([query])[0].numpy(), k)
-    shown, table = [], []
-    for rank, (score, row) in enumerate(((float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0), 1):
-        path = str(store.catalog["path"].iat[row])
-        name = path.rsplit("/", 1)[-1]
-        table.append((rank, round(score, 4), path))
-        try:
-            image = open_image(read_bytes(path), name=name).image
-        except (InputError, OSError):
-            continue  # moved or changed since it was indexed: listed in the table, not shown
-        image.thumbnail((THUMBNAIL, THUMBNAIL))
-        shown.append((image, _caption(score, name)))
-    return shown, pd.DataFrame(table, columns=RESULT_COLUMNS)
+def _results(hits: list[Hit], full_paths: bool):
+    """Hits as the gallery's (thumbnail, caption) pairs and a table; a file that cannot be read now is in the
+    table only. A served store's table gives each file's path; a session's gallery its name (its files sit
+    in temporary folders)."""
+    shown = [(image, _caption(h.score, h.name)) for h, image in zip(hits, read_thumbnails(hits)) if image]
+    table = pd.DataFrame([(h.rank, round(h.score, 4), h.path if full_paths else h.name) for h in hits],
+                         columns=RESULT_COLUMNS)
+    return shown, table
 
 
 def set_gallery_folder(folder: str | None) -> None:
-    """The app's --gallery DIR: what 'Index gallery' embeds when nothing is uploaded (vectors come from the
-    on-disk store after the first time)."""
+    """The app's --gallery DIR: what 'Index gallery' embeds when nothing is uploaded (into a store kept on
+    disk: vectors come from it after the first time)."""
     _shared["folder"] = folder
 
 
@@ -103,40 +90,9 @@ def gallery_folder() -> str | None:
     return _shared["folder"]
 
 
-def _gallery_paths(files) -> tuple[list[str], str | None]:
-    """The image paths to index and, for an uploaded zip, the folder it was extracted to (removed later)."""
-    if not files:
-        if not _shared["folder"]:
-            if _shared["store"] is not None:
-                raise InputError("This app serves a store (--store): search it directly, or upload images to "
-                                 "index a gallery of your own.")
-            raise InputError("No gallery: upload images or a .zip of them, or start the app with --gallery DIR "
-                             "or --store STORE.")
-        return list_images(_shared["folder"]), None
-    paths = [upload_path(f) for f in (files if isinstance(files, list) else [files])]
-    zips = [p for p in paths if p.lower().endswith(".zip")]
-    if zips:
-        if len(paths) > 1:
-            raise InputError("Upload either one .zip of images or image files, not both.")
-        folder = extract_zip(zips[0])
-        paths = list_images(folder)
-        if not paths:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise InputError(f"{Path(zips[0]).name}: no images inside ({', '.join(sorted(IMAGE_SUFFIXES))}).")
-    else:
-        folder = None
-    if len(paths) > MAX_GALLERY_FILES:
-        if folder:
-            shutil.rmtree(folder, ignore_errors=True)
-        raise InputError(f"{len(paths)} images; an uploaded gallery holds at most {MAX_GALLERY_FILES}. "
-                         "For more, start the app with --gallery DIR.")
-    return paths, folder
-
-
 def release_gallery(gallery: Gallery | None) -> None:
-    """Remove the folder a zipped gallery was extracted to (when the session ends or indexes another)."""
-    if gallery is not None and gallery.folder:
-        shutil.rmtree(gallery.folder, ignore_errors=True)
+    """Remove the folders a gallery made (when the session ends or indexes another)."""
+    release(gallery)
 
 
 @user_errors
@@ -150,19 +106,21 @@ def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | Non
     Returns:
         A status line and the gallery (kept for this session).
     """
-    engine = engine_for(session_model)
-    paths, folder = _gallery_paths(files)
+    uploads = [upload_path(f) for f in (files if isinstance(files, list) else [files])] if files else []
+    if not uploads and not _shared["folder"]:
+        if _shared["store"] is not None:
+            raise InputError("This app serves a store (--store): search it directly, or upload images to "
+                             "index a gallery of your own.")
+        raise InputError("No gallery: upload images or a .zip of them, or start the app with --gallery DIR "
+                         "or --store STORE.")
     release_gallery(previous)
-    gallery = build_gallery(engine, paths, open_store(engine), kind=index_kind,
-                            progress=progress_callback(progress, "embedding the gallery"))
-    gallery.folder = folder
-    if not gallery.paths:
-        release_gallery(gallery)
-        raise InputError("None of the gallery files could be read: " + " ".join(gallery.skipped[:5]))
-    text = (f"Indexed **{len(gallery.paths)}** images ({gallery.encoded} encoded now, "
-            f"{len(gallery.paths) - gallery.encoded} from the on-disk cache), index: {index_kind}.")
+    gallery = build_gallery(engine_for(session_model), uploads, _shared["folder"], index_kind,
+                            progress_callback(progress, "embedding the gallery"))
+    report = gallery.report
+    text = (f"Indexed **{report.count}** images ({report.embedded} encoded now, "
+            f"{report.reused} from the on-disk cache), index: {index_kind}.")
     if index_kind != "exact":
-        text += f" Its recall@10 against exact search on this gallery: {gallery.approximate_recall():.3f}."
+        text += f" Its recall@10 against exact search on this gallery: {report.index['recall_at_10']:.3f}."
     if gallery.skipped:
         text += f" Skipped {len(gallery.skipped)}: " + "; ".join(gallery.skipped[:3])
     return text, gallery
@@ -178,14 +136,11 @@ def search_text(query: str, k: float = 8, gallery: Gallery | None = None, sessio
     Returns:
         A gallery of (image, "cosine · name") best first, and the same as a table.
     """
-    if gallery is None and _shared["store"] is None:
+    store = gallery.store if gallery is not None else _shared["store"]
+    if store is None:
         raise InputError("Index a gallery first.")
     query = parse_lines(query, "queries", limit=1).items[0]
-    if gallery is None:
-        return _search_store(_shared["store"], engine_for(session_model), query, int(k))
-    hits = gallery.search(engine_for(session_model).encode_texts([query])[0].numpy(), int(k))
-    table = pd.DataFrame([(i + 1, round(h.score, 4), h.name) for i, h in enumerate(hits)], columns=RESULT_COLUMNS)
-    return [(gallery.paths[h.index], _caption(h.score, h.name)) for h in hits], table
+    return _results(search_store(store, engine_for(session_model), query, int(k)), full_paths=gallery is None)
 
 
 @user_errors
@@ -201,10 +156,8 @@ def search_image(image, captions: str, k: float = 5, session_model=None):
     """
     texts = parse_lines(captions, "captions").items
     loaded, _ = load_uploads(image, limit=1)
-    engine = engine_for(session_model)
-    scores = (engine.encode_texts(texts) @ engine.encode_images([loaded[0].image])[0]).numpy()
-    order = scores.argsort()[::-1][: int(k)]
-    return pd.DataFrame([(r + 1, round(float(scores[i]), 4), texts[i]) for r, i in enumerate(order)],
+    ranked = rank_captions(engine_for(session_model), loaded[0].image, texts)[: int(k)]
+    return pd.DataFrame([(r + 1, round(c.cosine, 4), c.caption) for r, c in enumerate(ranked)],
                         columns=["Rank", "Cosine", "Caption"])
 
 
@@ -230,7 +183,7 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
     with pairs_from_upload(source) as pairs:
         sim, pairs = encode_pairs(engine, pairs, progress=progress_callback(progress, "embedding the images"))
     full = recall_at_k(sim, pairs.image_of_caption)
-    sampled = sampled_recall(sim, pairs, int(sample_images), int(repeats), int(seed))
+    sampled = sampled_recall(sim, pairs.image_of_caption, int(sample_images), int(repeats), int(seed))
     rows = []
     for d in ("image_to_text", "text_to_image"):
         for k in KS:

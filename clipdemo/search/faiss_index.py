@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
+
 EXACT_BELOW = 100_000
 HNSW_BELOW = 1_000_000
 TARGET_RECALL = 0.95
@@ -49,6 +51,20 @@ def choose_index(n: int, dim: int, exact_below: int = EXACT_BELOW, hnsw_below: i
     return IndexChoice("ivfpq", f"IVF{nlist},PQ{m}", {"nlist": nlist, "m": m, "nbits": 8, "rerank": RERANK})
 
 
+def thresholds(kind: str) -> tuple[float, float]:
+    """(exact_below, hnsw_below) that make `choose_index` pick `kind` ("exact" or "hnsw") at any size: what the
+    Search tab's Index choice passes.
+
+    Raises:
+        InputError: another kind.
+    """
+    if kind == "exact":
+        return math.inf, math.inf
+    if kind == "hnsw":
+        return 0, math.inf
+    raise InputError(f"Unknown index kind {kind!r}; use exact or hnsw.")
+
+
 def build(vectors: np.ndarray, choice: IndexChoice, seed: int = 0, queries: int = 200):
     """Build `choice` over unit vectors [N, D] (a memmap is fine), tune it, measure it.
 
@@ -59,24 +75,18 @@ def build(vectors: np.ndarray, choice: IndexChoice, seed: int = 0, queries: int 
     import faiss
 
     start = time.perf_counter()
-    n, dim = vectors.shape
+    n = len(vectors)
     report = {"kind": choice.kind, "factory": choice.factory, "params": dict(choice.params), "k": K}
-    index = faiss.index_factory(dim, choice.factory, faiss.METRIC_INNER_PRODUCT)
     if choice.kind == "exact":
-        _add(index, vectors)
+        index = new_index(vectors, choice)
         report.update(recall_at_10=1.0, queries=0, build_seconds=round(time.perf_counter() - start, 3))
         return index, report
     rng = np.random.default_rng(seed)
     picked = rng.choice(n, min(2 * queries, n), replace=False)
     tune_q, held_q = np.sort(picked[: len(picked) // 2]), np.sort(picked[len(picked) // 2:])
-    if choice.kind == "hnsw":
-        index.hnsw.efConstruction = choice.params["efConstruction"]
-    else:
-        rest = np.setdiff1d(np.arange(n), picked)
-        train_n = min(len(rest), max(64 * choice.params["nlist"], 256 * 39), 200_000)
-        train = np.ascontiguousarray(vectors[np.sort(rng.choice(rest, train_n, replace=False))], np.float32)
-        index.train(train)
-    _add(index, vectors)
+    if not len(tune_q):  # one vector: tune on the held-out query (nothing to hold out from a gallery of one)
+        tune_q = held_q
+    index = new_index(vectors, choice, exclude=picked, rng=rng)
     name, grid = ("efSearch", [16, 32, 64, 128, 256, 512]) if choice.kind == "hnsw" else \
         ("nprobe", [p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256) if p <= choice.params["nlist"]])
     truth_tune, truth_held = _exact(vectors, tune_q), _exact(vectors, held_q)
@@ -93,6 +103,26 @@ def build(vectors: np.ndarray, choice: IndexChoice, seed: int = 0, queries: int 
     report.update(recall_at_10=round(_recall(index, vectors, held_q, truth_held, rerank), 4), queries=len(held_q),
                   target=TARGET_RECALL, build_seconds=round(time.perf_counter() - start, 3))
     return index, report
+
+
+def new_index(vectors: np.ndarray, choice: IndexChoice, exclude: np.ndarray | None = None,
+              rng: np.random.Generator | None = None):
+    """The index `choice` over unit vectors [N, D], trained (IVF-PQ: on up to 200,000 vectors not in
+    `exclude`, the queries kept out for measuring) and filled; its search parameter left at FAISS's default."""
+    import faiss
+
+    n, dim = vectors.shape
+    index = faiss.index_factory(dim, choice.factory, faiss.METRIC_INNER_PRODUCT)
+    if choice.kind == "hnsw":
+        index.hnsw.efConstruction = choice.params["efConstruction"]
+    elif choice.kind == "ivfpq":
+        rng = rng if rng is not None else np.random.default_rng(0)
+        rest = np.setdiff1d(np.arange(n), exclude if exclude is not None else [])
+        train_n = min(len(rest), max(64 * choice.params["nlist"], 256 * 39), 200_000)
+        train = np.ascontiguousarray(vectors[np.sort(rng.choice(rest, train_n, replace=False))], np.float32)
+        index.train(train)
+    _add(index, vectors)
+    return index
 
 
 def save(index, path: Path) -> None:
@@ -157,4 +187,5 @@ def describe(report: dict) -> str:
     return line
 
 
-__all__ = ["EXACT_BELOW", "HNSW_BELOW", "IndexChoice", "build", "choose_index", "describe", "load_index", "search"]
+__all__ = ["EXACT_BELOW", "HNSW_BELOW", "IndexChoice", "build", "choose_index", "describe", "load_index", "new_index",
+           "search", "thresholds"]

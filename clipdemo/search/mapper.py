@@ -23,14 +23,17 @@ class ClipMapper:
     Args:
         model: a model name for `ClipEngine.load` (what Ray actors get), or `engine`: an engine already loaded.
         backend: torch, int8, onnx or onnx-int8 (clipdemo.engine.backends).
+        clear_cache: empty the engine's image cache after each batch (an indexer sees each image once); False
+            for an engine that others share (the app's), whose cache serves their requests.
     """
 
-    def __init__(self, model: str | None = None, backend: str = "torch", device: str | None = None, engine=None):
+    def __init__(self, model: str | None = None, backend: str = "torch", device: str | None = None, engine=None,
+                 clear_cache: bool = True):
         if engine is None:
             from ..engine import ClipEngine
 
             engine = ClipEngine.load(model, device, backend=backend)
-        self.engine = engine
+        self.engine, self.clear_cache = engine, clear_cache
 
     def __call__(self, batch: dict) -> dict:
         paths = [str(p) for p in batch["path"]]
@@ -52,7 +55,8 @@ class ClipMapper:
         embedding = np.zeros((len(paths), dim), np.float32)
         if images:
             embedding[ok] = self.engine.encode_images(images, batch_size=len(images)).numpy()
-            self.engine.clear_cache(texts=False)  # an indexer sees each image once: keep no pixels cache
+            if self.clear_cache:
+                self.engine.clear_cache(texts=False)
         return {"id": np.asarray(batch["id"], np.int64), "path": np.asarray(paths, object),
                 "stamp": np.asarray([str(s) for s in batch["stamp"]], object),
                 "hash": np.asarray(hashes, object), "embedding": embedding, "error": np.asarray(errors, object)}

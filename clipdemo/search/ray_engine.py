@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .mapper import ClipMapper
-from .store import to_table
+from .writer import to_table
 
 
 def ensure_ray(num_cpus: int | None = None):

@@ -1,25 +1,20 @@
-"""The writer and the store: Parquet shards of embeddings, then a committed, searchable store.
+"""The writer: embeddings -> Parquet shards, then a committed store (store.py says the format).
 
-    STORE/
-      manifest.json         model, fingerprint, backend, dim, count, shards, index (type, parameters, recall@10)
-      shards/run-NNNN/part-*.parquet
-                            every embedding computed, one shard per batch (local) or block (Ray):
-                            id, path, stamp, hash (sha256 of the file), embedding (float32 x dim), error
-      catalog.parquet       the live rows in vector order: id, path, stamp, hash (row i <-> vectors.npy[i])
-      vectors.npy           [count, dim] float32 unit vectors, memory-mapped by readers
-      index.faiss           a FAISS index whose row i is catalogue row i (see faiss_index.py)
-
-All of it is data (Parquet, .npy, FAISS's own format, JSON); nothing is pickled. A commit writes the
-catalogue, vectors and index under temporary names and renames them, and writes the manifest last, so an
-interrupted run leaves the previous store intact (its shards are simply embedded again next time).
+A run writes each batch as a shard (ShardWriter locally; Ray's actors write the same rows), then `commit`
+merges the reused rows and the run's shards into the catalogue and vectors, in listing order. A commit
+writes the catalogue, vectors and index under temporary names and renames them, and the manifest last, so
+an interrupted run leaves the previous store intact (its shards are simply embedded again next time).
+Writers of one store folder in this process take turns (`store_lock`); two processes writing the same
+store at once are not supported.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-from dataclasses import dataclass
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -28,29 +23,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InputError
+from .store import CATALOG, FORMAT, MANIFEST, SHARDS, VECTORS, read_manifest
 
-FORMAT = "clipdemo-store/1"
-MANIFEST, CATALOG, VECTORS, INDEX, SHARDS = "manifest.json", "catalog.parquet", "vectors.npy", "index.faiss", "shards"
-
-
-def store_fingerprint(engine) -> str:
-    """The weights that shape both towers' embeddings, hashed; unlike the app's cache key it leaves out where
-    the model was loaded from, so a store built on a cluster is searchable from any checkout of the model."""
-    import hashlib
-
-    h = hashlib.blake2b(digest_size=12)
-    model = engine.model
-    for p in (model.visual_projection.weight, model.vision_model.post_layernorm.weight, model.text_projection.weight,
-              model.text_model.final_layer_norm.weight):
-        h.update(p.detach().half().float().cpu().numpy().tobytes())  # fp16 on CUDA, fp32 on CPU: the same hash
-    return h.hexdigest()
+# a lock lives while someone holds it: one per store being written, not one per store ever written
+_locks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_locks_guard = threading.Lock()
 
 
-def check_model(store: Store, engine) -> None:
-    """Raises InputError unless `engine` is the model the store was built with (its vectors are comparable)."""
-    if store_fingerprint(engine) != store.manifest["fingerprint"]:
-        raise InputError(f"{str(store.folder)!r} was built with model {store.manifest['model']!r}, not "
-                         f"{engine.info.name!r}; search it with --model {store.manifest['model']}.")
+def store_lock(folder: str | os.PathLike) -> threading.RLock:
+    """The lock that writers of the store at `folder` (and whoever opens it right after writing) hold."""
+    key = Path(folder).expanduser().resolve()
+    with _locks_guard:
+        lock = _locks.get(key)
+        if lock is None:
+            lock = _locks[key] = threading.RLock()
+        return lock
 
 
 def shard_schema(dim: int) -> pa.Schema:
@@ -79,66 +66,6 @@ class ShardWriter:
     def write(self, batch: dict) -> None:
         pq.write_table(to_table(batch), self.run_dir / f"part-{self.parts:05d}.parquet")
         self.parts += 1
-
-
-@dataclass
-class Store:
-    """A committed store, opened for search: the vectors memory-mapped, the index loaded once."""
-
-    folder: Path
-    manifest: dict
-    catalog: pd.DataFrame  # id, path, stamp, hash; row i <-> vectors[i]
-    vectors: np.ndarray  # [count, dim] float32, np.memmap: pages are read on demand and shared by processes
-    _index: object = None
-
-    @property
-    def paths(self) -> list[str]:
-        return self.catalog["path"].tolist()
-
-    def __len__(self) -> int:
-        return len(self.catalog)
-
-    @property
-    def index(self):
-        if self._index is None:
-            from .faiss_index import load_index
-
-            self._index = load_index(self.folder / INDEX, self.manifest["index"])
-        return self._index
-
-    def search(self, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Unit queries [Q, D] (or [D]) -> (scores [Q, k] cosines, rows [Q, k] catalogue rows; -1 where none)."""
-        from .faiss_index import search
-
-        queries = np.asarray(queries, np.float32).reshape(-1, self.vectors.shape[1])
-        return search(self.index, queries, min(k, len(self)), self.vectors,
-                      self.manifest["index"]["params"].get("rerank", 0))
-
-
-def open_store(folder: str | os.PathLike) -> Store:
-    """Open a store written by `python -m clipdemo index` (vectors memory-mapped, not read into RAM).
-
-    Raises:
-        InputError: no store there, or one of another format.
-    """
-    folder = Path(folder).expanduser()
-    manifest = read_manifest(folder)
-    if manifest is None or not (folder / CATALOG).exists():
-        raise InputError(f"{str(folder)!r} is not a clipdemo store (no {MANIFEST}); build one with "
-                         "`python -m clipdemo index SOURCE --out STORE`.")
-    catalog = pq.read_table(folder / CATALOG).to_pandas()
-    vectors = np.load(folder / VECTORS, mmap_mode="r")
-    return Store(folder, manifest, catalog, vectors)
-
-
-def read_manifest(folder: Path) -> dict | None:
-    path = Path(folder) / MANIFEST
-    if not path.exists():
-        return None
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != FORMAT:
-        raise InputError(f"{str(path)!r} is format {manifest.get('format')!r}; this clipdemo reads {FORMAT}.")
-    return manifest
 
 
 def prepare(folder: Path, model: str, fingerprint: str, backend: str, dim: int) -> tuple[dict, pd.DataFrame, Path]:

@@ -1,5 +1,5 @@
-"""The reader: a source (a folder of images, or a Parquet/CSV table with an image-path column, local or
-any fsspec URL) -> a listing of (path, stamp), and a path -> its bytes.
+"""The reader: a source (a folder of images, a Parquet/CSV table with an image-path column, local or any
+fsspec URL, or a list of local files) -> a listing of (path, stamp), and a path -> its bytes.
 
 A stamp is what the file system says about a file without reading it (size and modification time, or an
 ETag); a resumed run re-reads only files whose stamp changed. Reading bytes and hashing them happens in the
@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from ..retrieval.index import IMAGE_SUFFIXES
+from ..safe_paths import resolve_inside
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 PATH_COLUMNS = ("image", "path", "image_path", "filepath", "file")
 
 
@@ -40,16 +41,23 @@ def _stamp(info: dict) -> str:
     return f"{info.get('size')}:{mtime}"
 
 
-def list_source(source: str, column: str | None = None) -> pd.DataFrame:
+def list_source(source: str | list[str], column: str | None = None) -> pd.DataFrame:
     """Every image of `source`, sorted by path: a DataFrame with columns path (str) and stamp (str).
 
     Args:
         source: a folder (searched recursively for image suffixes), or a .parquet/.csv file whose `column`
             (default: the first of image, path, image_path, filepath, file) holds image paths; relative
             paths are relative to the table's folder. Local paths or fsspec URLs (s3://, gs://, ...).
+            Or a list of local file paths, taken as they are (what the Search tab's gallery passes).
     Raises:
         InputError: the source does not exist, is empty, or the table has no path column.
     """
+    if isinstance(source, (list, tuple)):
+        rows = _stamped([str(p) for p in source])
+        if not rows:
+            raise InputError("No images to index.")
+        return pd.DataFrame(rows, columns=["path", "stamp"]).drop_duplicates("path").sort_values("path",
+                                                                                                ignore_index=True)
     source = str(source)
     if not _is_url(source):
         source = str(Path(source).expanduser().resolve())
@@ -88,14 +96,41 @@ def _list_table(source: str, fs, root: str, column: str | None) -> list[tuple[st
         if not _is_url(p) and not os.path.isabs(p):
             p = f"{base}/{p}" if _is_url(base) else str(Path(base, p).resolve())
         paths.append(p)
+    return _stamped(paths)
+
+
+def _stamped(paths: list[str]) -> list[tuple[str, str]]:
+    """(path, stamp) for each distinct path; "missing" for one that is not there (the mapper reports it)."""
     rows = []
     for p in dict.fromkeys(paths):
         pfs, proot = _fs(p)
         try:
             rows.append((p, _stamp(pfs.info(proot))))
         except FileNotFoundError:
-            rows.append((p, "missing"))  # the mapper reports it; a later run retries it
+            rows.append((p, "missing"))  # a later run retries it
     return rows
+
+
+def list_images(folder: str | os.PathLike) -> list[str]:
+    """The image files under `folder`, sorted; a link that leads out of the folder is left out.
+
+    This is the server's rule for `--gallery DIR` and uploaded zips (clipdemo.safe_paths); the command line's
+    `index` reads a folder with `list_source`, which follows links, since the files are the user's own.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"Gallery folder {str(folder)!r} does not exist.")
+    found = []
+    for p in folder.rglob("*"):
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        try:
+            inside = resolve_inside(folder, str(p.relative_to(folder)))
+        except InputError:
+            continue
+        if inside.is_file():
+            found.append(str(p))
+    return sorted(found)
 
 
 def read_bytes(path: str) -> bytes:

@@ -1,9 +1,15 @@
-"""Recall@K for image-text matching, both directions, on the whole set and by the sampled protocol.
+"""Recall@K evaluation on paired images and captions: read the pairs, embed them, score them.
 
-Image -> text: an image is a hit at K if any of its captions is among the K nearest captions.
-Text -> image: a caption is a hit at K if its image is among the K nearest images.
-Ties count against the model: a wrong item scoring the same as the true one ranks above it.
-The sampled protocol draws n images with all their captions, m times, and reports mean and std.
+The pairs are a CSV with the columns image, caption (one row per caption; an image may have several).
+Where its image paths may point is the one difference between the server and the command line:
+
+- the server (the Search tab, an uploaded .zip) resolves every path inside the zip's folder and refuses
+  the rest (clipdemo.safe_paths), so a CSV cannot read or probe the server's files;
+- the command line (`python -m clipdemo eval`) reads the user's own files: absolute paths as written,
+  relative ones against `--images DIR` (default: the CSV's folder), as Flickr30k's and COCO's annotation
+  files need; the server's row limit does not apply there either.
+
+Recall@K itself, with its tie rule, is clipdemo.analysis.recall.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,17 +30,17 @@ from ..images import open_image
 from ..limits import MAX_PAIR_ROWS, MAX_TEXT_CHARS
 from ..safe_paths import extract_zip, resolve_inside
 
-KS = (1, 5, 10)
 FORMAT = ("a CSV named pairs.csv with the columns image, caption (one row per caption; an image may have several "
           "rows; image paths relative to the CSV), in a .zip with the images")
 
 
 @dataclass
 class Pairs:
-    images: list[str]  # distinct image paths, each inside the CSV's folder
+    images: list[str]  # distinct image paths (on the server, each inside the CSV's folder)
     captions: list[str]
     image_of_caption: np.ndarray  # [C] index into images
     skipped: list[str] = field(default_factory=list)  # rows and images left out, each with its reason
+    full_paths: bool = False  # messages name an image by its path (the user's own files), not just its name
 
     def keep_images(self, keep: list[int], skipped: list[str] = ()) -> Pairs:
         """These pairs restricted to the images at `keep` (and their captions), with more reasons noted."""
@@ -41,19 +48,25 @@ class Pairs:
         cols = [c for c, i in enumerate(self.image_of_caption) if int(i) in remap]
         return Pairs([self.images[i] for i in keep], [self.captions[c] for c in cols],
                      np.array([remap[int(self.image_of_caption[c])] for c in cols], dtype=int),
-                     self.skipped + list(skipped))
+                     self.skipped + list(skipped), self.full_paths)
 
 
-def load_pairs(path: str) -> Pairs:
-    """Read a pairs CSV (or a folder holding pairs.csv); image paths resolve inside the CSV's folder.
+def load_pairs(path: str, images: str | os.PathLike | None = None, local: bool = False) -> Pairs:
+    """Read a pairs CSV (or a folder holding pairs.csv).
 
-    A bad row (an unsafe path, an empty or over-long caption) is left out and noted in `skipped`; the
-    images themselves are opened later, batch by batch, by `encode_pairs`.
-
+    Args:
+        path: the CSV, or a folder holding pairs.csv.
+        images: the folder relative image paths start from (default: the CSV's folder).
+        local: the command line's rule, for the user's own files: absolute paths are taken as written and
+            relative ones need not stay inside `images`, and there is no row limit. False (the server's
+            rule): every path must resolve inside the CSV's folder (clipdemo.safe_paths); others are left out.
+    Returns:
+        Pairs; a bad row (a refused path, an empty or over-long caption) is left out and noted in `skipped`.
+        The images themselves are opened later, batch by batch, by `encode_pairs`.
     Raises:
-        InputError: no such CSV, not the right columns, too many rows, or no usable row.
+        InputError: no such CSV, not the right columns, too many rows (server), or no usable row.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.is_dir():
         path = path / "pairs.csv"
     if not path.is_file():
@@ -64,36 +77,50 @@ def load_pairs(path: str) -> Pairs:
         raise InputError(f"{path.name}: not a readable CSV ({exc}).") from None
     if not rows or not {"image", "caption"} <= set(rows[0]):
         raise InputError(f"{path.name}: the pairs must be {FORMAT}.")
-    if len(rows) > MAX_PAIR_ROWS:
+    if len(rows) > MAX_PAIR_ROWS and not local:
         raise InputError(f"{path.name} has {len(rows)} rows; the limit is {MAX_PAIR_ROWS}.")
-    images, index, captions, owner, skipped = [], {}, [], [], []
+    root = Path(images).expanduser() if images is not None else path.parent
+    images_found, index, captions, owner, skipped = [], {}, [], [], []
     for line, row in enumerate(rows, start=2):
         caption = (row["caption"] or "").strip()
         if not caption or len(caption) > MAX_TEXT_CHARS:
             skipped.append(f"line {line}: the caption is empty or over {MAX_TEXT_CHARS} characters")
             continue
-        try:
-            p = str(resolve_inside(path.parent, row["image"] or "", f"line {line}: the image"))
-        except InputError as exc:
-            skipped.append(str(exc))
-            continue
+        name = (row["image"] or "").strip()
+        if local:
+            if not name:
+                skipped.append(f"line {line}: no image path")
+                continue
+            p = str(root / Path(name).expanduser())  # an absolute path replaces `root`
+        else:
+            try:
+                p = str(resolve_inside(root, name, f"line {line}: the image"))
+            except InputError as exc:
+                skipped.append(str(exc))
+                continue
         if p not in index:
-            index[p] = len(images)
-            images.append(p)
+            index[p] = len(images_found)
+            images_found.append(p)
         captions.append(caption)
         owner.append(index[p])
     if not captions:
         raise InputError(f"{path.name}: no usable row. " + " ".join(skipped[:3]))
-    return Pairs(images, captions, np.array(owner, dtype=int), skipped)
+    return Pairs(images_found, captions, np.array(owner, dtype=int), skipped, full_paths=local)
 
 
 @contextlib.contextmanager
-def pairs_from_upload(path: str) -> Iterator[Pairs]:
-    """Pairs from an uploaded .zip (pairs.csv and its images, extracted safely and removed afterwards),
-    or from a CSV on this machine whose images sit beside it."""
+def open_pairs(path: str, images: str | os.PathLike | None = None, local: bool = False) -> Iterator[Pairs]:
+    """Pairs from a .zip (pairs.csv and its images, extracted safely and removed afterwards; its paths stay
+    inside it, on the command line too), or from a CSV or a folder holding pairs.csv (`load_pairs`).
+
+    Raises:
+        InputError: see `load_pairs`; a zip without a CSV; `images` given with a zip (a zip holds its images).
+    """
     if Path(path).suffix.lower() != ".zip":
-        yield load_pairs(path)
+        yield load_pairs(path, images, local)
         return
+    if images is not None:
+        raise InputError(f"{Path(path).name}: a zip holds its own images; --images is for a CSV.")
     folder = extract_zip(path)
     try:
         found = sorted(folder.rglob("pairs.csv"), key=lambda p: len(p.parts)) or sorted(folder.rglob("*.csv"))
@@ -102,6 +129,11 @@ def pairs_from_upload(path: str) -> Iterator[Pairs]:
         yield load_pairs(str(found[0]))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def pairs_from_upload(path: str):
+    """Pairs from an uploaded .zip, or from a CSV on the server whose images sit beside it: the server's rule."""
+    return open_pairs(path)
 
 
 def encode_pairs(engine, pairs: Pairs, batch_size: int = 64, progress=None) -> tuple[np.ndarray, Pairs]:
@@ -117,7 +149,8 @@ def encode_pairs(engine, pairs: Pairs, batch_size: int = 64, progress=None) -> t
         batch = []
         for i in range(start, min(start + batch_size, len(pairs.images))):
             try:
-                batch.append(open_image(pairs.images[i], Path(pairs.images[i]).name).image)
+                name = pairs.images[i] if pairs.full_paths else Path(pairs.images[i]).name
+                batch.append(open_image(pairs.images[i], name).image)
                 keep.append(i)
             except InputError as exc:
                 skipped.append(str(exc))
@@ -131,41 +164,9 @@ def encode_pairs(engine, pairs: Pairs, batch_size: int = 64, progress=None) -> t
     return np.concatenate(features) @ engine.encode_texts(kept.captions).numpy().T, kept
 
 
-def recall_at_k(similarity: np.ndarray, image_of_caption: np.ndarray, ks=KS) -> dict[str, dict[int, float]]:
-    """similarity [I, C] image x caption. Returns {"image_to_text": {k: R@k}, "text_to_image": {k: R@k}}."""
-    n_images, n_captions = similarity.shape
-    truth = np.zeros((n_images, n_captions), bool)
-    truth[image_of_caption, np.arange(n_captions)] = True
-    # 0-based rank of the best true caption of each image: the wrong captions scoring at least as high
-    best_true = np.where(truth, similarity, -np.inf).max(1)
-    i2t_rank = ((similarity >= best_true[:, None]) & ~truth).sum(1)
-    true_score = similarity[image_of_caption, np.arange(n_captions)]
-    t2i_rank = ((similarity >= true_score[None, :]) & ~truth).sum(0)
-    return {"image_to_text": {k: float((i2t_rank < k).mean()) for k in ks},
-            "text_to_image": {k: float((t2i_rank < k).mean()) for k in ks}}
-
-
-def sampled_recall(similarity: np.ndarray, pairs: Pairs, n_images: int = 10, repeats: int = 50, seed: int = 0,
-                   ks=KS) -> dict:
-    """Mean and std of Recall@K over `repeats` draws of `n_images` images with all their captions.
-
-    Args:
-        similarity: [I, C] from `encode_pairs`, for exactly these pairs.
-    """
-    rng = np.random.default_rng(seed)
-    n_images = min(n_images, len(pairs.images))
-    runs = []
-    for _ in range(repeats):
-        chosen = rng.choice(len(pairs.images), n_images, replace=False)
-        remap = {int(old): new for new, old in enumerate(chosen)}
-        cols = np.flatnonzero(np.isin(pairs.image_of_caption, chosen))
-        owner = np.array([remap[int(i)] for i in pairs.image_of_caption[cols]])
-        runs.append(recall_at_k(similarity[np.ix_(chosen, cols)], owner, ks))
-    return {d: {k: (float(np.mean([r[d][k] for r in runs])), float(np.std([r[d][k] for r in runs]))) for k in ks}
-            for d in ("image_to_text", "text_to_image")}
-
-
 def format_recall(title: str, report: dict) -> str:
+    """Recall@K as a text table: a row per direction, a column per K; cells "R" or "mean ± std"."""
+
     def cell(v):
         return f"{v[0]:6.1%} ± {v[1]:5.1%}" if isinstance(v, tuple) else f"{v:6.1%}"
 

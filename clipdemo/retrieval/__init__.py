@@ -1,1 +1,0 @@
-"""Retrieval both ways over a gallery, persistent embeddings, and Recall@K evaluation."""
