@@ -21,6 +21,7 @@ from ..text import parse_lines
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, notes_markdown, progress_callback,
                      run_keeping_errors, upload_path, user_errors)
+from .state import ServerState, bind
 
 EXPLAINER = """
 **How it works.** Indexing embeds every image once (in batches, with progress) and stores the vectors
@@ -33,27 +34,23 @@ cluster) and start the app with `--store STORE`: this tab then searches it, memo
 found when any of its captions is in its top K; text -> image counts a caption when its image is.
 """
 
-_shared: dict = {"folder": None, "store": None}
 THUMBNAIL = 384  # longest side of the store images the Search tab shows
 
 
-def set_store(folder: str | None) -> None:
-    """The app's --store STORE (built by `python -m clipdemo index`): searched when no gallery was indexed in
-    the session. Opened once for the process: its vectors and FAISS index are memory-mapped, not copied."""
+def open_served_store(folder: str | None):
+    """The app's --store STORE (built by `python -m clipdemo index`), or None: searched when no gallery was
+    indexed in the session. Opened once for the process (it goes in `ServerState.store`): its vectors and
+    FAISS index are memory-mapped, not copied."""
     from ..indexer import open_store as open_index_store
 
     store = open_index_store(folder) if folder else None
     if store is not None:
         store.index  # load (map) the index now, not racing on the first queries
-    _shared["store"] = store
+    return store
 
 
-def served_store():
-    return _shared["store"]
-
-
-def store_status() -> str:
-    store = _shared["store"]
+def store_status(store) -> str:
+    """A line about the served store for the tab, or "" when there is none."""
     if store is None:
         return ""
     index = store.manifest["index"]
@@ -93,26 +90,17 @@ def _search_store(store, engine, query: str, k: int):
     return shown, pd.DataFrame(table, columns=RESULT_COLUMNS)
 
 
-def set_gallery_folder(folder: str | None) -> None:
-    """The app's --gallery DIR: what 'Index gallery' embeds when nothing is uploaded (vectors come from the
-    on-disk store after the first time)."""
-    _shared["folder"] = folder
-
-
-def gallery_folder() -> str | None:
-    return _shared["folder"]
-
-
-def _gallery_paths(files) -> tuple[list[str], str | None]:
-    """The image paths to index and, for an uploaded zip, the folder it was extracted to (removed later)."""
+def _gallery_paths(files, state: ServerState) -> tuple[list[str], str | None]:
+    """The image paths to index and, for an uploaded zip, the folder it was extracted to (removed later).
+    With nothing uploaded, the app's --gallery DIR (its vectors come from the on-disk store after the first time)."""
     if not files:
-        if not _shared["folder"]:
-            if _shared["store"] is not None:
+        if not state.gallery_folder:
+            if state.store is not None:
                 raise InputError("This app serves a store (--store): search it directly, or upload images to "
                                  "index a gallery of your own.")
             raise InputError("No gallery: upload images or a .zip of them, or start the app with --gallery DIR "
                              "or --store STORE.")
-        return list_images(_shared["folder"]), None
+        return list_images(state.gallery_folder), None
     paths = [upload_path(f) for f in (files if isinstance(files, list) else [files])]
     zips = [p for p in paths if p.lower().endswith(".zip")]
     if zips:
@@ -141,7 +129,7 @@ def release_gallery(gallery: Gallery | None) -> None:
 
 @user_errors
 def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | None = None, session_model=None,
-                  progress=gr.Progress()):
+                  progress=gr.Progress(), *, state: ServerState):
     """Embed a gallery of images for search: uploaded images, a .zip of them, or the app's --gallery folder.
 
     Args:
@@ -151,7 +139,7 @@ def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | Non
         A status line and the gallery (kept for this session).
     """
     engine = engine_for(session_model)
-    paths, folder = _gallery_paths(files)
+    paths, folder = _gallery_paths(files, state)
     release_gallery(previous)
     gallery = build_gallery(engine, paths, open_store(engine), kind=index_kind,
                             progress=progress_callback(progress, "embedding the gallery"))
@@ -169,7 +157,8 @@ def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | Non
 
 
 @user_errors
-def search_text(query: str, k: float = 8, gallery: Gallery | None = None, session_model=None):
+def search_text(query: str, k: float = 8, gallery: Gallery | None = None, session_model=None, *,
+                state: ServerState):
     """Find the gallery images that best match a text.
 
     Args:
@@ -178,11 +167,11 @@ def search_text(query: str, k: float = 8, gallery: Gallery | None = None, sessio
     Returns:
         A gallery of (image, "cosine · name") best first, and the same as a table.
     """
-    if gallery is None and _shared["store"] is None:
+    if gallery is None and state.store is None:
         raise InputError("Index a gallery first.")
     query = parse_lines(query, "queries", limit=1).items[0]
     if gallery is None:
-        return _search_store(_shared["store"], engine_for(session_model), query, int(k))
+        return _search_store(state.store, engine_for(session_model), query, int(k))
     hits = gallery.search(engine_for(session_model).encode_texts([query])[0].numpy(), int(k))
     table = pd.DataFrame([(i + 1, round(h.score, 4), h.name) for i, h in enumerate(hits)], columns=RESULT_COLUMNS)
     return [(gallery.paths[h.index], _caption(h.score, h.name)) for h in hits], table
@@ -249,7 +238,7 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
             export("recall.json", json.dumps(report, indent=2)))
 
 
-def build(session_model: gr.State) -> None:
+def build(session_model: gr.State, state: ServerState) -> None:
     gallery_state = gr.State(None, delete_callback=release_gallery)
     gr.Markdown("Index a gallery once, then search it with words. Upload images, or **one .zip** of a folder "
                 f"(up to {MAX_GALLERY_FILES:,} images). To search a folder on the server, start the app with "
@@ -260,7 +249,7 @@ def build(session_model: gr.State) -> None:
                             file_count="multiple")
             kind = gr.Radio(["exact", "hnsw"], value="exact", label="Index")
             index_button = gr.Button("Index gallery", variant="primary")
-            status = gr.Markdown(store_status())
+            status = gr.Markdown(store_status(state.store))
             query = gr.Textbox(label="Text query", placeholder="three blue stars")
             k = gr.Slider(1, 32, value=8, step=1, label="Top-k")
             search_button = gr.Button("Search images")
@@ -292,14 +281,17 @@ def build(session_model: gr.State) -> None:
             recall_csv, recall_json = gr.File(label="CSV"), gr.File(label="JSON")
     with gr.Accordion("How it works", open=False):
         gr.Markdown(EXPLAINER)
-    run_keeping_errors(index_button.click, index_gallery, [files, kind, gallery_state, session_model],
-                       [status, gallery_state], error, api_name="index_gallery")
-    search_args = [query, k, gallery_state, session_model]
-    run_keeping_errors(search_button.click, search_text, search_args, [results, hits], error, api_name="search_text")
-    run_keeping_errors(query.submit, search_text, search_args, [results, hits], error, api_name="search_text_submit",
-                       api_visibility="private")
-    run_keeping_errors(image_button.click, search_image, [image, captions, k, session_model], found, error,
-                       api_name="search_image")
-    run_keeping_errors(eval_button.click, evaluate_pairs, [pairs, sample_images, repeats, eval_seed, session_model],
+    run_keeping_errors(state.errors, index_button.click, bind(index_gallery, state=state),
+                       [files, kind, gallery_state, session_model], [status, gallery_state], error,
+                       api_name="index_gallery")
+    search_args, search_text_here = [query, k, gallery_state, session_model], bind(search_text, state=state)
+    run_keeping_errors(state.errors, search_button.click, search_text_here, search_args, [results, hits], error,
+                       api_name="search_text")
+    run_keeping_errors(state.errors, query.submit, search_text_here, search_args, [results, hits], error,
+                       api_name="search_text_submit", api_visibility="private")
+    run_keeping_errors(state.errors, image_button.click, search_image, [image, captions, k, session_model], found,
+                       error, api_name="search_image")
+    run_keeping_errors(state.errors, eval_button.click, evaluate_pairs,
+                       [pairs, sample_images, repeats, eval_seed, session_model],
                        [eval_notes, recall_table, recall_chart, recall_csv, recall_json], eval_error,
                        api_name="evaluate_pairs")
