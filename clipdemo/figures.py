@@ -15,8 +15,7 @@ from .text import percent
 _FONT = dict(family="Inter, system-ui, sans-serif", size=13)
 
 
-def apply_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    """The house style every figure shares (font, template, margins), with its title and height in pixels."""
+def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     fig.update_layout(title=dict(text=title, x=0.01), height=height, font=_FONT, template="plotly_white",
                       margin=dict(l=10, r=10, t=50, b=10))
     return fig
@@ -25,25 +24,24 @@ def apply_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
 THUMB_PX = 52  # the heatmap's row thumbnails, in pixels
 
 
-def shorten(text: str, n: int = 60) -> str:
-    """`text` cut to at most `n` characters, an ellipsis marking the cut (for axis labels and titles)."""
+def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def ranked_bars(panels: Sequence[tuple[str, Sequence[str], Sequence[float]]], x_title: str = "probability",
                 title: str = "") -> go.Figure:
     """Horizontal bars, highest at the top, one panel per (panel title, labels, values)."""
-    fig = make_subplots(rows=len(panels), cols=1, subplot_titles=[shorten(p[0], 80) for p in panels],
+    fig = make_subplots(rows=len(panels), cols=1, subplot_titles=[_short(p[0], 80) for p in panels],
                         vertical_spacing=0.5 / max(len(panels), 1) if len(panels) > 1 else 0.0)
     for row, (_, labels, values) in enumerate(panels, start=1):
-        fig.add_trace(go.Bar(x=list(values)[::-1], y=[shorten(label) for label in labels][::-1], orientation="h",
+        fig.add_trace(go.Bar(x=list(values)[::-1], y=[_short(label) for label in labels][::-1], orientation="h",
                              text=[percent(v) if x_title == "probability" else f"{v:.3f}" for v in values][::-1],
                              textposition="auto", marker_color="#4f46e5", showlegend=False,
                              hovertemplate="%{y}: %{x:.4f}<extra></extra>"), row=row, col=1)
         fig.update_xaxes(title_text=x_title if row == len(panels) else None, row=row, col=1,
                          range=[0, 1] if x_title == "probability" else None)
     rows = max(len(lbl) for _, lbl, _ in panels) if panels else 1
-    return apply_layout(fig, title, height=min(4000, 90 + len(panels) * (60 + 26 * rows)))
+    return _layout(fig, title, height=min(4000, 90 + len(panels) * (60 + 26 * rows)))
 
 
 def thumbnail_uri(image, size: int = 96) -> str:
@@ -60,7 +58,7 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
             zmin: float | None = None, zmax: float | None = None) -> go.Figure:
     """An annotated heatmap with `rows` down the side (and their thumbnails, if given) and `cols` along the top."""
     values = np.asarray(values, dtype=float)
-    fig = go.Figure(go.Heatmap(z=values, x=[shorten(c, 36) for c in cols], y=[shorten(r, 30) for r in rows],
+    fig = go.Figure(go.Heatmap(z=values, x=[_short(c, 36) for c in cols], y=[_short(r, 30) for r in rows],
                                colorscale="Viridis", zmin=zmin, zmax=zmax, colorbar=dict(title=colorbar),
                                text=[[format(v, fmt) for v in row] for row in values], texttemplate="%{text}",
                                hovertemplate="%{y}<br>%{x}<br>" + colorbar + " = %{z:.4f}<extra></extra>"))
@@ -68,7 +66,7 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
     # column labels slanted steeply: a long last label then overhangs the plot by half its length, not most of
     # it, so the cells keep their width; the room above holds the labels (~6 px per character) and the title
     fig.update_xaxes(side="top", tickangle=-60)
-    top = 80 + int(6 * max((len(shorten(c, 36)) for c in cols), default=0))
+    top = 80 + int(6 * max((len(_short(c, 36)) for c in cols), default=0))
     height = max(320, top + 20 + 56 * len(rows))
     if thumbnails:
         row_px = (height - top - 10) / max(len(rows), 1)
@@ -77,7 +75,7 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
             fig.add_layout_image(source=uri, xref="paper", yref="y", x=-0.005, y=i, sizex=0.9, sizey=size,
                                  xanchor="right", yanchor="middle", layer="above")
         fig.update_yaxes(ticklabelstandoff=THUMB_PX + 14)  # the row labels start left of the thumbnails
-    fig = apply_layout(fig, title, height=height)
+    fig = _layout(fig, title, height=height)
     fig.update_layout(margin=dict(l=10, r=10, t=top, b=10),
                       title=dict(y=1, yref="container", yanchor="top", pad=dict(t=40)))  # below gradio's label
     return fig
@@ -92,7 +90,7 @@ def training_curves(steps: Sequence[int], losses: Sequence[float], scales: Seque
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="loss", secondary_y=False)
     fig.update_yaxes(title_text="logit_scale", secondary_y=True)
-    return apply_layout(fig, "Training", 340)
+    return _layout(fig, "Training", 340)
 
 
 def accuracy_bars(names: Sequence[str], accuracy: Sequence[float], chance: Sequence[float],
@@ -108,11 +106,11 @@ def accuracy_bars(names: Sequence[str], accuracy: Sequence[float], chance: Seque
                                  name="OpenAI CLIP ViT-B/32 (published)", mode="markers",
                                  marker=dict(symbol="diamond", size=12, color="#059669")))
     fig.update_yaxes(range=[0, 1.08], tickformat=".0%", title_text="accuracy")
-    return apply_layout(fig, title, 380)
+    return _layout(fig, title, 380)
 
 
 def line_chart(x: Sequence, series: dict[str, Sequence[float]], x_title: str, y_title: str, title: str) -> go.Figure:
     fig = go.Figure([go.Scatter(x=list(x), y=list(y), name=name, mode="lines+markers") for name, y in series.items()])
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title)
-    return apply_layout(fig, title, 360)
+    return _layout(fig, title, 360)

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import apply_layout, shorten
+from .figures import _layout, _short
 
 SALIENCY_SCALE = "Inferno"
 IMAGE_COLOUR, TEXT_COLOUR = "#2563eb", "#dc2626"
@@ -33,7 +33,7 @@ def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str],
     cols = min(columns, t)
     rows = -(-t // cols)
     width = {1: 80, 2: 34}.get(cols, 22)  # characters per title line in a panel of this width
-    lines = [textwrap.wrap(shorten(s, 66), width)[:3] for s in titles]
+    lines = [textwrap.wrap(_short(s, 66), width)[:3] for s in titles]
     wrapped = ["<br>".join(ls) for ls in lines]
     top = 130 + 18 * max(len(ls) for ls in lines)  # gradio's label, the two-line title, the panel titles
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=wrapped,
@@ -51,7 +51,7 @@ def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str],
                          row=r + 1, col=c + 1)
     h, w = image.shape[:2]
     panel = 330 * h / max(w, 1) if cols > 1 else min(520, 520 * h / max(w, 1))
-    fig = apply_layout(fig, f"Where each text matches<br><sup>{method}</sup>", height=int(top + rows * (panel + 40)))
+    fig = _layout(fig, f"Where each text matches<br><sup>{method}</sup>", height=int(top + rows * (panel + 40)))
     fig.update_layout(margin=dict(l=10, r=10, t=top, b=10),
                       title=dict(y=1, yref="container", yanchor="top", pad=dict(t=58)))
     return fig
@@ -74,7 +74,7 @@ def embedding_map(image_xy: np.ndarray, text_xy: np.ndarray, pairs: Sequence[tup
                              text=list(image_names), hovertemplate="image: %{text}<extra></extra>"))
     fig.add_trace(go.Scatter(x=text_xy[:, 0], y=text_xy[:, 1], mode="markers", name="text",
                              marker=dict(symbol="diamond", size=11, color=TEXT_COLOUR, line=WHITE_EDGE),
-                             text=[shorten(t, 80) for t in texts], hovertemplate="text: %{text}<extra></extra>"))
+                             text=[_short(t, 80) for t in texts], hovertemplate="text: %{text}<extra></extra>"))
     ci, ct = image_xy.mean(0), text_xy.mean(0)
     fig.add_trace(go.Scatter(x=[ci[0], ct[0]], y=[ci[1], ct[1]], mode="lines+markers", name="centroids (the gap)",
                              line=dict(color="#111827", dash="dash", width=2),
@@ -88,6 +88,6 @@ def embedding_map(image_xy: np.ndarray, text_xy: np.ndarray, pairs: Sequence[tup
                                  xanchor="center", yanchor="bottom", layer="above")
     fig.update_xaxes(title_text=axis_names[0], zeroline=False)
     fig.update_yaxes(title_text=axis_names[1], zeroline=False, scaleanchor="x", scaleratio=1)
-    fig = apply_layout(fig, title, 560)
+    fig = _layout(fig, title, 560)
     fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0), margin=dict(l=10, r=10, t=90, b=10))
     return fig
