@@ -15,7 +15,7 @@ from clipdemo.errors import InputError
 from clipdemo.scenes import group_scene, object_mask, relation_scene, scene_rng
 from pixels import colour_mask
 
-N = 60  # two-object scenes per pointing game (the README's numbers use 100)
+N = 60  # two-object scenes per pointing game (docs/measurements.md's numbers use 100)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ ViT-B/32), smoothed; the image is padded to a square, never cropped, so the map 
 
 **Measured, not assumed.** On two-object scenes where the text names one object, the bundled model's
 relevance map points at the named object far more often than a map from random weights or a map
-that peaks at the image centre: see the README's Measurements.
+that peaks at the image centre: see docs/measurements.md in the project.
 """
 
 
