@@ -88,9 +88,7 @@ def saliency(args) -> None:
     engine = _engine(args.model, args.device)
     result = run_saliency(engine, loaded[0].image, args.texts, method=args.method)
     if args.json:
-        from .ui.saliency import as_json
-
-        print(json.dumps(as_json(result)))
+        print(json.dumps(result.as_dict()))
         return
     height, width = result.maps.shape[1:]
     print(f"model: {engine.info.name}  method: {result.method_name}  map: {width} x {height}")

@@ -1,6 +1,6 @@
 """Every limit the server enforces, in one place: the API can be called without the browser.
 
-`model_info` reports them, and the README's limits section explains them.
+`model_info` reports them, and docs/server.md's limits section explains them.
 """
 
 # one request

@@ -16,15 +16,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(mcp: bool = False):
-    """Yield (url, demo); the demo is closed afterwards, whatever happens."""
+def running_app(mcp: bool = False, state=None):
+    """Yield (url, demo); the demo is closed afterwards, whatever happens.
+
+    `state` is the server's `ServerState` (a fresh one if None): pass one to look into it or set it up."""
     from clipdemo.ui.app import build_demo, launch
 
     engine_module.configure(BUNDLED_MODEL)
-    demo = build_demo()
+    demo = build_demo(state)
     port = free_port()
     try:
-        launch(demo, port=port, mcp=mcp, prevent_thread_lock=True, quiet=True)
+        launch(demo, port=port, mcp=mcp, prevent_thread_lock=True, quiet=True,
+               gallery_folder=state.gallery_folder if state is not None else None)
         yield f"http://127.0.0.1:{port}/", demo
     finally:
         demo.close()

@@ -18,15 +18,17 @@ from gradio_client import Client, handle_file
 from app_server import running_app
 from clipdemo.limits import MAX_IMAGES, MAX_TEXTS
 from clipdemo.ui import examples
+from clipdemo.ui.state import ServerState
 
 SCENES = examples.SCENES
 
 
 @pytest.fixture(scope="module")
 def client():
-    with running_app() as (url, demo):
+    state = ServerState()
+    with running_app(state=state) as (url, demo):
         c = Client(url, verbose=False)
-        c.demo = demo
+        c.demo, c.state = demo, state
         try:
             yield c
         finally:
@@ -166,8 +168,6 @@ def test_train_endpoint_streams_and_lowers_loss(client):
 
 
 def test_stop_training_stops_only_the_run_it_names(client):
-    from clipdemo.ui import train
-
     first = client.submit(2000, 8, 3e-3, 0, api_name="/train")
     while not first.outputs():  # the run id comes with the first update
         time.sleep(0.2)
@@ -177,7 +177,7 @@ def test_stop_training_stops_only_the_run_it_names(client):
     assert "Stopping" in client.predict(first_id, api_name="/stop_training")
     run_id, final = first.result(timeout=120)[:2]
     assert run_id == first_id and "Stopped" in final and "Step **2000/2000**" not in final
-    assert train._runs == {}  # an ended run leaves nothing behind
+    assert len(client.state.runs) == 0  # an ended run leaves nothing behind
 
 
 def test_the_queue_cannot_be_skipped_and_is_bounded(client):
@@ -206,10 +206,8 @@ def test_mcp_serves_the_endpoints_as_documented_tools():
 
 
 def test_gallery_folder_search_both_ways(client, tmp_path, monkeypatch):
-    from clipdemo.ui import search
-
     monkeypatch.setenv("CLIPDEMO_CACHE", str(tmp_path / "cache"))
-    search.set_gallery_folder(str(examples.SCENES))  # what --gallery DIR does
+    client.state.gallery_folder = str(examples.SCENES)  # what --gallery DIR does
     try:
         status = client.predict(None, "exact", api_name="/index_gallery")
         assert "Indexed **8** images (8 encoded now" in status
@@ -220,7 +218,7 @@ def test_gallery_folder_search_both_ways(client, tmp_path, monkeypatch):
                                api_name="/search_image")
         assert _rows(found)[0]["Caption"] == "two red circles"
     finally:
-        search.set_gallery_folder(None)
+        client.state.gallery_folder = None
 
 
 def _zip_folder(folder: Path, out: Path) -> str:

@@ -12,12 +12,15 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
 from app_server import running_app
 from clipdemo.ui import examples
+from clipdemo.ui import probes as probes_tab
+from pixels import colour_mask
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
@@ -309,7 +312,7 @@ def test_similarity_tab(page):
     assert plot.locator(".heatmaplayer, .hm").count() >= 1
     assert "three blue stars" in plot.inner_text()
     _assert_no_overlaps(plot)
-    _shot(page, "3-similarity.png")  # the cosine view: the README's picture
+    _shot(page, "3-similarity.png")  # the cosine view: the README's picture (docs/screenshot.png)
     panel.get_by_label("softmax over texts").check()
     page.get_by_text("softmax over texts: 8 images").first.wait_for()
     scale = re.search(r"logit_scale ([\d.]+)", page.locator("#model-banner").inner_text()).group(1)
@@ -323,17 +326,37 @@ def test_saliency_tab(page):
     _run(page, panel, "Show where")
     expect(page.locator("#saliency-notes")).to_contain_text("Chefer")
     assert panel.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").count() >= 1
-    expect(page.locator("#saliency-words")).to_contain_text("diamond")
+    # each word of each text is its own token, shaded by its relevance (a text without per-word relevance
+    # would be one plain token); each text's top word is fully shaded (shares are scaled to the top word)
+    words = page.locator("#saliency-words .token.highlighted")
+    expect(words).to_have_count(4)
+    assert [w.strip() for w in words.all_inner_texts()] == ["orange", "diamond", "blue", "circle"]
+    shades = words.evaluate_all("ws => ws.map(w => getComputedStyle(w).backgroundColor)")  # rgb(...) or rgba(...)
+    alphas = [float(c.split(",")[3].rstrip(")")) if c.startswith("rgba") else 1.0 for c in shades]
+    assert max(alphas[:2]) == 1.0 and max(alphas[2:]) == 1.0 and min(alphas) < 1.0, shades
     page.wait_for_timeout(1000)
     page.screenshot(path=str(SHOTS / "7-saliency.png"), full_page=True)
 
 
 def test_zero_shot_where(page):
+    """One panel per top label, best first, each map over the whole image; the best label's map lights up
+    the triangle, not the background."""
     panel = _tab(page, "Zero-shot classification")
-    _upload(panel, [str(examples.SCENES / "a_green_triangle.png")])
+    scene = examples.SCENES / "a_green_triangle.png"
+    _upload(panel, [str(scene)])
     panel.get_by_label("Candidate labels (one per line)").fill(examples.SCENE_LABELS)
     panel.get_by_role("button", name="Where? Show where the top 3 labels match in the first image").click()
-    page.locator("#zero-shot-where .js-plotly-plot").wait_for()
+    plot = page.locator("#zero-shot-where .js-plotly-plot")
+    plot.wait_for()
+    titles = plot.evaluate("p => (p.layout.annotations || []).map(a => a.text.replaceAll('<br>', ' '))")
+    assert len(titles) == 3 and titles[0].startswith("a photo of a green triangle."), titles
+    maps = [np.array(m) for m in plot.evaluate(
+        "p => p._fullData.filter(d => d.type === 'heatmap').map(d => d.z.map(row => Array.from(row)))")]
+    image = Image.open(scene).convert("RGB")
+    assert len(maps) == 3 and all(m.shape == (image.height, image.width) for m in maps), [m.shape for m in maps]
+    triangle = colour_mask(image, "green")
+    assert maps[0][triangle].mean() > 3 * maps[0][~triangle].mean(), (maps[0][triangle].mean(),
+                                                                       maps[0][~triangle].mean())
     page.wait_for_timeout(1000)
     page.locator("#zero-shot-where").screenshot(path=str(SHOTS / "7b-zero-shot-where.png"))
 
@@ -408,8 +431,11 @@ def test_search_tab(page):
     _shot(page, "5-search.png")
 
 
-def test_bad_probe_set_is_refused_before_any_suite_runs(page, tmp_path):
-    """Point 5: three suites of 200 items asked, a bad upload: the message comes back in under 3 s."""
+def test_bad_probe_set_is_refused_before_any_suite_runs(page, tmp_path, monkeypatch):
+    """Point 5: three suites of 200 items asked, a bad upload: the message comes back and no suite ran."""
+    suites_run = []
+    # the server runs in this process: count the suites its handler starts
+    monkeypatch.setattr(probes_tab, "run_suites", lambda *args, **kwargs: suites_run.append(args[1]) or [])
     panel = _tab(page, "Probes")
     bad = tmp_path / "probe.csv"
     bad.write_text("picture,options\nx.png,a|b\n")
@@ -420,10 +446,9 @@ def test_bad_probe_set_is_refused_before_any_suite_runs(page, tmp_path):
     n.press("Enter")
     _upload(panel, [str(bad)])
     page.wait_for_timeout(500)
-    start = time.monotonic()
     panel.get_by_role("button", name="Run probes").click()
-    expect(panel.locator(".block.run-error")).to_contain_text("image, captions, answer", timeout=10_000)
-    assert time.monotonic() - start < 3.0
+    expect(panel.locator(".block.run-error")).to_contain_text("image, captions, answer")
+    assert suites_run == []
     _clear_files(panel)
 
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipdemo.analysis.saliency import saliency
+from clipdemo.analysis.saliency import padded_pixel_values, saliency, to_image_grid
 from clipdemo.analysis.saliency_eval import deletion_curve, pointing_game
 from clipdemo.errors import InputError
 from clipdemo.scenes import group_scene, object_mask, relation_scene, scene_rng
 from pixels import colour_mask
 
-N = 60  # two-object scenes per pointing game (the README's numbers use 100)
+N = 60  # two-object scenes per pointing game (docs/measurements.md's numbers use 100)
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +89,24 @@ def test_the_fast_path_is_left_alone(bundled_engine):
 
 @pytest.mark.parametrize("size", [(96, 96), (160, 96), (64, 200)])
 def test_maps_cover_the_whole_image_as_given(random_engine, size):
+    """The model sees the image padded to a square; its map comes back at the image's own size, with each
+    patch of the padded input over the part of the image that patch showed (padding cut off, x and y kept)."""
     image = Image.new("RGB", size, (128, 128, 128))
     result = saliency(random_engine, image, ["a red circle"], method="occlusion")
     h, w = result.maps.shape[1:]
     assert (w, h) == size  # up to 224 px a map is pixel for pixel
-    assert result.maps.min() >= 0 and result.maps.max() <= 1
+    _, (side, ox, oy) = padded_pixel_values(random_engine, image)
+    g = result.grid.shape[-1]
+    cell = side / g  # a patch's side in the image's pixels
+    inside = [(r, c) for r in range(g) for c in range(g)
+              if r * cell >= oy and (r + 1) * cell <= oy + h and c * cell >= ox and (c + 1) * cell <= ox + w]
+    assert len(inside) >= g  # a row or column of whole patches at least: the check below runs on each
+    for r, c in inside:
+        grid = np.zeros((1, g, g))
+        grid[0, r, c] = 1  # only this patch mattered
+        m = to_image_grid(grid, (side, ox, oy), size)[0]
+        y, x = np.unravel_index(m.argmax(), m.shape)
+        assert (int((y + oy) // cell), int((x + ox) // cell)) == (r, c), (r, c, y, x)
 
 
 def test_no_texts_or_unknown_method_is_a_user_error(random_engine):

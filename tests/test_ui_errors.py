@@ -9,34 +9,57 @@ import pytest
 from gradio.context import LocalContext
 
 from clipdemo.errors import InputError
-from clipdemo.ui import common
+from clipdemo.ui.common import user_errors
+from clipdemo.ui.state import RunErrors
 
 
-@common.user_errors
+@user_errors
 def classify():
     raise InputError("bad template")
 
 
-@common.user_errors
+@user_errors
 def probe():
     raise InputError("bad probe set")
 
 
-def test_two_runs_failing_in_one_session_each_keep_their_message():
-    token = LocalContext.request.set(SimpleNamespace(session_hash="session-1"))
+def _from_page(session: str, fn):
+    token = LocalContext.request.set(SimpleNamespace(session_hash=session))
     try:
-        for fn in (classify, probe):
-            with pytest.raises(gr.Error):
-                fn()
+        with pytest.raises(gr.Error):
+            fn()
     finally:
         LocalContext.request.reset(token)
-    with common._errors_lock:
-        assert common._errors.pop(("session-1", "classify")) == "**Cannot do that.** bad template"
-        assert common._errors.pop(("session-1", "probe")) == "**Cannot do that.** bad probe set"
+
+
+def test_two_runs_failing_in_one_session_each_keep_their_message():
+    errors = RunErrors()
+    for fn in (classify, probe):
+        _from_page("session-1", errors.recording(fn))
+    assert errors.take("session-1", "classify") == "**Cannot do that.** bad template"
+    assert errors.take("session-1", "probe") == "**Cannot do that.** bad probe set"
+    assert errors.take("session-1", "probe") is None  # shown once: taken, not kept again
+    assert len(errors) == 0
 
 
 def test_a_call_from_no_page_keeps_nothing():
-    before = len(common._errors)
+    errors = RunErrors()
     with pytest.raises(gr.Error):
-        classify()
-    assert len(common._errors) == before
+        errors.recording(classify)()
+    assert len(errors) == 0
+
+
+def test_sessions_that_never_come_back_are_forgotten_oldest_first():
+    errors = RunErrors(limit=3)
+    for i in range(5):
+        _from_page(f"session-{i}", errors.recording(classify))
+    assert len(errors) == 3
+    assert errors.take("session-0", "classify") is None and errors.take("session-1", "classify") is None
+    assert errors.take("session-4", "classify") == "**Cannot do that.** bad template"
+
+
+def test_two_servers_share_no_messages():
+    ours, theirs = RunErrors(), RunErrors()
+    _from_page("session-1", ours.recording(classify))
+    assert theirs.take("session-1", "classify") is None
+    assert ours.take("session-1", "classify") is not None

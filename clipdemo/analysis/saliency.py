@@ -58,6 +58,13 @@ class SaliencyResult:
     def method_name(self) -> str:
         return METHOD_NAMES[self.method]
 
+    def as_dict(self) -> dict:
+        """The JSON form (the command line's `--json` and the Saliency tab's download), ready for json.dumps:
+        {"texts": [T strings], "maps": [T][H][W] floats in [0, 1] rounded to 4 places, rows top to bottom,
+        covering the whole image, 1 = most relevant, "method": one of METHODS}."""
+        maps = np.round(self.maps.astype(np.float64), 4).tolist()
+        return {"texts": list(self.texts), "maps": maps, "method": self.method}
+
 
 # -- preparing the input -----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE
 from ..registry import DEFAULT_MODEL, available_models
 from ..search import serving_backend
 from . import captions, embedding_map, examples, probes, saliency, search, similarity, status, train, zero_shot
+from .state import ServerState, bind
 
 TITLE = "CLIP Explorer"
 INTRO = """# CLIP Explorer
@@ -45,8 +46,12 @@ new MutationObserver(() => document.querySelectorAll('img[loading="lazy"]').forE
 </script>"""
 
 
-def build_demo() -> gr.Blocks:
-    """The Blocks app. Builds no model: the shared engine loads on the first request."""
+def build_demo(state: ServerState | None = None) -> gr.Blocks:
+    """The Blocks app over `state` (what the server keeps across sessions; a fresh one if None).
+
+    Builds no model: the shared engine loads on the first request.
+    """
+    state = state if state is not None else ServerState()
     # gradio's copies of uploads and downloads are deleted after an hour, checked every hour
     with gr.Blocks(title=TITLE, delete_cache=(EXPORT_MAX_AGE_S, EXPORT_MAX_AGE_S)) as demo:
         session_model = gr.State(None)  # a model trained in this browser session, when the user picks it
@@ -56,24 +61,24 @@ def build_demo() -> gr.Blocks:
             info = gr.JSON(label="model_info")
         with gr.Tabs():
             with gr.Tab("Zero-shot classification", id="zero-shot"):
-                zero_shot.build(session_model)
+                zero_shot.build(session_model, state)
             with gr.Tab("Caption ranking", id="captions"):
-                captions.build(session_model)
+                captions.build(session_model, state)
             with gr.Tab("Similarity matrix", id="similarity"):
-                similarity.build(session_model)
+                similarity.build(session_model, state)
             with gr.Tab("Saliency", id="saliency"):
-                saliency.build(session_model)
+                saliency.build(session_model, state)
             with gr.Tab("Embedding map", id="embedding-map"):
-                embedding_map.build(session_model)
+                embedding_map.build(session_model, state)
             with gr.Tab("Search", id="search"):
-                search.build(session_model)
+                search.build(session_model, state)
             with gr.Tab("Probes", id="probes"):
-                probes.build(session_model)
+                probes.build(session_model, state)
             with gr.Tab("Train", id="train"):
-                train.build(session_model, banner)
+                train.build(session_model, banner, state)
         demo.load(status.model_info, session_model, info, api_name="model_info").then(
             status.banner, info, banner, api_name="banner", api_visibility="private")
-        demo.unload(train.stop_session_runs)
+        demo.unload(bind(train.stop_session_runs, runs=state.runs))
     return demo
 
 
@@ -99,10 +104,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False, **kwargs):
-    """Queue with bounded size (the API cannot skip it) and launch with an upload size limit."""
+def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False, gallery_folder: str | None = None,
+           **kwargs):
+    """Queue with bounded size (the API cannot skip it) and launch with an upload size limit.
+
+    Serves files from the examples and from `gallery_folder` (the --gallery DIR, whose images the Search
+    tab shows), nowhere else.
+    """
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
-    served = [str(examples.ROOT)] + ([str(search.gallery_folder())] if search.gallery_folder() else [])
+    served = [str(examples.ROOT)] + ([str(gallery_folder)] if gallery_folder else [])
     return demo.launch(server_name=host, server_port=port, share=share, mcp_server=mcp, max_file_size=MAX_UPLOAD,
                        show_error=True, allowed_paths=served,
                        css=CSS, head=HEAD, theme=gr.themes.Soft(), **kwargs)
@@ -111,13 +121,12 @@ def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False,
 def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    search.set_store(args.store)
-    store = search.served_store()
-    manifest = store.manifest if store is not None else {}
+    state = ServerState(gallery_folder=args.gallery, store=search.open_served_store(args.store))
+    manifest = state.store.manifest if state.store is not None else {}
     stored_backend = serving_backend(manifest.get("backend"), args.device)  # the CLI's rule too
-    engine_module.configure(args.model or manifest.get("model") or DEFAULT_MODEL, args.device,
+    # no model named: the default model, which alone falls back to the bundled one when offline
+    engine_module.configure(args.model or manifest.get("model"), args.device,
                             args.backend or stored_backend or "auto")
-    search.set_gallery_folder(args.gallery)
     if args.preload:
         engine_module.get_engine()
-    launch(build_demo(), args.host, args.port, args.share, args.mcp)
+    launch(build_demo(state), args.host, args.port, args.share, args.mcp, gallery_folder=state.gallery_folder)

@@ -11,7 +11,8 @@ from ..text import parse_lines, percent
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown,
                      preview_image, run_keeping_errors, user_errors)
-from .saliency import where
+from .state import ServerState
+from .where import where
 
 EXPLAINER = """
 **Reading the numbers.** Like a Flickr30k caption-ranking table: each caption's *probability* is
@@ -70,7 +71,7 @@ def rank_captions_where(image, captions: str, session_model=None):
     return where(engine, loaded[0].image, top)
 
 
-def build(session_model: gr.State) -> None:
+def build(session_model: gr.State, state: ServerState) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             image = gr.File(label="Image", file_count="single", type="filepath")
@@ -92,7 +93,7 @@ def build(session_model: gr.State) -> None:
         gr.Markdown(EXPLAINER)
     image.change(examples.preview_one, image, preview, api_name="rank_captions_preview",
                  api_visibility="private", show_progress="hidden")
-    run_keeping_errors(run.click, rank_captions, [image, captions, session_model], [notes, plot, table, csv], error,
-                       api_name="rank_captions", clears=[where_plot])
-    run_keeping_errors(where_button.click, rank_captions_where, [image, captions, session_model], where_plot, error,
-                       api_name="rank_captions_where")
+    run_keeping_errors(state.errors, run.click, rank_captions, [image, captions, session_model],
+                       [notes, plot, table, csv], error, api_name="rank_captions", clears=[where_plot])
+    run_keeping_errors(state.errors, where_button.click, rank_captions_where, [image, captions, session_model],
+                       where_plot, error, api_name="rank_captions_where")

@@ -7,18 +7,16 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 import time
-from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
-from gradio.context import LocalContext
 
 from ..engine import get_engine
 from ..errors import InputError, ModelError
 from ..images import LoadedImage, open_images
 from ..limits import EXPORT_MAX_AGE_S, MAX_IMAGES
+from .state import RunErrors
 
 log = logging.getLogger("clipdemo.requests")
 
@@ -32,7 +30,8 @@ def user_errors(fn):
     """Turn the errors a user can cause into a visible gr.Error instead of a crash.
 
     The server log gets one line for a user's mistake (endpoint and message), a traceback only for a
-    real fault (a ModelError, or any other exception, which gradio logs itself).
+    real fault (a ModelError, or any other exception, which gradio logs itself). The error's title says
+    which it was; `RunErrors.recording` (wired by `run_keeping_errors`) keeps the message for the page.
     """
 
     @functools.wraps(fn)
@@ -41,32 +40,12 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except InputError as exc:
             log.info("/%s refused: %s", fn.__name__, exc)
-            _remember_error(fn.__name__, f"**Cannot do that.** {exc}")
             raise gr.Error(str(exc), title="Cannot do that", print_exception=False) from None
         except ModelError as exc:
             log.error("/%s: the model failed", fn.__name__, exc_info=True)
-            _remember_error(fn.__name__, f"**The model failed.** {exc}")
             raise gr.Error(str(exc), title="The model failed", print_exception=False) from None
 
     return wrapper
-
-
-# The last error of each (browser session, function), kept until its tab shows it: a toast fades, this stays.
-# Keyed by function too, so two runs failing at once in one session (two tabs) each get their own message.
-_errors: OrderedDict[tuple[str, str], str] = OrderedDict()
-_errors_lock = threading.Lock()
-_MAX_ERRORS = 1_000  # sessions that never come back for their message do not grow this without bound
-
-
-def _remember_error(name: str, message: str) -> None:
-    request = LocalContext.request.get(None)
-    session = getattr(request, "session_hash", None)
-    if not session:  # not from a page (a direct call): nothing will show it
-        return
-    with _errors_lock:
-        _errors[(session, name)] = message
-        while len(_errors) > _MAX_ERRORS:
-            _errors.popitem(last=False)
 
 
 def error_box() -> gr.Markdown:
@@ -74,18 +53,19 @@ def error_box() -> gr.Markdown:
     return gr.Markdown(visible=False, elem_classes="run-error")
 
 
-def run_keeping_errors(trigger, fn, inputs, outputs, box: gr.Markdown, *, api_name: str, clears=(), **listener):
+def run_keeping_errors(errors: RunErrors, trigger, fn, inputs, outputs, box: gr.Markdown, *, api_name: str,
+                       clears=(), **listener):
     """`trigger(fn, inputs, outputs, api_name=...)`, with the message of a failed run kept in `box`.
 
-    `trigger` is a listener such as `button.click` or `event.then`; the caller has wrapped `fn` in
-    `user_errors`, which records the message. The box (and the `clears` components: results that the run
-    makes stale) is emptied first, in the same chain, so a stale message never races a fresh one; a toast
-    fades, the box stays until the next run. A change made while a run is going runs again once it ends
-    (gradio's default for a `.then` would drop it). Returns the event of `fn`.
+    `errors` is the server's registry (`ServerState.errors`); `trigger` is a listener such as `button.click`
+    or `event.then`; the caller has wrapped `fn` in `user_errors`, whose gr.Error the registry records. The
+    box (and the `clears` components: results that the run makes stale) is emptied first, in the same
+    chain, so a stale message never races a fresh one; a toast fades, the box stays until the next run. A
+    change made while a run is going runs again once it ends (gradio's default for a `.then` would drop
+    it). Returns the event of `fn`.
     """
     def show(request: gr.Request):
-        with _errors_lock:
-            message = _errors.pop((request.session_hash, fn.__name__), None)
+        message = errors.take(request.session_hash, fn.__name__)
         return gr.update(value=message or "**Something went wrong on the server** (its log says what). "
                                           "Nothing you entered was lost: try again.", visible=True)
 
@@ -95,7 +75,8 @@ def run_keeping_errors(trigger, fn, inputs, outputs, box: gr.Markdown, *, api_na
 
     listener.setdefault("trigger_mode", "always_last")
     event = trigger(start, None, [box, *clears], api_name=f"{api_name}_start", api_visibility="private",
-                    queue=False, show_progress="hidden").then(fn, inputs, outputs, api_name=api_name, **listener)
+                    queue=False, show_progress="hidden").then(errors.recording(fn), inputs, outputs,
+                                                              api_name=api_name, **listener)
     event.failure(show, None, box, api_name=f"{api_name}_failed", api_visibility="private", queue=False,
                   show_progress="hidden")
     return event

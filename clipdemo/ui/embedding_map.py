@@ -11,6 +11,7 @@ from ..text import parse_lines
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown,
                      run_keeping_errors, user_errors)
+from .state import ServerState
 
 EXPLAINER = """
 **The modality gap** (Liang et al., "Mind the Gap", NeurIPS 2022). CLIP puts every image embedding in
@@ -92,7 +93,7 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
             export("embedding_map.csv", coordinates_csv(result, names, parsed.items)))
 
 
-def build(session_model: gr.State) -> None:
+def build(session_model: gr.State, state: ServerState) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             images = gr.File(label="Images", file_count="multiple", type="filepath")
@@ -109,5 +110,6 @@ def build(session_model: gr.State) -> None:
             csv = gr.File(label="Download the 2-D coordinates (CSV)")
     with gr.Accordion("The modality gap, and why CLIP's cosines are small", open=False):
         gr.Markdown(EXPLAINER)
-    run_keeping_errors(run.click, embedding_map, [images, texts, projection, remove_means, session_model],
-                       [notes, plot, csv], error, api_name="embedding_map")
+    run_keeping_errors(state.errors, run.click, embedding_map,
+                       [images, texts, projection, remove_means, session_model], [notes, plot, csv], error,
+                       api_name="embedding_map")

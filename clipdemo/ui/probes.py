@@ -13,6 +13,7 @@ from ..probes.custom import load_probe_set
 from ..probes.report import summary_rows
 from ..text import check_template, percent
 from .common import engine_for, error_box, export, run_keeping_errors, upload_path, user_errors
+from .state import ServerState
 
 EXPLAINER = """
 **What this measures.** Each suite is a list of items: an image, a few candidate captions, and the
@@ -89,7 +90,7 @@ def confusion_figure(confusions: dict, suite: str | None):
                    title=f"Confusion: {suite} (rows true, columns predicted)", colorbar="items", fmt=".0f")
 
 
-def build(session_model: gr.State) -> None:
+def build(session_model: gr.State, state: ServerState) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             suites = gr.CheckboxGroup(list(SUITES), value=["counting", "digits", "spatial", "binding", "negation"],
@@ -116,7 +117,7 @@ def build(session_model: gr.State) -> None:
                 json = gr.File(label="Report (JSON)")
     with gr.Accordion("What this measures", open=False):
         gr.Markdown(EXPLAINER)
-    event = run_keeping_errors(run.click, probe, [suites, n, template, seed, custom, session_model],
+    event = run_keeping_errors(state.errors, run.click, probe, [suites, n, template, seed, custom, session_model],
                                [summary, chart, confusion, wrong, csv, json, confusions], error, api_name="probe")
     event.success(_suites_with_confusion, confusions, confusion_suite, api_name="probe_confusion_choices",
                   api_visibility="private")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import gradio as gr
-import numpy as np
 
 from ..analysis.saliency import METHOD_NAMES, METHODS, SaliencyResult, saliency as run_saliency
-from ..map_figures import saliency_overlay
 from ..text import parse_lines
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, preview_image,
                      run_keeping_errors, user_errors)
+from .state import ServerState
+from .where import overlay
 
 MAX_TEXTS = 6  # panels per request: each text is one map
 EXPLAINER = """
@@ -29,7 +29,7 @@ ViT-B/32), smoothed; the image is padded to a square, never cropped, so the map 
 
 **Measured, not assumed.** On two-object scenes where the text names one object, the bundled model's
 relevance map points at the named object far more often than a map from random weights or a map
-that peaks at the image centre: see the README's Measurements.
+that peaks at the image centre: see docs/measurements.md in the project.
 """
 
 
@@ -39,12 +39,6 @@ def method_note(result: SaliencyResult) -> str:
     cosines = ", ".join(f"'{t}' {c:.3f}" for t, c in zip(result.texts, result.cosine))
     return (f"Drawn by **{result.method_name}**. Colours: {colours}; each panel scaled to its own maximum. "
             f"Cosine: {cosines}.")
-
-
-def as_json(result: SaliencyResult) -> dict:
-    """The command line's and the download's format: one 2-D map per text, rows top to bottom, 1 = most relevant."""
-    maps = np.round(result.maps.astype(np.float64), 4).tolist()
-    return {"texts": result.texts, "maps": maps, "method": result.method}
 
 
 def words_value(result: SaliencyResult) -> list[tuple[str, float | None]]:
@@ -59,14 +53,6 @@ def words_value(result: SaliencyResult) -> list[tuple[str, float | None]]:
         top = max(w.relevance for w in words) or 1.0
         out += [(f"{w.word} ", round(w.relevance / top, 3)) for w in words]
     return out
-
-
-def overlay(image, result: SaliencyResult, titles=None):
-    """The overlay figure: the image at the maps' size under each map."""
-    h, w = result.maps.shape[1:]
-    pixels = np.asarray(image.convert("RGB").resize((w, h)))
-    titles = titles or [f"{t} (cosine {c:.3f})" for t, c in zip(result.texts, result.cosine)]
-    return saliency_overlay(pixels, result.maps, titles, result.method_name)
 
 
 @user_errors
@@ -89,15 +75,10 @@ def saliency(image, texts: str, method: str = "relevance", session_model=None):
     result = run_saliency(engine, loaded[0].image, parsed.items, method=method)
     body = notes_markdown(parsed.notes + notes, model_caveat(engine))
     return ((body + "\n\n" if body else "") + method_note(result), overlay(loaded[0].image, result),
-            words_value(result), export("saliency.json", json.dumps(as_json(result))))
+            words_value(result), export("saliency.json", json.dumps(result.as_dict())))
 
 
-def where(engine, image, texts, method: str = "relevance"):
-    """The overlay for the "where?" buttons of other tabs."""
-    return overlay(image, run_saliency(engine, image, texts, method=method))
-
-
-def build(session_model: gr.State) -> None:
+def build(session_model: gr.State, state: ServerState) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             image = gr.File(label="Image", file_count="single", type="filepath")
@@ -119,5 +100,5 @@ def build(session_model: gr.State) -> None:
         gr.Markdown(EXPLAINER)
     image.change(examples.preview_one, image, preview, api_name="saliency_preview",
                  api_visibility="private", show_progress="hidden")
-    run_keeping_errors(run.click, saliency, [image, texts, method, session_model], [notes, plot, words, download],
-                       error, api_name="saliency")
+    run_keeping_errors(state.errors, run.click, saliency, [image, texts, method, session_model],
+                       [notes, plot, words, download], error, api_name="saliency")

@@ -21,6 +21,7 @@ from ..text import parse_lines
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, notes_markdown, progress_callback,
                      run_keeping_errors, upload_path, user_errors)
+from .state import ServerState, bind
 
 EXPLAINER = """
 **How it works.** Indexing embeds every image once (in batches, with progress) into a store: Parquet
@@ -36,22 +37,15 @@ found when any of its captions is in its top K; text -> image counts a caption w
 counts against the model: a wrong match scoring exactly as high as the true one ranks above it.
 """
 
-_shared: dict = {"folder": None, "store": None}
+def open_served_store(folder: str | None):
+    """The app's --store STORE (built by `python -m clipdemo index`), or None: searched when no gallery was
+    indexed in the session. Opened once for the process (it goes in `ServerState.store`): its vectors and
+    FAISS index are memory-mapped, not copied, and mapped now, not racing on the first queries."""
+    return open_store(folder, load_index=True) if folder else None
 
 
-def set_store(folder: str | None) -> None:
-    """The app's --store STORE (built by `python -m clipdemo index`): searched when no gallery was indexed in
-    the session. Opened once for the process: its vectors and FAISS index are memory-mapped, not copied."""
-    # the index is mapped now, not racing on the first queries
-    _shared["store"] = open_store(folder, load_index=True) if folder else None
-
-
-def served_store():
-    return _shared["store"]
-
-
-def store_status() -> str:
-    store = _shared["store"]
+def store_status(store) -> str:
+    """A line about the served store for the tab, or "" when there is none."""
     if store is None:
         return ""
     index = store.manifest["index"]
@@ -80,16 +74,6 @@ def _results(hits: list[Hit], full_paths: bool):
     return shown, table
 
 
-def set_gallery_folder(folder: str | None) -> None:
-    """The app's --gallery DIR: what 'Index gallery' embeds when nothing is uploaded (into a store kept on
-    disk: vectors come from it after the first time)."""
-    _shared["folder"] = folder
-
-
-def gallery_folder() -> str | None:
-    return _shared["folder"]
-
-
 def release_gallery(gallery: Gallery | None) -> None:
     """Remove the folders a gallery made (when the session ends or indexes another)."""
     release(gallery)
@@ -97,7 +81,7 @@ def release_gallery(gallery: Gallery | None) -> None:
 
 @user_errors
 def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | None = None, session_model=None,
-                  progress=gr.Progress()):
+                  progress=gr.Progress(), *, state: ServerState):
     """Embed a gallery of images for search: uploaded images, a .zip of them, or the app's --gallery folder.
 
     Args:
@@ -107,14 +91,14 @@ def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | Non
         A status line and the gallery (kept for this session).
     """
     uploads = [upload_path(f) for f in (files if isinstance(files, list) else [files])] if files else []
-    if not uploads and not _shared["folder"]:
-        if _shared["store"] is not None:
+    if not uploads and not state.gallery_folder:
+        if state.store is not None:
             raise InputError("This app serves a store (--store): search it directly, or upload images to "
                              "index a gallery of your own.")
         raise InputError("No gallery: upload images or a .zip of them, or start the app with --gallery DIR "
                          "or --store STORE.")
     release_gallery(previous)
-    gallery = build_gallery(engine_for(session_model), uploads, _shared["folder"], index_kind,
+    gallery = build_gallery(engine_for(session_model), uploads, state.gallery_folder, index_kind,
                             progress_callback(progress, "embedding the gallery"))
     report = gallery.report
     text = (f"Indexed **{report.count}** images ({report.embedded} encoded now, "
@@ -127,7 +111,8 @@ def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | Non
 
 
 @user_errors
-def search_text(query: str, k: float = 8, gallery: Gallery | None = None, session_model=None):
+def search_text(query: str, k: float = 8, gallery: Gallery | None = None, session_model=None, *,
+                state: ServerState):
     """Find the gallery images that best match a text.
 
     Args:
@@ -136,7 +121,7 @@ def search_text(query: str, k: float = 8, gallery: Gallery | None = None, sessio
     Returns:
         A gallery of (image, "cosine · name") best first, and the same as a table.
     """
-    store = gallery.store if gallery is not None else _shared["store"]
+    store = gallery.store if gallery is not None else state.store
     if store is None:
         raise InputError("Index a gallery first.")
     query = parse_lines(query, "queries", limit=1).items[0]
@@ -202,7 +187,7 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
             export("recall.json", json.dumps(report, indent=2)))
 
 
-def build(session_model: gr.State) -> None:
+def build(session_model: gr.State, state: ServerState) -> None:
     gallery_state = gr.State(None, delete_callback=release_gallery)
     gr.Markdown("Index a gallery once, then search it with words. Upload images, or **one .zip** of a folder "
                 f"(up to {MAX_GALLERY_FILES:,} images). To search a folder on the server, start the app with "
@@ -213,7 +198,7 @@ def build(session_model: gr.State) -> None:
                             file_count="multiple")
             kind = gr.Radio(["exact", "hnsw"], value="exact", label="Index")
             index_button = gr.Button("Index gallery", variant="primary")
-            status = gr.Markdown(store_status())
+            status = gr.Markdown(store_status(state.store))
             query = gr.Textbox(label="Text query", placeholder="three blue stars")
             k = gr.Slider(1, 32, value=8, step=1, label="Top-k")
             search_button = gr.Button("Search images")
@@ -245,14 +230,17 @@ def build(session_model: gr.State) -> None:
             recall_csv, recall_json = gr.File(label="CSV"), gr.File(label="JSON")
     with gr.Accordion("How it works", open=False):
         gr.Markdown(EXPLAINER)
-    run_keeping_errors(index_button.click, index_gallery, [files, kind, gallery_state, session_model],
-                       [status, gallery_state], error, api_name="index_gallery")
-    search_args = [query, k, gallery_state, session_model]
-    run_keeping_errors(search_button.click, search_text, search_args, [results, hits], error, api_name="search_text")
-    run_keeping_errors(query.submit, search_text, search_args, [results, hits], error, api_name="search_text_submit",
-                       api_visibility="private")
-    run_keeping_errors(image_button.click, search_image, [image, captions, k, session_model], found, error,
-                       api_name="search_image")
-    run_keeping_errors(eval_button.click, evaluate_pairs, [pairs, sample_images, repeats, eval_seed, session_model],
+    run_keeping_errors(state.errors, index_button.click, bind(index_gallery, state=state),
+                       [files, kind, gallery_state, session_model], [status, gallery_state], error,
+                       api_name="index_gallery")
+    search_args, search_text_here = [query, k, gallery_state, session_model], bind(search_text, state=state)
+    run_keeping_errors(state.errors, search_button.click, search_text_here, search_args, [results, hits], error,
+                       api_name="search_text")
+    run_keeping_errors(state.errors, query.submit, search_text_here, search_args, [results, hits], error,
+                       api_name="search_text_submit", api_visibility="private")
+    run_keeping_errors(state.errors, image_button.click, search_image, [image, captions, k, session_model], found,
+                       error, api_name="search_image")
+    run_keeping_errors(state.errors, eval_button.click, evaluate_pairs,
+                       [pairs, sample_images, repeats, eval_seed, session_model],
                        [eval_notes, recall_table, recall_chart, recall_csv, recall_json], eval_error,
                        api_name="evaluate_pairs")

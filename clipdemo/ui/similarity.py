@@ -11,6 +11,7 @@ from ..text import parse_lines
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, run_keeping_errors,
                      user_errors)
+from .state import ServerState
 
 EXPLAINER = """
 **Reading the numbers.** *Cosine* is the raw similarity of each image's and each text's embedding.
@@ -53,7 +54,7 @@ def similarity_matrix(images, texts: str, view: str = "cosine", session_model=No
     return notes_markdown(parsed.notes + notes, model_caveat(engine)), figure, csv
 
 
-def build(session_model: gr.State) -> None:
+def build(session_model: gr.State, state: ServerState) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             images = gr.File(label="Images (rows)", file_count="multiple", type="filepath")
@@ -70,9 +71,10 @@ def build(session_model: gr.State) -> None:
     with gr.Accordion("Reading the numbers", open=False):
         gr.Markdown(EXPLAINER)
     args = [images, texts, view, session_model]
-    run_keeping_errors(run.click, similarity_matrix, args, [notes, plot, csv], error, api_name="similarity_matrix")
-    run_keeping_errors(view.change, _switch_view, args, [notes, plot, csv], error, api_name="similarity_matrix_view",
-                       api_visibility="private")
+    run_keeping_errors(state.errors, run.click, similarity_matrix, args, [notes, plot, csv], error,
+                       api_name="similarity_matrix")
+    run_keeping_errors(state.errors, view.change, _switch_view, args, [notes, plot, csv], error,
+                       api_name="similarity_matrix_view", api_visibility="private")
 
 
 def _switch_view(images, texts, view, session_model=None):

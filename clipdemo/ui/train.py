@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-import threading
 import time
-from dataclasses import dataclass
 
 import gradio as gr
 
 from ..analysis.embedding_map import embedding_map
-from ..engine import ClipEngine
 from ..figures import heatmap, training_curves
 from ..map_figures import embedding_map as map_figure
-from ..scenes import canonical_caption
-from ..train.loop import ScenePool, TrainConfig, embed_batch, normalise, train as run_train
-from ..train.model import build_model, tiny_processor
-from ..train.tokenizer import build_tokenizer
+from ..train.live import LiveRun, create_live_run
+from .state import ServerState, TrainingRuns, bind
 from .status import status
 
 EXPLAINER = """
@@ -38,18 +32,8 @@ MAP_SCENES = 16  # the fixed batch of the embedding map
 UPDATE_SECONDS = 2.0  # the page is redrawn at most this often (every step when steps are slower)
 
 
-@dataclass
-class _Run:
-    stop: threading.Event
-    session: str | None  # the browser session that started it; None for an API client
-
-
-_runs: dict[str, _Run] = {}  # running now, by run id; a run removes itself when it ends
-_runs_lock = threading.Lock()
-
-
 def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-3, seed: float = 0,
-          request: gr.Request = None, progress=gr.Progress()):
+          request: gr.Request = None, progress=gr.Progress(), *, runs: TrainingRuns):
     """Train a fresh tiny CLIP on synthetic scenes, streaming the loss, temperature and batch similarity.
 
     Args:
@@ -62,20 +46,14 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
         for this session, the embedding map of a fixed batch of scenes).
     """
     steps, batch_size, seed = int(min(max(steps, 10), 2000)), int(min(max(batch_size, 8), 256)), int(seed)
-    run_id = secrets.token_urlsafe(12)
-    with _runs_lock:
-        _runs[run_id] = run = _Run(threading.Event(), getattr(request, "session_hash", None))
+    run_id, run = runs.start(getattr(request, "session_hash", None))
     try:
         progress(0, desc="rendering scenes")
-        tokenizer = build_tokenizer()
-        model = build_model(tokenizer, seed=seed, width=96, vision_layers=3, text_layers=1)
-        pool = ScenePool(max(1_000, 4 * batch_size), model.config.vision_config.image_size, seed)
-        config = TrainConfig(steps=steps, batch_size=batch_size, lr=float(learning_rate),
-                             warmup=max(1, steps // 10), seed=seed)
+        live = create_live_run(steps, batch_size, float(learning_rate), seed)
         history = ([], [], [])  # every step: step, loss, logit_scale
         shown = 0.0
-        fixed = (normalise(pool.pixels[:MAP_SCENES]), [canonical_caption(sc.key) for sc in pool.scenes[:MAP_SCENES]])
-        for r in run_train(model, tokenizer, config, pool=pool, stop=run.stop, report_every=1):
+        fixed = live.fixed_batch(MAP_SCENES)
+        for r in live.steps(stop=run.stop):
             for series, value in zip(history, (r.step, r.loss, r.logit_scale)):
                 series.append(value)
             last = r.step == r.steps or run.stop.is_set()
@@ -88,19 +66,17 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
                           title=f"Batch similarity, step {r.step}", zmin=-1, zmax=1)
             text = (f"Step **{r.step}/{r.steps}** · loss **{r.loss:.3f}** (from {history[1][0]:.3f}) · "
                     f"{_temperature(history[2])} · {r.seconds:.0f}s")
-            yield run_id, text, training_curves(*history), sim, None, _map(model, tokenizer, *fixed, r.step)
-        engine = ClipEngine(model, tiny_processor(tokenizer), name=f"trained in this session ({history[0][-1]} steps)",
-                            source="memory", knows_photos=False)
+            yield run_id, text, training_curves(*history), sim, None, _map(live, *fixed, r.step)
+        engine = live.engine(name=f"trained in this session ({history[0][-1]} steps)")
         ended = "Stopped" if run.stop.is_set() and history[0][-1] < steps else "Done"
         yield (run_id, text + f"\n\n{ended}. Choose **trained here** (left, under Stop) to use it in the other tabs.",
                gr.skip(), gr.skip(), engine, gr.skip())
     finally:
-        with _runs_lock:
-            _runs.pop(run_id, None)
+        runs.end(run_id)
 
 
-def _map(model, tokenizer, pixel_values, captions: list[str], step: int):
-    image_features, text_features = embed_batch(model, tokenizer, pixel_values, captions)
+def _map(live: LiveRun, pixel_values, captions: list[str], step: int):
+    image_features, text_features = live.embed(pixel_values, captions)
     result = embedding_map(image_features, text_features)
     return map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(len(captions))],
                       [f"scene {i + 1}: {c}" for i, c in enumerate(captions)], captions,
@@ -116,7 +92,7 @@ def _temperature(scales: list[float]) -> str:
     return f"logit_scale **{now:.1f}** ({change} from {first:.1f})"
 
 
-def stop_training(run_id: str = "") -> str:
+def stop_training(run_id: str = "", *, runs: TrainingRuns) -> str:
     """Stop a training run after its current step.
 
     Args:
@@ -124,23 +100,17 @@ def stop_training(run_id: str = "") -> str:
     Returns:
         A status line.
     """
-    with _runs_lock:
-        run = _runs.get((run_id or "").strip())
-    if run is None:
+    if not runs.stop((run_id or "").strip()):
         return "No run with that id is training now (it may have finished)."
-    run.stop.set()
     return "Stopping after the current step..."
 
 
-def stop_session_runs(request: gr.Request) -> None:
+def stop_session_runs(request: gr.Request, *, runs: TrainingRuns) -> None:
     """When a browser tab closes, its runs stop: nobody is watching them."""
-    with _runs_lock:
-        for run in _runs.values():
-            if run.session is not None and run.session == getattr(request, "session_hash", None):
-                run.stop.set()
+    runs.stop_session(getattr(request, "session_hash", None))
 
 
-def build(session_model: gr.State, banner: gr.Markdown) -> None:
+def build(session_model: gr.State, banner: gr.Markdown, state: ServerState) -> None:
     trained = gr.State(None)
     run_id = gr.Textbox(visible=False)  # this browser session's run: its Stop stops only that one
     with gr.Row():
@@ -161,11 +131,11 @@ def build(session_model: gr.State, banner: gr.Markdown) -> None:
             emap = gr.Plot(label="Embedding map of a fixed batch")
     with gr.Accordion("What is happening", open=False):
         gr.Markdown(EXPLAINER)
-    start.click(train, [steps, batch, lr, seed], [run_id, text, curves, sim, trained, emap], api_name="train",
-                concurrency_limit=1, concurrency_id="train")
+    start.click(bind(train, runs=state.runs), [steps, batch, lr, seed], [run_id, text, curves, sim, trained, emap],
+                api_name="train", concurrency_limit=1, concurrency_id="train")
     # Stop's answer is a toast: written into the status it could land after the run's last update ("Stopped.")
     stop_answer = gr.Textbox(visible=False)
-    stop.click(stop_training, run_id, stop_answer, api_name="stop_training", queue=False).then(
+    stop.click(bind(stop_training, runs=state.runs), run_id, stop_answer, api_name="stop_training", queue=False).then(
         gr.Info, stop_answer, None, api_name="stop_training_toast", api_visibility="private")
     which.change(_choose, [which, trained], [session_model, which], api_name="choose_model",
                  api_visibility="private").then(lambda s: status(s)[0], session_model, banner,

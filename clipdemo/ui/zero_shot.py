@@ -12,7 +12,8 @@ from ..text import check_template, fill, parse_lines, percent
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown,
                      preview_gallery, progress_callback, run_keeping_errors, user_errors)
-from .saliency import where
+from .state import ServerState
+from .where import where
 
 EXPLAINER = f"""
 **Reading the numbers.** Each label is put into the template (`{DEFAULT_TEMPLATE}`) and encoded; the
@@ -82,7 +83,7 @@ def zero_shot_where(images, candidate_labels: str, hypothesis_template: str = DE
     return where(engine, loaded[0].image, [fill(template, label) for label in top])
 
 
-def build(session_model: gr.State) -> None:
+def build(session_model: gr.State, state: ServerState) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             images = gr.File(label="Images", file_count="multiple", type="filepath")
@@ -111,14 +112,15 @@ def build(session_model: gr.State) -> None:
     images.change(examples.preview, images, gallery, api_name="zero_shot_preview",
                   api_visibility="private", show_progress="hidden")
     inputs = [images, labels, template, ensemble, top_k, session_model]
-    run_keeping_errors(run.click, zero_shot, inputs, [notes, plot, table, csv], error, api_name="zero_shot",
-                       clears=[where_plot])
+    run_keeping_errors(state.errors, run.click, zero_shot, inputs, [notes, plot, table, csv], error,
+                       api_name="zero_shot", clears=[where_plot])
     filled = cifar.click(_cifar100, [images, labels], [images, labels, template, ensemble, top_k],
                          api_name="cifar100_labels", api_visibility="private")
-    run_keeping_errors(filled.then, zero_shot, inputs, [notes, plot, table, csv], error,
+    run_keeping_errors(state.errors, filled.then, zero_shot, inputs, [notes, plot, table, csv], error,
                        api_name="zero_shot_cifar100", api_visibility="private", clears=[where_plot])
-    run_keeping_errors(where_button.click, zero_shot_where, [images, labels, template, ensemble, session_model],
-                       where_plot, error, api_name="zero_shot_where")
+    run_keeping_errors(state.errors, where_button.click, zero_shot_where,
+                       [images, labels, template, ensemble, session_model], where_plot, error,
+                       api_name="zero_shot_where")
 
 
 def _cifar100(images, labels: str):

@@ -1,0 +1,21 @@
+"""The "where?" of every tab: a saliency result drawn over its image (Saliency, Zero-shot and Caption ranking)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis.saliency import SaliencyResult, saliency as run_saliency
+from ..map_figures import saliency_overlay
+
+
+def overlay(image, result: SaliencyResult, titles=None):
+    """The overlay figure: the image at the maps' size under each map; a panel per text, titled with its cosine."""
+    h, w = result.maps.shape[1:]
+    pixels = np.asarray(image.convert("RGB").resize((w, h)))
+    titles = titles or [f"{t} (cosine {c:.3f})" for t, c in zip(result.texts, result.cosine)]
+    return saliency_overlay(pixels, result.maps, titles, result.method_name)
+
+
+def where(engine, image, texts, method: str = "relevance"):
+    """The overlay of where in `image` each of `texts` matches: what a tab's "where?" button shows."""
+    return overlay(image, run_saliency(engine, image, texts, method=method))
