@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS   ?=
 
-.PHONY: app test test-fast bench chromium install checkpoint
+.PHONY: app test test-fast bench chromium install checkpoint checkpoint-siglip
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,3 +35,8 @@ bench: install
 checkpoint: install
 	$(PY) -m clipdemo.train --out /tmp/tiny-scenes-base
 	$(PY) -m clipdemo.train --recipe spatial --init /tmp/tiny-scenes-base --out clipdemo/checkpoints/tiny-scenes
+
+# Retrain the bundled SigLIP-family checkpoint (the sigmoid loss, the same scenes) from random weights, one run:
+# its model card gives the numbers a rerun should print.
+checkpoint-siglip: install
+	$(PY) -m clipdemo.train --loss sigmoid --recipe siglip --out clipdemo/checkpoints/tiny-scenes-siglip

@@ -49,12 +49,15 @@ def main(argv: list[str] | None = None) -> int:
                         "rerun reproduces it); 'new' learns a fresh BPE vocabulary from the caption grammar")
     p.add_argument("--init", default=None, help="continue from this checkpoint instead of random weights")
     p.add_argument("--save-every", type=int, default=0, help="also save the checkpoint every N steps")
+    p.add_argument("--skip-phases", type=int, default=0,
+                   help="start at phase N+1 of the recipe: resume a run whose first N phases were saved (--init)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pool=args.pool,
                                         seed=args.seed).items() if v is not None}
     phases = [replace(config, **overrides) for config in RECIPES[args.recipe]]
+    skipped, phases = phases[:args.skip_phases], phases[args.skip_phases:]
 
     if args.tokenizer == "new":
         tokenizer = build_tokenizer()
@@ -71,18 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     processor = tiny_processor(tokenizer)
     t0 = time.perf_counter()
     out = Path(args.out)
-    for n, config in enumerate(phases, 1):
+    for n, config in enumerate(phases, len(skipped) + 1):
         pool = ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
                          progress=lambda i, total: print(f"rendered {i}/{total} scenes", file=sys.stderr, flush=True)
                          if i % 10_000 == 0 else None, mix=config.mix)
         for r in train(model, tokenizer, config, pool=pool, report_every=50):
             bias = "" if r.logit_bias is None else f"  logit_bias {r.logit_bias:6.2f}"
-            print(f"phase {n}/{len(phases)}  step {r.step:5d}/{r.steps}  loss {r.loss:.4f}  "
+            print(f"phase {n}/{len(skipped) + len(phases)}  step {r.step:5d}/{r.steps}  loss {r.loss:.4f}  "
                   f"logit_scale {r.logit_scale:6.2f}{bias}  lr {r.lr:.2e}  {r.seconds:7.1f}s", flush=True)
             if args.save_every and r.step % args.save_every == 0:
                 _save(model, processor, tokenizer, out)
     _save(model, processor, tokenizer, out)
-    record = {"recipe": args.recipe, "init": args.init, "phases": [asdict(c) for c in phases]}
+    record = {"recipe": args.recipe, "init": args.init, "phases": [asdict(c) for c in phases],
+              "skipped_phases": len(skipped)}
     if args.init and (earlier := Path(args.init) / "training_args.json").exists():
         record["init_training_args"] = json.loads(earlier.read_text())  # how the starting point was made
     (out / "training_args.json").write_text(json.dumps(

@@ -42,6 +42,7 @@ class TrainConfig:
     mix: dict[str, float] = field(default_factory=lambda: dict(TRAIN_MIX))  # kinds of scene in the pool
     relation_captions: dict[str, float] = field(default_factory=lambda: dict(RELATION_CAPTIONS))
     schedule: str = "cosine"  # or "constant" after the warmup
+    stop_after: int | None = None  # end the phase after this step, its schedule still set by `steps`
 
 
 @dataclass
@@ -201,7 +202,7 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
         opt.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(MAX_LOGIT_SCALE))
-        last = step == config.steps or (stop is not None and stop.is_set())
+        last = step in (config.steps, config.stop_after) or (stop is not None and stop.is_set())
         if step % report_every == 0 or last:
             k = min(similarity_k, config.batch_size)
             sim = (out.image_embeds[:k] @ out.text_embeds[:k].T).detach().numpy()
