@@ -21,6 +21,7 @@ from transformers import CLIPConfig, CLIPModel
 from clipdemo.analysis.saliency import METHODS, saliency
 from clipdemo.analysis.saliency_eval import report
 from clipdemo.engine import ClipEngine
+from clipdemo.registry import bundled_models
 from clipdemo.train.model import tiny_processor
 from clipdemo.train.tokenizer import build_tokenizer
 
@@ -58,25 +59,28 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--skip-eval", action="store_true", help="timings only")
+    p.add_argument("--models", nargs="+", default=bundled_models(), help="models measured (default: the bundled)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    bundled = ClipEngine.load("tiny-scenes")
+    engines = {name: ClipEngine.load(name) for name in args.models}
+    bundled = engines[args.models[0]]
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8))
     print(f"torch threads: {torch.get_num_threads()}")
-    for engine in (bundled, vit_b32_engine()):
-        for method in METHODS:
+    for engine in (*engines.values(), vit_b32_engine()):
+        for method in (m for m in METHODS if m in engine.family.saliency):
             first, median = timed(engine, image, method, args.repeats)
             print(f"{engine.info.name:32s} {method:10s} 224 px, 2 texts: first {first:.2f} s, median {median:.2f} s")
     if args.skip_eval:
         return
-    rows = report({"tiny-scenes": bundled, "random weights": bundled.random_twin(0)}, n=args.n,
+    controls = {f"{name} random": engine.random_twin(0) for name, engine in engines.items()}
+    rows = report({**engines, **controls}, n=args.n,
                   deletion_n=args.deletion_n, progress=lambda s: print("...", s, flush=True))
     print(f"\npointing game: {args.n} two-object scenes; deletion: {args.deletion_n} scenes")
-    print(f"{'model':16s} {'method':13s} {'pointing':>9s} {'strict':>7s} {'other':>6s} {'area':>6s} "
+    print(f"{'model':26s} {'method':13s} {'pointing':>9s} {'strict':>7s} {'other':>6s} {'area':>6s} "
           f"{'deletion AUC':>13s}")
     for r in rows:
         f = (lambda v: "" if v is None else f"{v:.0%}")
-        print(f"{r['model']:16s} {r['method']:13s} {f(r['pointing']):>9s} {f(r['pointing_strict']):>7s} "
+        print(f"{r['model']:26s} {r['method']:13s} {f(r['pointing']):>9s} {f(r['pointing_strict']):>7s} "
               f"{f(r['other']):>6s} {f(r['area']):>6s} {r['deletion_auc']:13.3f}")
 
 

@@ -120,10 +120,11 @@ def deletion_curve(engine, method: str = "relevance", n: int = 40, seed: int = 0
 
 def report(engines: dict[str, object], methods=("relevance", "occlusion", "centre"), n: int = 100,
            deletion_n: int = 40, progress: Callable[[str], None] | None = None) -> list[dict]:
-    """Pointing game and deletion AUC for every (model, method): rows for a table."""
+    """Pointing game and deletion AUC for every (model, method) that applies to the model's family
+    (relevance needs a class token: not SigLIP): rows for a table."""
     rows = []
     for name, engine in engines.items():
-        for method in methods:
+        for method in (m for m in methods if m == "centre" or m in engine.family.saliency):
             if progress:
                 progress(f"{name}: {method}")
             pg = pointing_game(engine, method, n)
