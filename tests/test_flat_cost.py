@@ -91,3 +91,18 @@ def test_old_downloads_are_deleted_in_the_background(temp_dir, monkeypatch):
     assert not os.path.exists(stale)  # two periods old: gone
     assert open(recent).read() == "an hour old"  # one period old: a page may still link to it
     assert open(now).read() == "new" and os.path.basename(now) == "c.csv"
+
+
+@pytest.mark.slow
+def test_the_server_keeps_a_bounded_number_of_sessions():
+    """Gradio keeps ~300 KB of page config per session, closed or not, until the capacity is reached (10,000 by
+    default: 3 GB). The app keeps SESSIONS: the oldest go first, the newest keep their state."""
+    from app_server import running_app
+    from clipdemo.limits import SESSIONS
+
+    with running_app() as (_, demo):
+        holder = demo.state_holder
+        for i in range(SESSIONS + 20):
+            holder[f"session {i}"]
+        assert len(holder.session_data) == SESSIONS
+        assert "session 0" not in holder and f"session {SESSIONS + 19}" in holder

@@ -10,7 +10,7 @@ import gradio as gr
 
 from .. import engine as engine_module
 from ..backends import BACKENDS
-from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE
+from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE, SESSIONS
 from ..registry import DEFAULT_MODEL, available_models
 from . import captions, embedding_map, examples, probes, saliency, search, similarity, status, train, zero_shot
 
@@ -98,11 +98,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False, **kwargs):
-    """Queue with bounded size (the API cannot skip it) and launch with an upload size limit."""
+    """Queue with bounded size (the API cannot skip it) and launch with an upload size limit.
+
+    Gradio keeps each session's copy of the page's config (~300 KB here) until `state_session_capacity` newer
+    sessions have come, closed or not: its default of 10,000 lets a public page grow by 3 GB. SESSIONS bounds it.
+    """
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
     served = [str(examples.ROOT)] + ([str(search.gallery_folder())] if search.gallery_folder() else [])
     return demo.launch(server_name=host, server_port=port, share=share, mcp_server=mcp, max_file_size=MAX_UPLOAD,
-                       show_error=True, allowed_paths=served,
+                       show_error=True, allowed_paths=served, state_session_capacity=SESSIONS,
                        css=CSS, head=HEAD, theme=gr.themes.Soft(), **kwargs)
 
 
