@@ -1,6 +1,6 @@
 """Plotly figures for where CLIP looks (saliency overlays) and the shape of its space (the embedding map).
 
-Plain arrays and lists in, figures out (no torch, no gradio), like figures.py.
+Plain arrays and lists in, figures out (no torch, no gradio), built as dicts like figures.py.
 """
 
 from __future__ import annotations
@@ -9,10 +9,8 @@ import textwrap
 from collections.abc import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from .figures import _layout, _short
+from .figures import Figure, _short, array, colorscale, layout, subplot_grid
 
 SALIENCY_SCALE = "Inferno"
 IMAGE_COLOUR, TEXT_COLOUR = "#2563eb", "#dc2626"
@@ -20,7 +18,7 @@ WHITE_EDGE = dict(color="white", width=1)  # markers stay distinct where they ov
 
 
 def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str], method: str,
-                     opacity: float = 0.5, columns: int = 3) -> go.Figure:
+                     opacity: float = 0.5, columns: int = 3) -> Figure:
     """The image with each text's map laid over it, one panel per text, one shared colour scale.
 
     Args:
@@ -36,58 +34,59 @@ def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str],
     lines = [textwrap.wrap(_short(s, 66), width)[:3] for s in titles]
     wrapped = ["<br>".join(ls) for ls in lines]
     top = 130 + 18 * max(len(ls) for ls in lines)  # gradio's label, the two-line title, the panel titles
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=wrapped,
-                        horizontal_spacing=0.04, vertical_spacing=0.12 / rows)
-    for i, m in enumerate(maps):
-        r, c = divmod(i, cols)
-        fig.add_trace(go.Image(z=image, hoverinfo="skip"), row=r + 1, col=c + 1)
-        fig.add_trace(go.Heatmap(z=m, colorscale=SALIENCY_SCALE, zmin=0, zmax=1, opacity=opacity,
-                                 showscale=i == 0, hovertemplate="x %{x}, y %{y}<br>relevance %{z:.2f}<extra></extra>",
-                                 colorbar=dict(title=dict(text="relevance<br>(per text)", side="right"),
-                                               tickvals=[0, 0.5, 1], ticktext=["least", "", "most"], len=0.9)),
-                      row=r + 1, col=c + 1)
-        fig.update_xaxes(visible=False, row=r + 1, col=c + 1)
-        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{i + 1 if i else ''}",
-                         row=r + 1, col=c + 1)
+    grid, refs = subplot_grid(rows, cols, wrapped, horizontal_spacing=0.04, vertical_spacing=0.12 / rows)
+    picture = array(np.asarray(image))  # encoded once, drawn under every panel
+    data = []
+    for i, (m, (x, y)) in enumerate(zip(maps, refs)):
+        data.append({"type": "image", "z": picture, "hoverinfo": "skip", "xaxis": x, "yaxis": y})
+        data.append({"type": "heatmap", "z": array(np.asarray(m)), "colorscale": colorscale(SALIENCY_SCALE),
+                     "zmin": 0, "zmax": 1, "opacity": opacity, "showscale": i == 0,
+                     "hovertemplate": "x %{x}, y %{y}<br>relevance %{z:.2f}<extra></extra>",
+                     "colorbar": {"title": {"text": "relevance<br>(per text)", "side": "right"},
+                                  "tickvals": [0, 0.5, 1], "ticktext": ["least", "", "most"], "len": 0.9},
+                     "xaxis": x, "yaxis": y})
+        grid["xaxis" + x[1:]]["visible"] = False
+        grid["yaxis" + y[1:]].update(visible=False, autorange="reversed", scaleanchor=x)
     h, w = image.shape[:2]
     panel = 330 * h / max(w, 1) if cols > 1 else min(520, 520 * h / max(w, 1))
-    fig = _layout(fig, f"Where each text matches<br><sup>{method}</sup>", height=int(top + rows * (panel + 40)))
-    fig.update_layout(margin=dict(l=10, r=10, t=top, b=10),
-                      title=dict(y=1, yref="container", yanchor="top", pad=dict(t=58)))
-    return fig
+    fig_layout = layout(f"Where each text matches<br><sup>{method}</sup>", int(top + rows * (panel + 40)),
+                        margin=dict(l=10, r=10, t=top, b=10), **grid)
+    fig_layout["title"].update(y=1, yref="container", yanchor="top", pad={"t": 58})
+    return Figure(data=data, layout=fig_layout)
 
 
 def embedding_map(image_xy: np.ndarray, text_xy: np.ndarray, pairs: Sequence[tuple[int, int]],
                   image_names: Sequence[str], texts: Sequence[str], thumbnails: Sequence[str] = (),
-                  title: str = "", axis_names: tuple[str, str] = ("PC 1", "PC 2")) -> go.Figure:
+                  title: str = "", axis_names: tuple[str, str] = ("PC 1", "PC 2")) -> Figure:
     """Images (circles, with thumbnails when given) and texts (diamonds) in 2-D, a grey line per matching
     pair, and each modality's centroid (a cross) joined by a dashed line: the modality gap."""
-    fig = go.Figure()
     lines_x, lines_y = [], []
     for i, j in pairs:
-        lines_x += [image_xy[i, 0], text_xy[j, 0], None]
-        lines_y += [image_xy[i, 1], text_xy[j, 1], None]
-    fig.add_trace(go.Scatter(x=lines_x, y=lines_y, mode="lines", line=dict(color="#9ca3af", width=1),
-                             name="matching pair", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=image_xy[:, 0], y=image_xy[:, 1], mode="markers", name="image",
-                             marker=dict(symbol="circle", size=11, color=IMAGE_COLOUR, line=WHITE_EDGE),
-                             text=list(image_names), hovertemplate="image: %{text}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=text_xy[:, 0], y=text_xy[:, 1], mode="markers", name="text",
-                             marker=dict(symbol="diamond", size=11, color=TEXT_COLOUR, line=WHITE_EDGE),
-                             text=[_short(t, 80) for t in texts], hovertemplate="text: %{text}<extra></extra>"))
+        lines_x += [float(image_xy[i, 0]), float(text_xy[j, 0]), None]
+        lines_y += [float(image_xy[i, 1]), float(text_xy[j, 1]), None]
     ci, ct = image_xy.mean(0), text_xy.mean(0)
-    fig.add_trace(go.Scatter(x=[ci[0], ct[0]], y=[ci[1], ct[1]], mode="lines+markers", name="centroids (the gap)",
-                             line=dict(color="#111827", dash="dash", width=2),
-                             marker=dict(symbol="x", size=14, color=[IMAGE_COLOUR, TEXT_COLOUR]),
-                             text=["image centroid", "text centroid"], hovertemplate="%{text}<extra></extra>"))
+    data = [
+        {"type": "scatter", "x": lines_x, "y": lines_y, "mode": "lines", "line": {"color": "#9ca3af", "width": 1},
+         "name": "matching pair", "hoverinfo": "skip"},
+        {"type": "scatter", "x": array(image_xy[:, 0]), "y": array(image_xy[:, 1]), "mode": "markers",
+         "name": "image", "marker": {"symbol": "circle", "size": 11, "color": IMAGE_COLOUR, "line": WHITE_EDGE},
+         "text": list(image_names), "hovertemplate": "image: %{text}<extra></extra>"},
+        {"type": "scatter", "x": array(text_xy[:, 0]), "y": array(text_xy[:, 1]), "mode": "markers", "name": "text",
+         "marker": {"symbol": "diamond", "size": 11, "color": TEXT_COLOUR, "line": WHITE_EDGE},
+         "text": [_short(t, 80) for t in texts], "hovertemplate": "text: %{text}<extra></extra>"},
+        {"type": "scatter", "x": [float(ci[0]), float(ct[0])], "y": [float(ci[1]), float(ct[1])],
+         "mode": "lines+markers", "name": "centroids (the gap)", "line": {"color": "#111827", "dash": "dash", "width": 2},
+         "marker": {"symbol": "x", "size": 14, "color": [IMAGE_COLOUR, TEXT_COLOUR]},
+         "text": ["image centroid", "text centroid"], "hovertemplate": "%{text}<extra></extra>"},
+    ]
+    more = {}
     if len(thumbnails):
         allxy = np.concatenate([image_xy, text_xy])
         span = float(max(np.ptp(allxy[:, 0]), np.ptp(allxy[:, 1]), 1e-6))
-        for (x, y), uri in zip(image_xy, thumbnails):
-            fig.add_layout_image(source=uri, x=x, y=y, xref="x", yref="y", sizex=span * 0.07, sizey=span * 0.07,
-                                 xanchor="center", yanchor="bottom", layer="above")
-    fig.update_xaxes(title_text=axis_names[0], zeroline=False)
-    fig.update_yaxes(title_text=axis_names[1], zeroline=False, scaleanchor="x", scaleratio=1)
-    fig = _layout(fig, title, 560)
-    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0), margin=dict(l=10, r=10, t=90, b=10))
-    return fig
+        more["images"] = [{"source": uri, "x": float(x), "y": float(y), "xref": "x", "yref": "y",
+                           "sizex": span * 0.07, "sizey": span * 0.07, "xanchor": "center", "yanchor": "bottom",
+                           "layer": "above"} for (x, y), uri in zip(image_xy, thumbnails)]
+    return Figure(data=data, layout=layout(
+        title, 560, xaxis={"title": {"text": axis_names[0]}, "zeroline": False},
+        yaxis={"title": {"text": axis_names[1]}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1},
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0), margin=dict(l=10, r=10, t=90, b=10), **more))

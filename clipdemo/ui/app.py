@@ -10,7 +10,7 @@ import gradio as gr
 
 from .. import engine as engine_module
 from ..engine.backends import CHOICES
-from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE
+from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE, SESSIONS
 from ..registry import DEFAULT_MODEL, available_models
 from ..search import serving_backend
 from . import captions, embedding_map, examples, probes, saliency, search, similarity, status, train, zero_shot
@@ -110,11 +110,14 @@ def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False,
 
     Serves files from the examples and from `gallery_folder` (the --gallery DIR, whose images the Search
     tab shows), nowhere else.
+
+    Gradio keeps each session's copy of the page's config (~300 KB here) until `state_session_capacity` newer
+    sessions have come, closed or not: its default of 10,000 lets a public page grow by 3 GB. SESSIONS bounds it.
     """
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
     served = [str(examples.ROOT)] + ([str(gallery_folder)] if gallery_folder else [])
     return demo.launch(server_name=host, server_port=port, share=share, mcp_server=mcp, max_file_size=MAX_UPLOAD,
-                       show_error=True, allowed_paths=served,
+                       show_error=True, allowed_paths=served, state_session_capacity=SESSIONS,
                        css=CSS, head=HEAD, theme=gr.themes.Soft(), **kwargs)
 
 

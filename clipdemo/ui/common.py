@@ -136,21 +136,40 @@ def notes_markdown(notes: list[str], caveat: str = "") -> str:
 def export(filename: str, content: str) -> str:
     """Write `content` to a fresh temp file named `filename` and return its path (a download).
 
-    Downloads older than EXPORT_MAX_AGE_S are deleted first, so a server that runs for weeks keeps at
-    most an hour of them on disk (gradio deletes its own copies on the same schedule).
+    Costs the same however long the server has run: downloads go into one folder per period of
+    EXPORT_MAX_AGE_S, and a period's folder is deleted whole, in the background, once two newer periods have
+    begun. So a download is kept one to two periods and nothing on a request's path lists old ones
+    (gradio deletes its own copies on the same schedule, with `delete_cache`).
     """
     root = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "clipdemo-exports"
-    root.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - EXPORT_MAX_AGE_S
-    for old in root.iterdir():
-        try:
-            if old.stat().st_mtime < cutoff:
-                shutil.rmtree(old, ignore_errors=True)
-        except FileNotFoundError:  # another request removed it first
-            pass
-    path = Path(tempfile.mkdtemp(dir=root)) / filename
+    period = int(time.time() // EXPORT_MAX_AGE_S)
+    folder = root / str(period)
+    folder.mkdir(parents=True, exist_ok=True)
+    if _last_period.get(root) != period:  # once a period, not once a call
+        _last_period[root] = period
+        threading.Thread(target=_delete_old_periods, args=(root, period), name="clipdemo-exports-sweep",
+                         daemon=True).start()
+    path = Path(tempfile.mkdtemp(dir=folder)) / filename
     path.write_text(content, encoding="utf-8")
     return str(path)
+
+
+_last_period: dict[Path, int] = {}  # per exports folder (tests point GRADIO_TEMP_DIR elsewhere): the last seen
+
+
+def _delete_old_periods(root: Path, period: int) -> None:
+    """Delete the download folders of periods before `period - 1` (and anything else old in `root`)."""
+    for entry in root.iterdir():
+        old = int(entry.name) < period - 1 if entry.name.isdigit() else _older_than(entry, 2 * EXPORT_MAX_AGE_S)
+        if old:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return path.stat().st_mtime < time.time() - seconds
+    except FileNotFoundError:
+        return False
 
 
 def progress_callback(progress, desc: str):

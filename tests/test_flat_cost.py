@@ -1,0 +1,108 @@
+"""A request costs the same however long the server has run (issue #26): no per-call scan of old downloads."""
+
+import os
+import threading
+import types
+
+import pytest
+
+from clipdemo.limits import EXPORT_MAX_AGE_S
+from clipdemo.ui import common, examples, zero_shot
+
+OLD_DOWNLOADS = 20_000
+FS_CALLS = ("stat", "lstat", "scandir", "listdir")
+
+
+class FsCalls:
+    """Counts the os.stat/lstat/scandir/listdir calls this thread makes (pathlib calls these too)."""
+
+    def __init__(self, monkeypatch):
+        self.count, me = 0, threading.get_ident()
+        for name in FS_CALLS:
+            original = getattr(os, name)
+
+            def counted(*args, _original=original, **kwargs):
+                if threading.get_ident() == me:
+                    self.count += 1
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(os, name, counted)
+
+
+def _sweeps_done():
+    for t in threading.enumerate():
+        if t.name == "clipdemo-exports-sweep":
+            t.join(60)
+
+
+def _shift_clock(monkeypatch, seconds: float):
+    """common's clock `seconds` in the past."""
+    import time
+
+    monkeypatch.setattr(common, "time", types.SimpleNamespace(time=lambda: time.time() - seconds))
+
+
+@pytest.fixture
+def temp_dir(tmp_path, monkeypatch, bundled_engine):
+    from clipdemo import engine as engine_module
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    monkeypatch.setattr(engine_module, "_engine", bundled_engine)  # the handler's shared model
+    return tmp_path
+
+
+def test_a_call_costs_the_same_with_20000_old_downloads(temp_dir, monkeypatch):
+    files = examples.scene_files()[:2]
+
+    def call_counting() -> int:
+        with pytest.MonkeyPatch.context() as patch:
+            fs = FsCalls(patch)
+            notes, figure, table, csv = zero_shot.zero_shot(files, examples.SCENE_LABELS)
+        assert os.path.exists(csv) and len(table) == 2 * 5
+        return fs.count
+
+    call_counting()  # first call: the caches and the download folder are made
+    _sweeps_done()
+    fresh = call_counting()
+
+    with pytest.MonkeyPatch.context() as patch:  # downloads made an hour ago: still kept, not yet swept
+        _shift_clock(patch, EXPORT_MAX_AGE_S)
+        for i in range(OLD_DOWNLOADS):
+            common.export("zero_shot.csv", str(i))
+    _sweeps_done()
+    kept = sum(len(files) for _, _, files in os.walk(temp_dir / "clipdemo-exports"))
+    assert kept >= OLD_DOWNLOADS
+
+    aged = call_counting()
+    _sweeps_done()
+    assert aged == fresh, f"{fresh} stat/scandir calls with no old downloads, {aged} with {OLD_DOWNLOADS:,}"
+
+
+def test_old_downloads_are_deleted_in_the_background(temp_dir, monkeypatch):
+    with pytest.MonkeyPatch.context() as patch:
+        _shift_clock(patch, 3 * EXPORT_MAX_AGE_S)
+        stale = common.export("a.csv", "stale")
+    with pytest.MonkeyPatch.context() as patch:
+        _shift_clock(patch, EXPORT_MAX_AGE_S)
+        recent = common.export("b.csv", "an hour old")
+    _sweeps_done()
+    now = common.export("c.csv", "new")
+    _sweeps_done()
+    assert not os.path.exists(stale)  # two periods old: gone
+    assert open(recent).read() == "an hour old"  # one period old: a page may still link to it
+    assert open(now).read() == "new" and os.path.basename(now) == "c.csv"
+
+
+@pytest.mark.slow
+def test_the_server_keeps_a_bounded_number_of_sessions():
+    """Gradio keeps ~300 KB of page config per session, closed or not, until the capacity is reached (10,000 by
+    default: 3 GB). The app keeps SESSIONS: the oldest go first, the newest keep their state."""
+    from app_server import running_app
+    from clipdemo.limits import SESSIONS
+
+    with running_app() as (_, demo):
+        holder = demo.state_holder
+        for i in range(SESSIONS + 20):
+            holder[f"session {i}"]
+        assert len(holder.session_data) == SESSIONS
+        assert "session 0" not in holder and f"session {SESSIONS + 19}" in holder
