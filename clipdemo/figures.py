@@ -81,15 +81,20 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
     return fig
 
 
-def training_curves(steps: Sequence[int], losses: Sequence[float], scales: Sequence[float]) -> go.Figure:
-    """Loss and learned temperature (exp(logit_scale)) against step."""
+def training_curves(steps: Sequence[int], losses: Sequence[float], scales: Sequence[float],
+                    biases: Sequence[float] | None = None) -> go.Figure:
+    """Loss, learned temperature t = exp(logit_scale) and, for a sigmoid run, the learned bias b, against step."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=list(steps), y=list(losses), name="contrastive loss", mode="lines"))
-    fig.add_trace(go.Scatter(x=list(steps), y=list(scales), name="logit_scale (1 / temperature)", mode="lines",
+    fig.add_trace(go.Scatter(x=list(steps), y=list(losses), name="sigmoid loss" if biases else "contrastive loss",
+                             mode="lines"))
+    fig.add_trace(go.Scatter(x=list(steps), y=list(scales), name="logit_scale t (1 / temperature)", mode="lines",
                              line=dict(dash="dot")), secondary_y=True)
+    if biases:
+        fig.add_trace(go.Scatter(x=list(steps), y=list(biases), name="logit_bias b", mode="lines",
+                                 line=dict(dash="dash")), secondary_y=True)
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="loss", secondary_y=False)
-    fig.update_yaxes(title_text="logit_scale", secondary_y=True)
+    fig.update_yaxes(title_text="t and b" if biases else "logit_scale", secondary_y=True)
     return _layout(fig, "Training", 340)
 
 
