@@ -184,15 +184,20 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
     return Figure(data=[trace], layout=fig_layout)
 
 
-def training_curves(steps: Sequence[int], losses: Sequence[float], scales: Sequence[float]) -> Figure:
-    """Loss and learned temperature (exp(logit_scale)) against step."""
+def training_curves(steps: Sequence[int], losses: Sequence[float], scales: Sequence[float],
+                    biases: Sequence[float] | None = None) -> Figure:
+    """Loss, learned temperature t = exp(logit_scale) and, for a sigmoid run, the learned bias b, against step."""
     grid, _ = subplot_grid(1, 1, secondary_y=True)
     grid["xaxis"]["title"] = {"text": "step"}
     grid["yaxis"]["title"] = {"text": "loss"}
-    grid["yaxis2"]["title"] = {"text": "logit_scale"}
-    data = [{"type": "scatter", "x": list(steps), "y": list(losses), "name": "contrastive loss", "mode": "lines"},
-            {"type": "scatter", "x": list(steps), "y": list(scales), "name": "logit_scale (1 / temperature)",
+    grid["yaxis2"]["title"] = {"text": "t and b" if biases else "logit_scale"}
+    data = [{"type": "scatter", "x": list(steps), "y": list(losses),
+             "name": "sigmoid loss" if biases else "contrastive loss", "mode": "lines"},
+            {"type": "scatter", "x": list(steps), "y": list(scales), "name": "logit_scale t (1 / temperature)",
              "mode": "lines", "line": {"dash": "dot"}, "xaxis": "x", "yaxis": "y2"}]
+    if biases:
+        data.append({"type": "scatter", "x": list(steps), "y": list(biases), "name": "logit_bias b", "mode": "lines",
+                     "line": {"dash": "dash"}, "xaxis": "x", "yaxis": "y2"})
     return Figure(data=data, layout=layout("Training", 340, **grid))
 
 

@@ -17,32 +17,44 @@ IMAGE_COLOUR, TEXT_COLOUR = "#2563eb", "#dc2626"
 WHITE_EDGE = dict(color="white", width=1)  # markers stay distinct where they overlap
 
 
+ABSENT = "probably not in the image"
+
+
 def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str], method: str,
-                     opacity: float = 0.5, columns: int = 3) -> Figure:
-    """The image with each text's map laid over it, one panel per text, one shared colour scale.
+                     opacity: float = 0.5, columns: int = 3, absent: Sequence[bool] = (),
+                     shared: bool = False) -> Figure:
+    """The image with each text's map laid over it, one panel per text, one colour bar.
 
     Args:
         image: [H, W, 3] uint8, the image at the maps' size.
         maps: [T, H, W] in [0, 1], 1 = most relevant.
         titles: one panel title per map.
         method: what drew the maps, for the figure's title.
+        absent: per map, True to dim its panel and label it "probably not in the image" (its text scored
+            low: bright there means "least absent", not "here").
+        shared: the maps share one scale (else each is scaled to its own maximum); names the colour bar.
     """
     t = len(maps)
+    absent = list(absent) + [False] * (t - len(absent))
     cols = min(columns, t)
     rows = -(-t // cols)
     width = {1: 80, 2: 34}.get(cols, 22)  # characters per title line in a panel of this width
-    lines = [textwrap.wrap(_short(s, 66), width)[:3] for s in titles]
+    lines = [([f"<i>{ABSENT}</i>"] if gone else []) + textwrap.wrap(_short(s, 66), width)[:3]
+             for s, gone in zip(titles, absent)]
     wrapped = ["<br>".join(ls) for ls in lines]
     top = 130 + 18 * max(len(ls) for ls in lines)  # gradio's label, the two-line title, the panel titles
     grid, refs = subplot_grid(rows, cols, wrapped, horizontal_spacing=0.04, vertical_spacing=0.12 / rows)
     picture = array(np.asarray(image))  # encoded once, drawn under every panel
     data = []
     for i, (m, (x, y)) in enumerate(zip(maps, refs)):
-        data.append({"type": "image", "z": picture, "hoverinfo": "skip", "xaxis": x, "yaxis": y})
+        # a dimmed panel: the picture faded, the map faint, so bright never reads as "here"
+        data.append({"type": "image", "z": picture, "hoverinfo": "skip", "opacity": 0.35 if absent[i] else 1.0,
+                     "xaxis": x, "yaxis": y})
         data.append({"type": "heatmap", "z": array(np.asarray(m)), "colorscale": colorscale(SALIENCY_SCALE),
-                     "zmin": 0, "zmax": 1, "opacity": opacity, "showscale": i == 0,
+                     "zmin": 0, "zmax": 1, "opacity": 0.12 if absent[i] else opacity, "showscale": i == 0,
                      "hovertemplate": "x %{x}, y %{y}<br>relevance %{z:.2f}<extra></extra>",
-                     "colorbar": {"title": {"text": "relevance<br>(per text)", "side": "right"},
+                     "colorbar": {"title": {"text": "relevance<br>(" + ("all panels" if shared else "per text") + ")",
+                                            "side": "right"},
                                   "tickvals": [0, 0.5, 1], "ticktext": ["least", "", "most"], "len": 0.9},
                      "xaxis": x, "yaxis": y})
         grid["xaxis" + x[1:]]["visible"] = False

@@ -180,6 +180,27 @@ def test_stop_training_stops_only_the_run_it_names(client):
     assert len(client.state.runs) == 0  # an ended run leaves nothing behind
 
 
+def test_train_with_the_sigmoid_loss_streams_t_and_b_and_can_be_stopped(client):
+    """/train's last parameter picks SigLIP's loss: the curves carry b, the heatmap sigmoid probabilities."""
+    job = client.submit(2000, 8, 3e-3, 0, "sigmoid", api_name="/train")
+    deadline = time.monotonic() + 240
+    while len(job.outputs()) < 2 and time.monotonic() < deadline:  # the first drawn update, after the run id
+        time.sleep(0.2)
+    run_id = job.outputs()[0][0]
+    assert "Stopping" in client.predict(run_id, api_name="/stop_training")
+    final = job.result(timeout=120)[1]
+    assert "Stopped" in final and "logit_bias b" in final, final
+    drawn = [o for o in job.outputs() if isinstance(o[2], dict) and "plot" in o[2]]  # the last one skips them
+    curves, batch = (json.loads(p["plot"]) for p in drawn[-1][2:4])
+    assert [d["name"] for d in curves["data"]][-1] == "logit_bias b"
+    bias = curves["data"][-1]["y"]
+    assert -10.5 < bias[0] < -9.5  # SigLIP's start, b = -10
+    assert "sigmoid(t·cos + b)" in batch["layout"]["title"]["text"]
+    cells = np.array(batch["data"][0]["text"], float)  # the printed cells (z is binary-encoded)
+    assert cells.shape == (8, 8) and cells.min() >= 0 and cells.max() <= 1
+    assert not np.allclose(cells.sum(1), 1)  # independent probabilities, not rows that sum to 1
+
+
 def test_the_queue_cannot_be_skipped_and_is_bounded(client):
     import httpx
 

@@ -77,14 +77,26 @@ def test_gap_on_unit_vectors_by_hand():
     assert gap.unmatched_cosine == pytest.approx(0)
 
 
-def test_too_few_points_and_missing_umap_are_user_errors():
+def test_too_few_points_are_a_user_error():
     with pytest.raises(InputError):
         embedding_map(np.ones((1, 4)) / 2, np.ones((1, 4)) / 2)
-    try:
-        import umap  # noqa: F401
-    except ImportError:
-        with pytest.raises(InputError, match="umap-learn"):
-            embedding_map(np.eye(4)[:2], np.eye(4)[2:], projection="UMAP")
+
+
+def test_umap_works_out_of_the_box_and_keeps_neighbours_together():
+    """umap-learn is a requirement (#27 point 8): offered means it works, on three points too (UMAP's
+    default spectral start fails there), and two far-apart groups stay apart in 2-D."""
+    few = embedding_map(np.eye(4)[:2], np.eye(4)[2:3], projection="UMAP")
+    assert np.isfinite(few.image_xy).all() and np.isfinite(few.text_xy).all()
+    rng = np.random.default_rng(0)
+    centres = np.eye(16)[[0, 0, 0, 1, 1, 1]]  # images 0-2 near one direction, 3-5 near another; texts too
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    result = embedding_map(unit(centres + 0.05 * rng.normal(size=(6, 16))),
+                           unit(centres + 0.05 * rng.normal(size=(6, 16))), projection="UMAP")
+    xy = np.concatenate([result.image_xy, result.text_xy])
+    group = np.array([0, 0, 0, 1, 1, 1] * 2)
+    d = np.linalg.norm(xy[:, None] - xy[None], axis=-1)
+    same = group[:, None] == group[None]
+    assert d[same & ~np.eye(12, dtype=bool)].mean() < 0.5 * d[~same].mean()
 
 
 def test_gap_axis_draws_the_gap_at_its_true_length(features):

@@ -114,7 +114,9 @@ def _umap(x: np.ndarray, seed: int) -> np.ndarray:
     except ImportError:
         raise InputError("UMAP needs the optional package umap-learn (pip install umap-learn); "
                          "PCA and the gap axis work without it.") from None
-    return umap.UMAP(n_components=2, n_neighbors=min(15, len(x) - 1), random_state=seed).fit_transform(x)
+    # init="pca": UMAP's default spectral start fails on a handful of points (scipy's eigsh needs k < N)
+    return umap.UMAP(n_components=2, n_neighbors=max(2, min(15, len(x) - 1)), random_state=seed,
+                     init="pca").fit_transform(x)
 
 
 def embedding_map(image_features, text_features, pairs: Sequence[tuple[int, int]] | None = None,

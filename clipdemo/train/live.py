@@ -41,6 +41,12 @@ class LiveRun:
         """The pool's first `n` scenes, always the same ones: pixel_values [n, 3, S, S] and their captions."""
         return normalise(self.pool.pixels[:n]), [canonical_caption(sc.key) for sc in self.pool.scenes[:n]]
 
+    def fixed_images(self, n: int) -> list:
+        """The same `n` scenes as `fixed_batch`, as PIL images at the model's input size (for thumbnails)."""
+        from PIL import Image
+
+        return [Image.fromarray(px) for px in self.pool.pixels[:n].numpy()]
+
     def embed(self, pixel_values: torch.Tensor, captions: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Unit image and text features of a batch as the model is now: ([B, D], [C, D]), no gradients."""
         return embed_batch(self.model, self.tokenizer, pixel_values, captions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..analysis.embedding_map import PROJECTIONS, EmbeddingMap, coordinates_csv, embedding_map as run_map
+from ..errors import InputError
 from ..figures import thumbnail_uri
 from ..map_figures import embedding_map as map_figure
 from ..text import parse_lines
@@ -30,8 +31,9 @@ hurt, and small sets say little.
 **The projection** is PCA of all points together by default. The two clouds can overlap in a PCA view
 even when the gap is large, because the gap need not lie along the directions of largest spread:
 *gap axis* puts the line between the centroids on the horizontal axis at its true length (and the
-largest remaining spread on the vertical one), so the gap is seen as it is. UMAP works when
-`umap-learn` is installed. Distances in 2-D only roughly follow the cosines in the full space.
+largest remaining spread on the vertical one), so the gap is seen as it is. *UMAP* (umap-learn) keeps
+neighbours together rather than distances; the first UMAP map after the server starts takes longer
+(up to a minute on a small CPU) while numba compiles it, later ones are quick. Distances in 2-D only roughly follow the cosines in the full space.
 """
 
 
@@ -67,9 +69,9 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
 
     Args:
         images: image files; image i is described by text i.
-        texts: one text per line, in the same order as the images (extra texts are unmatched candidates).
-        projection: "PCA" (default), "gap axis" (the centroid difference as the x axis) or "UMAP" (needs
-            the optional package umap-learn).
+        texts: one text per line, in the same order as the images (extra texts are unmatched candidates;
+            fewer texts than images is refused).
+        projection: "PCA" (default), "gap axis" (the centroid difference as the x axis) or "UMAP".
         remove_means: show the map with each modality's mean removed (the gap closed).
     Returns:
         A summary (centroid distance, mean cosine of matching and other pairs, zero-shot accuracy and
@@ -77,6 +79,11 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
     """
     parsed = parse_lines(texts, "texts")
     loaded, notes = load_uploads(images)
+    if len(loaded) > len(parsed.items):
+        # pairs are image i with text i: an image without its text would be left out of every number silently
+        raise InputError(f"{len(loaded)} images but only {len(parsed.items)} texts: give one text per image, "
+                         "in the same order (text i describes image i). Extra texts are fine: they are "
+                         "candidates without an image.")
     engine = engine_for(session_model)
     image_features = engine.encode_images([im.image for im in loaded])
     text_features = engine.encode_texts(parsed.items)
@@ -110,6 +117,17 @@ def build(session_model: gr.State, state: ServerState) -> None:
             csv = gr.File(label="Download the 2-D coordinates (CSV)")
     with gr.Accordion("The modality gap, and why CLIP's cosines are small", open=False):
         gr.Markdown(EXPLAINER)
-    run_keeping_errors(state.errors, run.click, embedding_map,
-                       [images, texts, projection, remove_means, session_model], [notes, plot, csv], error,
-                       api_name="embedding_map")
+    args, outputs = [images, texts, projection, remove_means, session_model], [notes, plot, csv]
+    run_keeping_errors(state.errors, run.click, embedding_map, args, outputs, error, api_name="embedding_map")
+    # every option redraws the map at once, as the similarity matrix's view does (embeddings are cached)
+    for option, name in ((projection, "embedding_map_projection"), (remove_means, "embedding_map_means")):
+        run_keeping_errors(state.errors, option.change, _redraw, args, outputs, error, api_name=name,
+                           api_visibility="private")
+
+
+@user_errors
+def _redraw(images, texts, projection, remove_means, session_model=None):
+    """The map again under the new option, once there is something to draw."""
+    if not images or not (texts or "").strip():
+        return gr.skip(), gr.skip(), gr.skip()
+    return embedding_map.__wrapped__(images, texts, projection, remove_means, session_model)

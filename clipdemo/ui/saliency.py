@@ -6,7 +6,8 @@ import json
 
 import gradio as gr
 
-from ..analysis.saliency import METHOD_NAMES, METHODS, SaliencyResult, saliency as run_saliency
+from ..analysis.saliency import (METHOD_NAMES, METHODS, SaliencyResult, cosine_levels, probably_absent,
+                                 saliency as run_saliency)
 from ..text import parse_lines
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, preview_image,
@@ -24,7 +25,10 @@ greys out one patch of the model's input at a time and records how much the text
 
 **Reading the colours.** Bright yellow = the parts of the image that raised this text's score most,
 black = least. Each panel is scaled to its own maximum, so compare *where* between panels, not *how
-much*. The map has the resolution of the model's patches (8 x 8 for the bundled model, 7 x 7 for
+much*; tick **one colour scale for all panels** to compare how much too. A map always lights up
+somewhere, even for a text that is not in the image: a panel whose text scores below this model's
+typical cosine for a *wrong* caption (measured once per model on 8 rendered scenes) is dimmed and
+labelled "probably not in the image". The map has the resolution of the model's patches (8 x 8 for the bundled model, 7 x 7 for
 ViT-B/32), smoothed; the image is padded to a square, never cropped, so the map covers all of it.
 
 **Measured, not assumed.** On two-object scenes where the text names one object, the bundled model's
@@ -33,12 +37,18 @@ that peaks at the image centre: see docs/measurements.md in the project.
 """
 
 
-def method_note(result: SaliencyResult) -> str:
+def method_note(result: SaliencyResult, non_matching: float | None = None, absent=()) -> str:
     colours = ("bright = raised this text's score most, dark = least" if result.method == "relevance" else
                "bright = greying out this patch lowered the text's cosine most, dark = least (or raised it)")
     cosines = ", ".join(f"'{t}' {c:.3f}" for t, c in zip(result.texts, result.cosine))
-    return (f"Drawn by **{result.method_name}**. Colours: {colours}; each panel scaled to its own maximum. "
-            f"Cosine: {cosines}.")
+    note = (f"Drawn by **{result.method_name}**. Colours: {colours}; each panel scaled to its own maximum "
+            f"unless one scale is chosen. Cosine: {cosines}.")
+    gone = [t for t, a in zip(result.texts, absent) if a]
+    if non_matching is not None and gone:
+        note += (f" **Probably not in the image:** {', '.join(repr(t) for t in gone)}: below {non_matching:.2f}, "
+                 "this model's mean cosine for a scene and a caption of another scene; the brightest part of "
+                 "those panels is only the least unlike the text, so they are dimmed.")
+    return note
 
 
 def words_value(result: SaliencyResult) -> list[tuple[str, float | None]]:
@@ -73,9 +83,26 @@ def saliency(image, texts: str, method: str = "relevance", session_model=None):
     loaded, notes = load_uploads(image, limit=1)
     engine = engine_for(session_model)
     result = run_saliency(engine, loaded[0].image, parsed.items, method=method)
+    level = cosine_levels(engine).non_matching
+    absent = probably_absent(result, cosine_levels(engine))
     body = notes_markdown(parsed.notes + notes, model_caveat(engine))
-    return ((body + "\n\n" if body else "") + method_note(result), overlay(loaded[0].image, result),
-            words_value(result), export("saliency.json", json.dumps(result.as_dict())))
+    drawn = (loaded[0].image, result, absent)  # kept for redrawing on one colour scale without a new run
+    return ((body + "\n\n" if body else "") + method_note(result, level, absent),
+            overlay(loaded[0].image, result, absent=absent), words_value(result),
+            export("saliency.json", json.dumps(result.as_dict())), drawn)
+
+
+def _redraw(drawn, shared: bool):
+    """The last result drawn again, each panel on its own scale or all on one (no new run)."""
+    if drawn is None:
+        return gr.skip()
+    image, result, absent = drawn
+    return overlay(image, result, absent=absent, shared=bool(shared))
+
+
+def _redraw_if_shared(drawn, shared: bool):
+    """After a run: the run drew each panel on its own scale; redraw only if one scale is ticked."""
+    return _redraw(drawn, shared) if shared else gr.skip()
 
 
 def build(session_model: gr.State, state: ServerState) -> None:
@@ -86,6 +113,9 @@ def build(session_model: gr.State, state: ServerState) -> None:
             texts = gr.Textbox(label=f"Texts to locate (one per line, at most {MAX_TEXTS})", lines=4)
             method = gr.Radio(list(METHODS), value="relevance", label="Method",
                               info="; ".join(f"{k}: {v}" for k, v in METHOD_NAMES.items()))
+            shared = gr.Checkbox(label="One colour scale for all panels", value=False,
+                                 info="off: each panel scaled to its own maximum (compare where); "
+                                      "on: compare how much too")
             run = gr.Button("Show where", variant="primary")
             gr.Examples(examples=examples.saliency_examples(), inputs=[image, texts], label="Examples",
                         elem_id="saliency-examples", example_labels=examples.SALIENCY_EXAMPLE_LABELS)
@@ -100,5 +130,9 @@ def build(session_model: gr.State, state: ServerState) -> None:
         gr.Markdown(EXPLAINER)
     image.change(examples.preview_one, image, preview, api_name="saliency_preview",
                  api_visibility="private", show_progress="hidden")
+    drawn = gr.State(None)
     run_keeping_errors(state.errors, run.click, saliency, [image, texts, method, session_model],
-                       [notes, plot, words, download], error, api_name="saliency")
+                       [notes, plot, words, download, drawn], error, api_name="saliency").then(
+        _redraw_if_shared, [drawn, shared], plot, api_name="saliency_scale", api_visibility="private", show_progress="hidden")
+    shared.change(_redraw, [drawn, shared], plot, api_name="saliency_scale_change", api_visibility="private",
+                  show_progress="hidden")

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis.saliency import SaliencyResult, saliency as run_saliency
+from ..analysis.saliency import SaliencyResult, saliency as run_saliency, shared_scale_maps
 from ..map_figures import saliency_overlay
 
 
-def overlay(image, result: SaliencyResult, titles=None):
-    """The overlay figure: the image at the maps' size under each map; a panel per text, titled with its cosine."""
+def overlay(image, result: SaliencyResult, titles=None, absent=(), shared: bool = False):
+    """The overlay figure: the image at the maps' size under each map; a panel per text, titled with its cosine.
+
+    `absent` dims the panels of texts that probably are not in the image; `shared` draws every panel on one
+    colour scale (analysis.saliency.shared_scale_maps) instead of each on its own."""
     h, w = result.maps.shape[1:]
     pixels = np.asarray(image.convert("RGB").resize((w, h)))
     titles = titles or [f"{t} (cosine {c:.3f})" for t, c in zip(result.texts, result.cosine)]
-    return saliency_overlay(pixels, result.maps, titles, result.method_name)
+    maps = shared_scale_maps(result) if shared else result.maps
+    return saliency_overlay(pixels, maps, titles, result.method_name, absent=absent, shared=shared)
 
 
 def where(engine, image, texts, method: str = "relevance"):
