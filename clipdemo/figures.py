@@ -94,8 +94,10 @@ def training_curves(steps: Sequence[int], losses: Sequence[float], scales: Seque
 
 
 def accuracy_bars(names: Sequence[str], accuracy: Sequence[float], chance: Sequence[float],
-                  published: Sequence[float | None] = (), title: str = "Accuracy by probe") -> go.Figure:
-    """Accuracy per suite beside chance, and a published reference figure where there is one."""
+                  published: Sequence[float | None] = (), title: str = "Accuracy by probe",
+                  published_chance: Sequence[float | None] = ()) -> go.Figure:
+    """Accuracy per suite beside its chance, and a published reference figure where there is one, beside
+    its own benchmark's chance (What'sUp's 25% is not this suite's 50%)."""
     fig = go.Figure()
     fig.add_trace(go.Bar(x=list(names), y=list(accuracy), name="this model", marker_color="#4f46e5",
                          text=[f"{a:.0%}" for a in accuracy], textposition="outside"))
@@ -105,6 +107,10 @@ def accuracy_bars(names: Sequence[str], accuracy: Sequence[float], chance: Seque
         fig.add_trace(go.Scatter(x=list(names), y=[p if p is not None else None for p in published],
                                  name="OpenAI CLIP ViT-B/32 (published)", mode="markers",
                                  marker=dict(symbol="diamond", size=12, color="#059669")))
+    if published_chance and any(c is not None for c in published_chance):
+        fig.add_trace(go.Scatter(x=list(names), y=list(published_chance), name="its benchmark's chance",
+                                 mode="markers", marker=dict(symbol="line-ew-open", size=18, color="#059669",
+                                                             line=dict(width=2, dash="dot"))))
     fig.update_yaxes(range=[0, 1.08], tickformat=".0%", title_text="accuracy")
     return _layout(fig, title, 380)
 

@@ -58,7 +58,8 @@ def build_demo(state: ServerState | None = None) -> gr.Blocks:
         gr.Markdown(INTRO)
         banner = gr.Markdown("Loading the model...", elem_id="model-banner")
         with gr.Accordion("Model details", open=False):
-            info = gr.JSON(label="model_info")
+            info = gr.JSON(label="model_info", visible=False)  # the endpoint's dict; people read the table
+            details = gr.Markdown(elem_id="model-details")
         with gr.Tabs():
             with gr.Tab("Zero-shot classification", id="zero-shot"):
                 zero_shot.build(session_model, state)
@@ -77,7 +78,8 @@ def build_demo(state: ServerState | None = None) -> gr.Blocks:
             with gr.Tab("Train", id="train"):
                 train.build(session_model, banner, state)
         demo.load(status.model_info, session_model, info, api_name="model_info").then(
-            status.banner, info, banner, api_name="banner", api_visibility="private")
+            status.banner, info, banner, api_name="banner", api_visibility="private").then(
+            status.details, info, details, api_name="model_details", api_visibility="private")
         demo.unload(bind(train.stop_session_runs, runs=state.runs))
     return demo
 

@@ -46,14 +46,15 @@ def rank_captions(image, captions: str, session_model=None):
                         columns=["rank", "caption", "probability", "cosine", "truncated", "score"])
     table = pd.DataFrame({"Rank": full["rank"], f"Probability ({kind})": full["probability"].map(percent),
                           "Cosine": full["cosine"].round(4), "Caption": full["caption"],
-                          "Cut at 77 tokens": full["truncated"].map({True: "yes", False: ""})})
+                          f"Cut at {engine.max_text_tokens} tokens": full["truncated"].map({True: "yes", False: ""})})
     figure = ranked_bars([(loaded[0].name, [s.caption for s in scores], [s.probability for s in scores])],
                          title=f"Captions ranked · {kind} "
                          + ("(independent, not summing to 100%)" if engine.family.independent else "over the captions"))
     first = [f"Scores: {reading.score_kind(engine, len(parsed.items), 'captions')}."]
     first += reading.weak_match_notes(engine, [(loaded[0].name, scores[0].caption, scores[0].cosine)])
     first += reading.text_notes(engine, parsed.items)
-    return (reading.notes_then_caveat(first + parsed.notes + notes, reading.photo_caveat(engine, loaded)), figure, table,
+    notes_md = reading.notes_then_caveat(first + parsed.notes + notes, reading.photo_caveat(engine, loaded))
+    return (notes_md, figure, table,
             export("captions.csv", full.to_csv(index=False)))
 
 

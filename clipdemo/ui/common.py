@@ -168,3 +168,21 @@ def preview_image(height: int = 280, label: str = "Preview") -> gr.Image:
     """One uploaded image, whole and as large as its box allows (a one-column gallery would crop its square)."""
     return gr.Image(label=label, show_label=False, type="pil", interactive=False, height=height,
                     elem_classes="upload-preview")
+
+
+def latest_upload(files):
+    """What a multi-file box holds after an upload: only the newest batch, each file once.
+
+    Gradio appends a new upload to what the box held; people expect the new files to replace the old ones.
+    An upload's files are written to gradio's cache as they arrive, so the newest batch is the files
+    written within UPLOAD_BATCH_S of the newest (an earlier upload or an example is older).
+    """
+    if not files:
+        return files
+    paths = list(dict.fromkeys(upload_path(f) for f in (files if isinstance(files, list) else [files])))
+    times = {p: os.path.getmtime(p) if os.path.exists(p) else 0.0 for p in paths}
+    newest = max(times.values())
+    return [p for p in paths if times[p] >= newest - UPLOAD_BATCH_S]
+
+
+UPLOAD_BATCH_S = 3.0  # files of one upload arrive within this many seconds of each other

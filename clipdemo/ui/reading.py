@@ -69,7 +69,8 @@ def photo_caveat(engine, loaded) -> str:
     photos = [im.name for im in loaded if photo_guess(im.image).likely_photo]
     if not photos:
         return ""
-    return (f"> ⚠️ **`{engine.info.name}` was trained only on synthetic scenes** (shapes, colours, counts, digits), "
+    return (f"> ⚠️ **`{engine.info.name}` was trained only on synthetic scenes** (shapes, colours, counts, "
+            "digits), "
             f"and {_list(photos)} look{'s like a photo' if len(photos) == 1 else ' like photos'} (many colours "
             "or texture everywhere). "
             "On a photo its answer is confident noise, not recognition: load a real CLIP "

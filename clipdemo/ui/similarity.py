@@ -10,7 +10,8 @@ from ..figures import heatmap, thumbnail_uri
 from ..text import parse_lines
 from . import examples
 from . import reading
-from .common import engine_for, error_box, export, load_uploads, run_keeping_errors, user_errors
+from .common import (engine_for, error_box, export, latest_upload, load_uploads, run_keeping_errors,
+                     user_errors)
 from .state import ServerState
 
 def explainer(session_model=None) -> str:
@@ -82,6 +83,9 @@ def build(session_model: gr.State, state: ServerState) -> None:
             notes = gr.Markdown()
             plot = gr.Plot(label="Similarity")
             csv = gr.File(label="Download CSV")
+    # a new upload replaces what the box held (gradio would append it, duplicates included)
+    images.upload(latest_upload, images, images, api_name="similarity_matrix_upload", api_visibility="private",
+                  queue=False, show_progress="hidden")
     with gr.Accordion("Reading the numbers", open=False):
         reading_md = gr.Markdown(elem_id="similarity-reading")
     gr.on([gr.context.Context.root_block.load, session_model.change], lambda m: (explainer(m), views(m)),

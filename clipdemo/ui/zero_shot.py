@@ -10,8 +10,8 @@ from ..figures import ranked_bars
 from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, ENSEMBLE_TEMPLATES
 from ..text import check_template, fill, parse_lines, percent
 from . import examples, reading
-from .common import (engine_for, error_box, export, load_uploads, preview_gallery, progress_callback,
-                     run_keeping_errors, user_errors)
+from .common import (engine_for, error_box, export, latest_upload, load_uploads, preview_gallery,
+                     progress_callback, run_keeping_errors, user_errors)
 from .state import ServerState
 from .where import where
 
@@ -71,7 +71,8 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str | None = N
     first = [f"Scores: {reading.score_kind(engine, len(labels.items))}."]
     first += reading.weak_match_notes(engine, [(r.image, r.scores[0].label, r.scores[0].cosine) for r in results])
     first += reading.text_notes(engine, labels.items, None if use_ensemble else template)
-    return (reading.notes_then_caveat(first + labels.notes + notes, reading.photo_caveat(engine, loaded)), figure, table,
+    notes_md = reading.notes_then_caveat(first + labels.notes + notes, reading.photo_caveat(engine, loaded))
+    return (notes_md, figure, table,
             export("zero_shot.csv", full.to_csv(index=False)))
 
 
@@ -123,6 +124,9 @@ def build(session_model: gr.State, state: ServerState) -> None:
             csv = gr.File(label="Download CSV (all labels)")
             where_button = gr.Button("Where? Show where the top 3 labels match in the first image")
             where_plot = gr.Plot(label="Where (relevance maps)", elem_id="zero-shot-where")
+    # a new upload replaces what the box held (gradio would append it, duplicates included)
+    images.upload(latest_upload, images, images, api_name="zero_shot_upload", api_visibility="private",
+                  queue=False, show_progress="hidden")
     with gr.Accordion("Reading the numbers", open=False):
         reading_md = gr.Markdown(elem_id="zero-shot-reading")
     # written for the model that answers: on page load and whenever this session's model changes
