@@ -10,7 +10,7 @@ from ..figures import heatmap, thumbnail_uri
 from ..text import parse_lines
 from . import examples
 from . import reading
-from .common import (engine_for, error_box, export, latest_upload, load_uploads, run_keeping_errors,
+from .common import (engine_for, error_box, export, load_uploads, replace_on_upload, run_keeping_errors,
                      user_errors)
 from .state import ServerState
 
@@ -84,8 +84,7 @@ def build(session_model: gr.State, state: ServerState) -> None:
             plot = gr.Plot(label="Similarity")
             csv = gr.File(label="Download CSV")
     # a new upload replaces what the box held (gradio would append it, duplicates included)
-    images.upload(latest_upload, images, images, api_name="similarity_matrix_upload", api_visibility="private",
-                  queue=False, show_progress="hidden")
+    replace_on_upload(images, "similarity_matrix_upload")
     with gr.Accordion("Reading the numbers", open=False):
         reading_md = gr.Markdown(elem_id="similarity-reading")
     gr.on([gr.context.Context.root_block.load, session_model.change], lambda m: (explainer(m), views(m)),

@@ -10,8 +10,8 @@ from ..figures import ranked_bars
 from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, ENSEMBLE_TEMPLATES
 from ..text import check_template, fill, parse_lines, percent
 from . import examples, reading
-from .common import (engine_for, error_box, export, latest_upload, load_uploads, preview_gallery,
-                     progress_callback, run_keeping_errors, user_errors)
+from .common import (engine_for, error_box, export, load_uploads, preview_gallery, progress_callback,
+                     replace_on_upload, run_keeping_errors, user_errors)
 from .state import ServerState
 from .where import where
 
@@ -125,8 +125,7 @@ def build(session_model: gr.State, state: ServerState) -> None:
             where_button = gr.Button("Where? Show where the top 3 labels match in the first image")
             where_plot = gr.Plot(label="Where (relevance maps)", elem_id="zero-shot-where")
     # a new upload replaces what the box held (gradio would append it, duplicates included)
-    images.upload(latest_upload, images, images, api_name="zero_shot_upload", api_visibility="private",
-                  queue=False, show_progress="hidden")
+    replace_on_upload(images, "zero_shot_upload")
     with gr.Accordion("Reading the numbers", open=False):
         reading_md = gr.Markdown(elem_id="zero-shot-reading")
     # written for the model that answers: on page load and whenever this session's model changes
