@@ -33,6 +33,9 @@ footer {display: none !important}
 .wrapped-captions .thumbnail-item > img {aspect-ratio: 1 / 1; height: auto !important; flex: none}
 .wrapped-captions .caption-label {position: static !important; max-width: none !important; border: none !important;
   border-radius: 0 !important; white-space: normal; overflow-wrap: anywhere; opacity: 1 !important}
+/* gradio gives a lone image the gallery's whole width as a square tile, taller than the box: it showed cut.
+   Tiles at most 200 px wide (square) fit the 240 px preview whole; several images are narrower anyway */
+.upload-preview .grid-container {grid-template-columns: repeat(var(--grid-cols), minmax(0, 200px)) !important}
 /* while a tab shows a failed run's message, the results beside it are the previous run's: dimmed */
 .column:has(> .block.run-error) > .block:not(.run-error) {opacity: .35}
 /* a failed run is explained once, in its tab's message box: no bare "Error" pill over every output */

@@ -49,7 +49,7 @@ def similarity_matrix(images, texts: str, view: str = "cosine", session_model=No
                          f"use one of {', '.join(views_for(engine.family.score))}.")
     result = run_similarity_matrix(engine, [im.image for im in loaded], parsed.items,
                                    names=[im.name for im in loaded])
-    first = [f"Scores: {reading.score_kind(engine, what='texts')}."]
+    first = [f"This model's score: {reading.score_kind(engine, what='texts')}."]
     if view == "sigmoid (per pair)":
         notes.append(f"{view}: sigmoid(t·cos + b) for each cell on its own, t = {engine.logit_scale:.1f} and "
                      f"b = {engine.logit_bias:.1f} (this model's learned values); rows and columns do not sum to 1")

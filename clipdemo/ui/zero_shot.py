@@ -54,10 +54,9 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str | None = N
                             names=[im.name for im in loaded], progress=progress_callback(progress, "encoding labels"))
     asked = int(top_k or 5)
     k = max(1, min(asked, TOP_K_MAX, len(labels.items)))
-    if asked > k:
-        notes.append(f"Top-k {asked:,} was clamped to {k}: "
-                     + (f"there are {len(labels.items)} labels." if k == len(labels.items)
-                        else f"the chart and table show at most {TOP_K_MAX} (the CSV has every label)."))
+    if asked > TOP_K_MAX and len(labels.items) > k:  # fewer labels than asked: the title says "Top 3 of 3"
+        notes.append(f"Top-k {asked:,} was clamped to {k}: the chart and table show at most {TOP_K_MAX} "
+                     "labels per image (the CSV has every label).")
     kind = reading.kind_short(engine)
     figure = ranked_bars([(r.image, [s.label for s in r.scores[:k]], [s.score for s in r.scores[:k]])
                           for r in results], title=f"Top {k} of {len(labels.items)} labels · {kind} "
