@@ -30,7 +30,7 @@ binds colours to the wrong objects and ignores "no". The bundled tiny model was 
 SHOWN = {"digits": "handwritten digits"}  # what a suite holds, where its CLI/API name says less
 
 
-def shown(suite: str) -> str:
+def suite_label(suite: str) -> str:
     """A suite's name on the page ("digits" holds handwritten digits; printed ones are fine)."""
     return SHOWN.get(suite, suite)
 
@@ -64,16 +64,18 @@ def probe(suites: list[str], n: float = 100, template: str = "{}", seed: float =
         reports.append(evaluate_items(engine, items, "custom", template))
     summary = _summary_table(summary_rows(reports))
     published = [published_for(r.suite) for r in reports]
-    chart = accuracy_bars([shown(r.suite) for r in reports], [r.accuracy for r in reports], [r.chance for r in reports],
+    chart = accuracy_bars([suite_label(r.suite) for r in reports], [r.accuracy for r in reports],
+                          [r.chance for r in reports],
                           [p.accuracy if p else None for p in published],
                           title=f"{engine.info.name}: accuracy by probe (template {template!r})",
                           published_chance=[p.chance if p else None for p in published])
-    confusions = {shown(r.suite): (r.labels, r.confusion.tolist()) for r in reports if r.confusion is not None}
+    confusions = {suite_label(r.suite): (r.labels, r.confusion.tolist()) for r in reports
+                  if r.confusion is not None}
     shown = max(confusions, key=lambda name: len(confusions[name][0])) if confusions else None
     # the wrong answer first: a gallery caption is cut at the tile's width
     # its confidence is the family's score: softmax over the item's captions, or an independent sigmoid
     wrong = [(it.image, f"said “{it.candidates[p]}” {conf:.0%} · true “{it.candidates[it.answer]}” · "
-                        f"{shown(r.suite)} · {engine.family.score}")
+                        f"{suite_label(r.suite)} · {engine.family.score}")
              for r in reports for it, p, conf in r.most_confidently_wrong(4)]
     return (summary, chart, confusion_figure(confusions, shown), wrong, export("probes.csv", to_csv(reports)),
             export("probes.json", to_json(reports, engine.info.name)), confusions)
@@ -87,7 +89,7 @@ SUMMARY_COLUMNS = {"suite": "Suite", "accuracy": "Accuracy", "chance": "Chance",
 def _summary_table(rows: list[dict]) -> pd.DataFrame:
     """The summary as people read it: named columns, percentages, the numbers before the long text."""
     table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
-    table["suite"] = table["suite"].map(shown)
+    table["suite"] = table["suite"].map(suite_label)
     for column in ("accuracy", "chance", "published_accuracy", "published_chance"):
         table[column] = table[column].map(lambda v: "" if v is None or pd.isna(v) else percent(v))
     return table.rename(columns=SUMMARY_COLUMNS)
@@ -105,7 +107,7 @@ def confusion_figure(confusions: dict, suite: str | None):
 def build(session_model: gr.State, state: ServerState) -> None:
     with gr.Row():
         with gr.Column(scale=1):
-            suites = gr.CheckboxGroup([(shown(name), name) for name in SUITES],
+            suites = gr.CheckboxGroup([(suite_label(name), name) for name in SUITES],
                                       value=["counting", "digits", "spatial", "binding", "negation"],
                                       label="Suites")
             n = gr.Slider(10, 1000, value=100, step=10, label="Items per suite")
