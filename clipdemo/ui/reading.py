@@ -136,8 +136,9 @@ def _scale_line(engine) -> str:
     t, b = engine.logit_scale, engine.logit_bias
     if engine.family.independent:
         edge = -b / t if t else float("nan")
-        return (f"Each score is `sigmoid(t x cosine + b)`, one pair at a time, as {(engine.family.label or 'SigLIP').split(' (')[0]} "
-                f"was trained: `t` (logit_scale, **{t:.1f}** here) stretches the cosine and `b` (logit_bias, "
+        family = (engine.family.label or "SigLIP").split(" (")[0]
+        return (f"Each score is `sigmoid(t x cosine + b)`, one pair at a time, as {family} was trained: "
+                f"`t` (logit_scale, **{t:.1f}** here) stretches the cosine and `b` (logit_bias, "
                 f"**{b:.1f}** here) shifts it, so a pair scores above 50% only when its cosine passes "
                 f"-b/t = **{edge:.2f}**. The scores are independent probabilities: they do not sum to 100%, "
                 "no label is forced to win, and **a low score for every label is an answer**: none of them "

@@ -45,8 +45,10 @@ def similarity_matrix(images, texts: str, view: str = "cosine", session_model=No
     loaded, notes = load_uploads(images)
     engine = engine_for(session_model)
     if view not in ("cosine", *views_for(engine.family.score)):
-        raise InputError(f"{view!r} would renormalise `{engine.info.name}`'s independent sigmoid scores; "
-                         f"use one of {', '.join(views_for(engine.family.score))}.")
+        why = ("would renormalise its independent sigmoid scores" if engine.family.independent
+               else "is a SigLIP reading: this model has no logit_bias and scores with a softmax")
+        raise InputError(f"{view!r} {why} (`{engine.info.name}`); use one of "
+                         f"{', '.join(views_for(engine.family.score))}.")
     result = run_similarity_matrix(engine, [im.image for im in loaded], parsed.items,
                                    names=[im.name for im in loaded])
     first = [f"This model's score: {reading.score_kind(engine, what='texts')}."]

@@ -17,6 +17,7 @@ from .where import where
 
 TOP_K_MAX = 20  # labels charted per image; the CSV holds them all
 
+
 def explainer(session_model=None) -> str:
     """The tab's "Reading the numbers", written for the model that answers this session."""
     return reading.explainer("zero_shot", engine_for(session_model), len(ENSEMBLE_TEMPLATES))
@@ -60,7 +61,8 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str | None = N
     kind = reading.kind_short(engine)
     figure = ranked_bars([(r.image, [s.label for s in r.scores[:k]], [s.score for s in r.scores[:k]])
                           for r in results], title=f"Top {k} of {len(labels.items)} labels · {kind} "
-                          + ("(independent, not summing to 100%)" if engine.family.independent else "over the labels"))
+                          + ("(independent, not summing to 100%)" if engine.family.independent
+                             else "over the labels"))
     rows = [(r.image, rank, s.label, s.score, s.cosine, r.score_kind) for r in results
             for rank, s in enumerate(r.scores, 1)]
     full = pd.DataFrame(rows, columns=["image", "rank", "label", "probability", "cosine", "score"])
