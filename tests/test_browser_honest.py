@@ -15,7 +15,8 @@ from app_server import free_port
 from clipdemo import engine as engine_module
 from clipdemo.registry import BUNDLED_MODEL
 from clipdemo.ui import examples
-from test_browser import ARGS, CAVEAT, CHROMIUM, SHOTS, _assert_whole_previews, _run, _shot, _tab, _upload
+from test_browser import (ARGS, CAVEAT, CHROMIUM, FILE_BOX, SHOTS, _assert_whole_previews, _run, _shot, _tab,
+                          _upload)
 
 pytestmark = pytest.mark.browser
 SCENE = str(examples.SCENES / "a_green_triangle.png")
@@ -183,7 +184,9 @@ def test_small_things(page):
     _assert_whole_previews(panel, [SCENE])
     page.wait_for_timeout(3500)  # a later upload, as a person makes one
     panel.locator("input[type=file]").first.set_input_files([LEFT_RIGHT])
-    expect(panel.locator(".file-preview-holder tr.file")).to_have_count(1)
+    box = panel.locator(FILE_BOX).first  # the images' box (the CSV download is a file box too)
+    expect(box.locator("tr.file")).to_have_count(1)
+    expect(box).to_contain_text("an_orange_diamond")
     _assert_whole_previews(panel, [LEFT_RIGHT])
     _shot(page, "honest-upload-replaced.png")
     from gradio_client import Client, handle_file

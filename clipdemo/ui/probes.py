@@ -119,7 +119,7 @@ def build(session_model: gr.State, state: ServerState) -> None:
             error = error_box()
             summary = gr.Dataframe(label="Summary", interactive=False, elem_id="probes-table", wrap=True,
                                    max_height=900,
-                                   column_widths=["88px", "96px", "80px", "64px", "120px", "88px", "17%", "17%"])
+                                   column_widths=["128px", "96px", "80px", "64px", "120px", "88px", "15%", "15%"])
             chart = gr.Plot(label="Accuracy")
             confusions = gr.State({})
             confusion_suite = gr.Dropdown([], label="Confusion matrix of suite", interactive=True)
