@@ -1,6 +1,6 @@
 """How the page reads the loaded model's numbers: its score kind, its own typical cosines, its card.
 
-Shared by the Zero-shot, Caption ranking, Similarity matrix and Probes tabs (issue 22 point 3, issue 27
+Shared by the Zero-shot, Caption ranking and Similarity matrix tabs (issue 22 point 3, issue 27
 points 2-4): each "Reading the numbers" text is written for the model that answers, and each result's
 notes say what kind of score it carries and which of the model's measured weak spots it touches.
 """
@@ -18,6 +18,7 @@ from ..model_card import ModelCard, card_for
 from . import examples
 
 _TYPICAL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> TypicalCosines, once per model
+_CARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> ModelCard, read once per model
 
 
 def typical_for(engine) -> TypicalCosines:
@@ -39,7 +40,11 @@ def typical_for(engine) -> TypicalCosines:
 
 
 def card(engine) -> ModelCard:
-    return card_for(engine.info)
+    """The model's card (model_card.card_for), read from disk once per engine."""
+    found = _CARDS.get(engine)
+    if found is None:
+        found = _CARDS[engine] = card_for(engine.info)
+    return found
 
 
 def default_template(engine) -> str:
