@@ -202,8 +202,10 @@ def training_curves(steps: Sequence[int], losses: Sequence[float], scales: Seque
 
 
 def accuracy_bars(names: Sequence[str], accuracy: Sequence[float], chance: Sequence[float],
-                  published: Sequence[float | None] = (), title: str = "Accuracy by probe") -> Figure:
-    """Accuracy per suite beside chance, and a published reference figure where there is one."""
+                  published: Sequence[float | None] = (), title: str = "Accuracy by probe",
+                  published_chance: Sequence[float | None] = ()) -> Figure:
+    """Accuracy per suite beside its chance, and a published reference figure where there is one, beside
+    its own benchmark's chance (What'sUp's 25% is not this suite's 50%)."""
     data = [{"type": "bar", "x": list(names), "y": list(accuracy), "name": "this model",
              "marker": {"color": "#4f46e5"}, "text": [f"{a:.0%}" for a in accuracy], "textposition": "outside"},
             {"type": "scatter", "x": list(names), "y": list(chance), "name": "chance", "mode": "markers",
@@ -212,6 +214,11 @@ def accuracy_bars(names: Sequence[str], accuracy: Sequence[float], chance: Seque
         data.append({"type": "scatter", "x": list(names), "y": list(published),
                      "name": "OpenAI CLIP ViT-B/32 (published)", "mode": "markers",
                      "marker": {"symbol": "diamond", "size": 12, "color": "#059669"}})
+    if published_chance and any(c is not None for c in published_chance):
+        data.append({"type": "scatter", "x": list(names), "y": list(published_chance),
+                     "name": "its benchmark's chance", "mode": "markers",
+                     "marker": {"symbol": "line-ew-open", "size": 18, "color": "#059669",
+                                "line": {"width": 2, "dash": "dot"}}})
     return Figure(data=data, layout=layout(title, 380, yaxis={"range": [0, 1.08], "tickformat": ".0%",
                                                                    "title": {"text": "accuracy"}}))
 

@@ -62,14 +62,16 @@ def test_model_info(client):
     assert info["knows_photos"] is False  # from the bundled model card's front matter
 
 
-def test_results_of_a_model_that_knows_no_photos_carry_the_warning(client):
-    """Issue #16 point 2: beside the numbers, not only in the banner."""
+def test_results_of_a_model_that_knows_no_photos_carry_the_warning_on_photos_only(client):
+    """Issue #16 point 2: beside the numbers, not only in the banner; issue #27 point 2: only when the
+    input is likely a photo (a scene gets no such warning)."""
     notes, *_ = client.predict([handle_file(str(examples.PHOTOS / "chelsea.jpg"))], "cat\ncup of coffee",
                                "a photo of a {}.", False, 2, api_name="/zero_shot")
     assert "`tiny-scenes` was trained only on synthetic scenes" in notes and "confident noise" in notes
+    assert "chelsea.jpg" in notes.split("trained only on synthetic scenes")[1]  # it names the photo
     notes, *_ = client.predict(_scene("three_blue_stars"), "three blue stars\na purple cross",
                                api_name="/rank_captions")
-    assert "trained only on synthetic scenes" in notes
+    assert "trained only on synthetic scenes" not in notes
 
 
 def test_zero_shot_right_label_wins(client):

@@ -345,6 +345,7 @@ def test_zero_shot_where(page):
     scene = examples.SCENES / "a_green_triangle.png"
     _upload(panel, [str(scene)])
     panel.get_by_label("Candidate labels (one per line)").fill(examples.SCENE_LABELS)
+    panel.get_by_label("Prompt template ({} is the label)").fill("a photo of a {}.")  # tiny-scenes' own is {}
     panel.get_by_role("button", name="Where? Show where the top 3 labels match in the first image").click()
     plot = page.locator("#zero-shot-where .js-plotly-plot")
     plot.wait_for()
@@ -541,7 +542,7 @@ def test_bad_probe_set_is_refused_before_any_suite_runs(page, tmp_path, monkeypa
 def test_probes_tab(page):
     """Point 3 and 7: a readable summary that fits, a confusion matrix per suite, wrong answers first."""
     panel = _tab(page, "Probes")
-    for suite in ("counting", "digits", "spatial", "binding", "negation"):
+    for suite in ("counting", "handwritten digits", "spatial", "binding", "negation"):
         panel.get_by_label(suite, exact=True).check()
     n = panel.get_by_label("Items per suite").first
     n.fill("100")
@@ -557,8 +558,8 @@ def test_probes_tab(page):
     expect(panel.locator(".block.run-error")).to_be_hidden()
     picker = panel.get_by_label("Confusion matrix of suite")
     picker.click()
-    page.get_by_role("option", name="digits").click()
-    expect(panel.locator(".js-plotly-plot").nth(1)).to_contain_text("Confusion: digits")
+    page.get_by_role("option", name="handwritten digits").click()
+    expect(panel.locator(".js-plotly-plot").nth(1)).to_contain_text("Confusion: handwritten digits")
     wrong = panel.locator("img[alt^='said']")
     assert wrong.count() > 0 and re.match(r"said “[^”]+” \d+% · true", wrong.first.get_attribute("alt"))
     _assert_captions_whole(page, "#probes-wrong")

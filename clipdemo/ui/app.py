@@ -33,6 +33,9 @@ footer {display: none !important}
 .wrapped-captions .thumbnail-item > img {aspect-ratio: 1 / 1; height: auto !important; flex: none}
 .wrapped-captions .caption-label {position: static !important; max-width: none !important; border: none !important;
   border-radius: 0 !important; white-space: normal; overflow-wrap: anywhere; opacity: 1 !important}
+/* gradio gives a lone image the gallery's whole width as a square tile, taller than the box: it showed cut.
+   Tiles at most 200 px wide (square) fit the 240 px preview whole; several images are narrower anyway */
+.upload-preview .grid-container {grid-template-columns: repeat(var(--grid-cols), minmax(0, 200px)) !important}
 /* while a tab shows a failed run's message, the results beside it are the previous run's: dimmed */
 .column:has(> .block.run-error) > .block:not(.run-error) {opacity: .35}
 /* a failed run is explained once, in its tab's message box: no bare "Error" pill over every output */
@@ -58,7 +61,8 @@ def build_demo(state: ServerState | None = None) -> gr.Blocks:
         gr.Markdown(INTRO)
         banner = gr.Markdown("Loading the model...", elem_id="model-banner")
         with gr.Accordion("Model details", open=False):
-            info = gr.JSON(label="model_info")
+            info = gr.JSON(label="model_info", visible=False)  # the endpoint's dict; people read the table
+            details = gr.Markdown(elem_id="model-details")
         with gr.Tabs():
             with gr.Tab("Zero-shot classification", id="zero-shot"):
                 zero_shot.build(session_model, state)
@@ -77,7 +81,8 @@ def build_demo(state: ServerState | None = None) -> gr.Blocks:
             with gr.Tab("Train", id="train"):
                 train.build(session_model, banner, state)
         demo.load(status.model_info, session_model, info, api_name="model_info").then(
-            status.banner, info, banner, api_name="banner", api_visibility="private")
+            status.banner, info, banner, api_name="banner", api_visibility="private").then(
+            status.details, info, details, api_name="model_details", api_visibility="private")
         demo.unload(bind(train.stop_session_runs, runs=state.runs))
     return demo
 

@@ -9,18 +9,14 @@ from ..analysis.captions import rank_captions as run_rank_captions
 from ..figures import ranked_bars
 from ..text import parse_lines, percent
 from . import examples
-from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown,
-                     preview_image, run_keeping_errors, user_errors)
+from . import reading
+from .common import engine_for, error_box, export, load_uploads, preview_image, run_keeping_errors, user_errors
 from .state import ServerState
 from .where import where
 
-EXPLAINER = """
-**Reading the numbers.** Like a Flickr30k caption-ranking table: each caption's *probability* is
-`softmax(logit_scale x cosine)` over the captions you gave, so they sum to 100% and only say which
-caption fits *best among these*, not whether any fits. The *cosine* is the raw similarity; for OpenAI's
-CLIP a good caption scores about 0.3 and a poor one 0.15-0.2 (the bundled tiny-scenes spreads wider).
-CLIP reads at most 77 tokens (about 50-60 words); longer captions are cut, and the table marks them.
-"""
+def explainer(session_model=None) -> str:
+    """The tab's "Reading the numbers", written for the model that answers this session."""
+    return reading.explainer("captions", engine_for(session_model))
 
 
 @user_errors
@@ -31,8 +27,10 @@ def rank_captions(image, captions: str, session_model=None):
         image: one image file.
         captions: the candidate captions, one per line.
     Returns:
-        Notes (duplicates removed, captions truncated at 77 tokens), a bar chart, a table of
-        Rank/Probability/Cosine/Caption/Cut at 77 tokens, and a CSV (rank, caption, probability, cosine, truncated).
+        Notes (first the kind of score: softmax over the captions, or an independent sigmoid per caption;
+        duplicates removed, captions truncated at the model's token limit), a bar chart, a table of
+        Rank/Probability (softmax|sigmoid)/Cosine/Caption/Cut at N tokens, and a CSV (rank, caption,
+        probability, cosine, truncated, score: "softmax" or "sigmoid").
     """
     parsed = parse_lines(captions, "captions")
     loaded, notes = load_uploads(image, limit=1)
@@ -42,15 +40,21 @@ def rank_captions(image, captions: str, session_model=None):
     if cut:
         notes.append(f"{len(cut)} caption(s) longer than {engine.max_text_tokens} tokens were truncated: "
                      + "; ".join(f"'{c[:40]}...'" for c in cut[:5]))
-    full = pd.DataFrame([(i, s.caption, round(s.probability, 6), round(s.cosine, 6), s.truncated)
+    kind = reading.kind_short(engine)
+    full = pd.DataFrame([(i, s.caption, round(s.probability, 6), round(s.cosine, 6), s.truncated, engine.family.score)
                          for i, s in enumerate(scores, 1)],
-                        columns=["rank", "caption", "probability", "cosine", "truncated"])
-    table = pd.DataFrame({"Rank": full["rank"], "Probability": full["probability"].map(percent),
+                        columns=["rank", "caption", "probability", "cosine", "truncated", "score"])
+    table = pd.DataFrame({"Rank": full["rank"], f"Probability ({kind})": full["probability"].map(percent),
                           "Cosine": full["cosine"].round(4), "Caption": full["caption"],
-                          "Cut at 77 tokens": full["truncated"].map({True: "yes", False: ""})})
+                          f"Cut at {engine.max_text_tokens} tokens": full["truncated"].map({True: "yes", False: ""})})
     figure = ranked_bars([(loaded[0].name, [s.caption for s in scores], [s.probability for s in scores])],
-                         title="Captions ranked")
-    return (notes_markdown(parsed.notes + notes, model_caveat(engine)), figure, table,
+                         title=f"Captions ranked · {kind} "
+                         + ("(independent, not summing to 100%)" if engine.family.independent else "over the captions"))
+    first = [f"Scores: {reading.score_kind(engine, len(parsed.items), 'captions')}."]
+    first += reading.weak_match_notes(engine, [(loaded[0].name, scores[0].caption, scores[0].cosine)])
+    first += reading.text_notes(engine, parsed.items)
+    notes_md = reading.notes_then_caveat(first + parsed.notes + notes, reading.photo_caveat(engine, loaded))
+    return (notes_md, figure, table,
             export("captions.csv", full.to_csv(index=False)))
 
 
@@ -90,7 +94,9 @@ def build(session_model: gr.State, state: ServerState) -> None:
             where_button = gr.Button("Where? Show where the top 3 captions match")
             where_plot = gr.Plot(label="Where (relevance maps)", elem_id="captions-where")
     with gr.Accordion("Reading the numbers", open=False):
-        gr.Markdown(EXPLAINER)
+        reading_md = gr.Markdown(elem_id="captions-reading")
+    gr.on([gr.context.Context.root_block.load, session_model.change], explainer, session_model, reading_md,
+          api_name="rank_captions_reading", api_visibility="private", queue=False, show_progress="hidden")
     image.change(examples.preview_one, image, preview, api_name="rank_captions_preview",
                  api_visibility="private", show_progress="hidden")
     run_keeping_errors(state.errors, run.click, rank_captions, [image, captions, session_model],

@@ -187,3 +187,43 @@ def preview_image(height: int = 280, label: str = "Preview") -> gr.Image:
     """One uploaded image, whole and as large as its box allows (a one-column gallery would crop its square)."""
     return gr.Image(label=label, show_label=False, type="pil", interactive=False, height=height,
                     elem_classes="upload-preview")
+
+
+
+def replace_on_upload(box: gr.File, api_name: str) -> None:
+    """Make a new upload into the multi-file `box` replace what it held (gradio appends it, duplicates included).
+
+    Gradio's upload event carries the whole list, old files first. A state follows the box's value through
+    its change events (the value before and after the latest change); the upload keeps only the files past
+    what the box held before it. The change event of the same upload may be handled before or after the
+    upload event, hence the two values.
+    """
+    held = gr.State({"before": [], "now": []})
+
+    def follow(files, seen):
+        now = [_identity(f) for f in _as_list(files)]
+        return {"before": seen["now"], "now": now} if now != seen["now"] else seen
+
+    def keep_latest(files, seen):
+        files = _as_list(files)
+        ids = [_identity(f) for f in files]
+        before = seen["before"] if ids == seen["now"] else seen["now"]
+        if 0 < len(before) < len(ids) and ids[:len(before)] == before:
+            files, ids = files[len(before):], ids[len(before):]
+        unique = dict(zip(ids, files))  # each file once
+        return [upload_path(f) for f in unique.values()]
+
+    box.change(follow, [box, held], held, api_name=f"{api_name}_follow", api_visibility="private", queue=False,
+               show_progress="hidden")
+    box.upload(keep_latest, [box, held], box, api_name=api_name, api_visibility="private", queue=False,
+               show_progress="hidden")
+
+
+def _as_list(files) -> list:
+    return [f for f in (files if isinstance(files, list) else [files]) if f] if files else []
+
+
+def _identity(f) -> tuple[str, int]:
+    """A file as the box's list names it: its base name and size (its cached path may change on a round trip)."""
+    path = upload_path(f)
+    return Path(path).name, os.path.getsize(path) if os.path.exists(path) else -1

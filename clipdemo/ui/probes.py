@@ -27,13 +27,21 @@ binds colours to the wrong objects and ignores "no". The bundled tiny model was 
 """
 
 
+SHOWN = {"digits": "handwritten digits"}  # what a suite holds, where its CLI/API name says less
+
+
+def suite_label(suite: str) -> str:
+    """A suite's name on the page ("digits" holds handwritten digits; printed ones are fine)."""
+    return SHOWN.get(suite, suite)
+
+
 @user_errors
 def probe(suites: list[str], n: float = 100, template: str = "{}", seed: float = 0, custom=None,
           session_model=None, progress=gr.Progress()):
     """Run probe suites on the current model.
 
     Args:
-        suites: any of counting, digits, text, spatial, binding, negation, photos (or all).
+        suites: any of counting, digits (handwritten digits), text, spatial, binding, negation, photos (or all).
         n: items per suite (10-1000; photos has 8 fixed items).
         template: prompt template around every caption, with one {}.
         seed: seed of the generated items.
@@ -55,14 +63,19 @@ def probe(suites: list[str], n: float = 100, template: str = "{}", seed: float =
     if items:
         reports.append(evaluate_items(engine, items, "custom", template))
     summary = _summary_table(summary_rows(reports))
-    chart = accuracy_bars([r.suite for r in reports], [r.accuracy for r in reports], [r.chance for r in reports],
-                          [p.accuracy if (p := published_for(r.suite)) else None for r in reports],
-                          title=f"{engine.info.name}: accuracy by probe (template {template!r})")
-    confusions = {r.suite: (r.labels, r.confusion.tolist()) for r in reports if r.confusion is not None}
+    published = [published_for(r.suite) for r in reports]
+    chart = accuracy_bars([suite_label(r.suite) for r in reports], [r.accuracy for r in reports],
+                          [r.chance for r in reports],
+                          [p.accuracy if p else None for p in published],
+                          title=f"{engine.info.name}: accuracy by probe (template {template!r})",
+                          published_chance=[p.chance if p else None for p in published])
+    confusions = {suite_label(r.suite): (r.labels, r.confusion.tolist()) for r in reports
+                  if r.confusion is not None}
     shown = max(confusions, key=lambda name: len(confusions[name][0])) if confusions else None
     # the wrong answer first: a gallery caption is cut at the tile's width
-    wrong = [(it.image,
-              f"said “{it.candidates[p]}” {conf:.0%} · true “{it.candidates[it.answer]}” · {r.suite}")
+    # its confidence is the family's score: softmax over the item's captions, or an independent sigmoid
+    wrong = [(it.image, f"said “{it.candidates[p]}” {conf:.0%} · true “{it.candidates[it.answer]}” · "
+                        f"{suite_label(r.suite)} · {engine.family.score}")
              for r in reports for it, p, conf in r.most_confidently_wrong(4)]
     return (summary, chart, confusion_figure(confusions, shown), wrong, export("probes.csv", to_csv(reports)),
             export("probes.json", to_json(reports, engine.info.name)), confusions)
@@ -76,6 +89,7 @@ SUMMARY_COLUMNS = {"suite": "Suite", "accuracy": "Accuracy", "chance": "Chance",
 def _summary_table(rows: list[dict]) -> pd.DataFrame:
     """The summary as people read it: named columns, percentages, the numbers before the long text."""
     table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    table["suite"] = table["suite"].map(suite_label)
     for column in ("accuracy", "chance", "published_accuracy", "published_chance"):
         table[column] = table[column].map(lambda v: "" if v is None or pd.isna(v) else percent(v))
     return table.rename(columns=SUMMARY_COLUMNS)
@@ -93,7 +107,8 @@ def confusion_figure(confusions: dict, suite: str | None):
 def build(session_model: gr.State, state: ServerState) -> None:
     with gr.Row():
         with gr.Column(scale=1):
-            suites = gr.CheckboxGroup(list(SUITES), value=["counting", "digits", "spatial", "binding", "negation"],
+            suites = gr.CheckboxGroup([(suite_label(name), name) for name in SUITES],
+                                      value=["counting", "digits", "spatial", "binding", "negation"],
                                       label="Suites")
             n = gr.Slider(10, 1000, value=100, step=10, label="Items per suite")
             template = gr.Textbox(value="{}", label="Template around each caption")
@@ -104,12 +119,13 @@ def build(session_model: gr.State, state: ServerState) -> None:
             error = error_box()
             summary = gr.Dataframe(label="Summary", interactive=False, elem_id="probes-table", wrap=True,
                                    max_height=900,
-                                   column_widths=["88px", "96px", "80px", "64px", "120px", "88px", "17%", "17%"])
+                                   column_widths=["128px", "96px", "80px", "64px", "120px", "88px", "15%", "15%"])
             chart = gr.Plot(label="Accuracy")
             confusions = gr.State({})
             confusion_suite = gr.Dropdown([], label="Confusion matrix of suite", interactive=True)
             confusion = gr.Plot(label="Confusion")
-            wrong = gr.Gallery(label="Most confidently wrong (what it said, how sure, the truth)", columns=3,
+            wrong = gr.Gallery(label="Most confidently wrong (what it said, how sure in the model's own score, "
+                                     "the truth)", columns=3,
                                height=600, object_fit="contain", elem_id="probes-wrong",
                                elem_classes="wrapped-captions")
             with gr.Row():

@@ -125,7 +125,15 @@ def search_text(query: str, k: float = 8, gallery: Gallery | None = None, sessio
     if store is None:
         raise InputError("Index a gallery first.")
     query = parse_lines(query, "queries", limit=1).items[0]
-    return _results(search_store(store, engine_for(session_model), query, int(k)), full_paths=gallery is None)
+    hits = search_store(store, engine_for(session_model), query, int(k))
+    _say_clamped(int(k), len(hits), "images in the gallery")
+    return _results(hits, full_paths=gallery is None)
+
+
+def _say_clamped(asked: int, got: int, what: str) -> None:
+    """A top-k above what there is says so, instead of quietly returning fewer."""
+    if asked > got:
+        gr.Info(f"Top-k {asked:,} was clamped to {got}: there are only {got} {what}.")
 
 
 @user_errors
@@ -142,6 +150,7 @@ def search_image(image, captions: str, k: float = 5, session_model=None):
     texts = parse_lines(captions, "captions").items
     loaded, _ = load_uploads(image, limit=1)
     ranked = rank_captions(engine_for(session_model), loaded[0].image, texts)[: int(k)]
+    _say_clamped(int(k), len(ranked), "captions")
     return pd.DataFrame([(r + 1, round(c.cosine, 4), c.caption) for r, c in enumerate(ranked)],
                         columns=["Rank", "Cosine", "Caption"])
 
@@ -183,8 +192,33 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
     report = {"model": engine.info.name, "pairs": Path(source).name, "whole_set": full, "skipped": pairs.skipped,
               "sampled": {"images": int(sample_images), "repeats": int(repeats), "seed": int(seed), **sampled}}
     notes = (f"Left out {len(pairs.skipped)}:\n" + notes_markdown(pairs.skipped[:20])) if pairs.skipped else ""
+    hint = plateau_hint(pairs.captions, pairs.image_of_caption, full)
+    notes = "\n\n".join(part for part in (hint, notes) if part)
     return (notes, table, chart, export("recall.csv", table.to_csv(index=False)),
             export("recall.json", json.dumps(report, indent=2)))
+
+
+def plateau_hint(captions, image_of_caption, full: dict) -> str:
+    """Why Recall@K may stop short of 100%: captions that are word for word the same for different images.
+
+    Each such caption is paired with one image, yet fits the others as well; they tie or win against its own,
+    and the tie rule counts that against the model, at every K up to the size of the group."""
+    images_of: dict[str, set] = {}
+    for caption, image in zip(captions, image_of_caption):
+        images_of.setdefault(" ".join(str(caption).lower().split()), set()).add(int(image))
+    shared = {c: imgs for c, imgs in images_of.items() if len(imgs) > 1}
+    if not shared:
+        if min(full["text_to_image"].values()) < 1 or min(full["image_to_text"].values()) < 1:
+            return ("Recall@K stops below 100% where the model ranks another image or caption above the true one; "
+                    "no caption here is shared by two images, so those misses are the model's.")
+        return ""
+    n = sum(1 for caption in captions if " ".join(str(caption).lower().split()) in shared)
+    example = next(iter(shared))
+    return (f"**Why Recall@K plateaus:** {n} of {len(captions)} captions are word for word the same for "
+            f"different images (“{example}” belongs to {len(shared[example])} images). Each is paired with one "
+            "image only, so the others it fits equally count as wrong (ties count against the model), and "
+            "text -> image cannot reach 100% until K passes the size of the group. Make the captions distinct "
+            "to measure the model alone.")
 
 
 def build(session_model: gr.State, state: ServerState) -> None:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..analysis.similarity import VIEWS, similarity_matrix as run_similarity_matrix
+from ..analysis.similarity import VIEWS, similarity_matrix as run_similarity_matrix, views_for
 from ..errors import InputError
 from ..figures import heatmap, thumbnail_uri
 from ..text import parse_lines
 from . import examples
-from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, run_keeping_errors,
+from . import reading
+from .common import (engine_for, error_box, export, load_uploads, replace_on_upload, run_keeping_errors,
                      user_errors)
 from .state import ServerState
 
-EXPLAINER = """
-**Reading the numbers.** *Cosine* is the raw similarity of each image's and each text's embedding.
-For OpenAI's CLIP the matching pairs (the diagonal, when texts are in image order) sit around 0.25-0.35
-and the rest around 0.1-0.2: CLIP's two embedding spaces only overlap in a narrow cone, so small gaps
-matter. *Softmax over texts* is what zero-shot classification uses: each image's row, multiplied
-by the model's `logit_scale` (100 for OpenAI's models; the result notes give the loaded model's) and
-normalised to sum to 1. *Softmax over images* normalises each text's column
-instead: which image is this text about? Both are relative to the images and texts on this chart.
-"""
+def explainer(session_model=None) -> str:
+    """The tab's "Reading the numbers", written for the model that answers this session."""
+    return reading.explainer("similarity", engine_for(session_model))
+
+
+def views(session_model=None):
+    """The readings offered for this session's model, its own first (sigmoid models: the sigmoid)."""
+    offered = views_for(engine_for(session_model).family.score)
+    return gr.update(choices=list(offered), value=offered[0])
 
 
 @user_errors
@@ -31,27 +32,43 @@ def similarity_matrix(images, texts: str, view: str = "cosine", session_model=No
     Args:
         images: the image files (rows).
         texts: the texts, one per line (columns).
-        view: "cosine", "softmax over texts" (rows sum to 1) or "softmax over images" (columns sum to 1).
+        view: "cosine", "softmax over texts" (rows sum to 1) or "softmax over images" (columns sum to 1) for a
+            softmax (CLIP) model; "sigmoid (per pair)" (each cell its own probability) or "cosine" for a
+            sigmoid (SigLIP) model, whose scores are never renormalised.
     Returns:
-        Notes, a Plotly heatmap with the values on the cells, and a CSV of the matrix.
+        Notes (first the kind of score), a Plotly heatmap with the values on the cells, and a CSV of the
+        matrix (its corner cell names the view).
     """
     if view not in VIEWS:
         raise InputError(f"Unknown view {view!r}; use one of {', '.join(VIEWS)}.")
     parsed = parse_lines(texts, "texts")
     loaded, notes = load_uploads(images)
     engine = engine_for(session_model)
+    if view not in ("cosine", *views_for(engine.family.score)):
+        why = ("would renormalise its independent sigmoid scores" if engine.family.independent
+               else "is a SigLIP reading: this model has no logit_bias and scores with a softmax")
+        raise InputError(f"{view!r} {why} (`{engine.info.name}`); use one of "
+                         f"{', '.join(views_for(engine.family.score))}.")
     result = run_similarity_matrix(engine, [im.image for im in loaded], parsed.items,
                                    names=[im.name for im in loaded])
-    if view != "cosine":
+    first = [f"This model's score: {reading.score_kind(engine, what='texts')}."]
+    if view == "sigmoid (per pair)":
+        notes.append(f"{view}: sigmoid(t·cos + b) for each cell on its own, t = {engine.logit_scale:.1f} and "
+                     f"b = {engine.logit_bias:.1f} (this model's learned values); rows and columns do not sum to 1")
+    elif view != "cosine":
         notes.append(f"{view}: cosines x logit_scale {engine.logit_scale:.1f} (this model's learned value), "
                      "then softmax")
+    best = result.cosine.argmax(axis=1)
+    first += reading.weak_match_notes(engine, [(name, result.texts[j], float(result.cosine[i, j]))
+                                               for i, (name, j) in enumerate(zip(result.images, best))])
+    first += reading.text_notes(engine, parsed.items)
     values = result.view(view)
     figure = heatmap(values, result.images, result.texts, title=f"{view}: {len(result.images)} images x "
                      f"{len(result.texts)} texts", colorbar=view.split()[0],
                      thumbnails=[thumbnail_uri(im.image) for im in loaded],
                      zmin=None if view == "cosine" else 0.0, zmax=None if view == "cosine" else 1.0)
     csv = export("similarity.csv", result.to_csv(view))
-    return notes_markdown(parsed.notes + notes, model_caveat(engine)), figure, csv
+    return reading.notes_then_caveat(first + parsed.notes + notes, reading.photo_caveat(engine, loaded)), figure, csv
 
 
 def build(session_model: gr.State, state: ServerState) -> None:
@@ -68,8 +85,13 @@ def build(session_model: gr.State, state: ServerState) -> None:
             notes = gr.Markdown()
             plot = gr.Plot(label="Similarity")
             csv = gr.File(label="Download CSV")
+    # a new upload replaces what the box held (gradio would append it, duplicates included)
+    replace_on_upload(images, "similarity_matrix_upload")
     with gr.Accordion("Reading the numbers", open=False):
-        gr.Markdown(EXPLAINER)
+        reading_md = gr.Markdown(elem_id="similarity-reading")
+    gr.on([gr.context.Context.root_block.load, session_model.change], lambda m: (explainer(m), views(m)),
+          session_model, [reading_md, view], api_name="similarity_matrix_reading", api_visibility="private",
+          queue=False, show_progress="hidden")
     args = [images, texts, view, session_model]
     run_keeping_errors(state.errors, run.click, similarity_matrix, args, [notes, plot, csv], error,
                        api_name="similarity_matrix")

@@ -19,8 +19,38 @@ def model_info(session_model=None) -> dict:
         logit_scale, note, the embedding caches (entries, bytes, limit_bytes) and the server's limits.
     """
     engine = engine_for(session_model)
-    return {**asdict(engine.info), "logit_scale": round(engine.logit_scale, 3), "cache": engine.cache_sizes(),
-            "limits": LIMITS}
+    return {**asdict(engine.info), "logit_scale": round(engine.logit_scale, 3),
+            "logit_bias": round(engine.logit_bias, 3), "cache": engine.cache_sizes(), "limits": LIMITS}
+
+
+DETAILS = (("name", "Model"), ("source", "Source (hub id or folder name)"), ("family", "Family"),
+           ("score", "Score"), ("logit_scale", "logit_scale (t)"), ("logit_bias", "logit_bias (b)"),
+           ("parameters", "Parameters"), ("image_size", "Image input (px)"), ("embed_dim", "Embedding size"),
+           ("max_text_tokens", "Text limit (tokens)"), ("device", "Device"), ("dtype", "Precision"),
+           ("backend", "Backend"), ("load_seconds", "Loaded in"), ("knows_photos", "Trained on photos"),
+           ("note", "Note"))
+
+
+def details(info: dict) -> str:
+    """The model as a readable two-column table: no server paths, no cache byte counts (the
+    `model_info` endpoint keeps those for scripts)."""
+    def value(key):
+        v = info.get(key)
+        if key == "parameters":
+            return f"{v / 1e6:.1f}M"
+        if key == "load_seconds":
+            return f"{v:.1f} s"
+        if key == "score":
+            return ("independent sigmoid per pair: sigmoid(t·cos + b)" if v == "sigmoid"
+                    else "softmax over the candidates: softmax(t·cos)")
+        if key == "knows_photos":
+            return "yes" if v else "no (synthetic scenes only)"
+        if key == "logit_bias" and info.get("score") != "sigmoid":
+            return None
+        return v
+    rows = [(label, value(key)) for key, label in DETAILS if info.get(key) not in (None, "")]
+    rows = [(label, v) for label, v in rows if v is not None]
+    return "| | |\n|---|---|\n" + "\n".join(f"| {label} | {str(v).replace('|', '/')} |" for label, v in rows)
 
 
 def banner(info: dict) -> str:

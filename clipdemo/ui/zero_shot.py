@@ -7,62 +7,78 @@ import pandas as pd
 
 from ..analysis.zero_shot import zero_shot as run_zero_shot
 from ..figures import ranked_bars
-from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, DEFAULT_TEMPLATE, ENSEMBLE_TEMPLATES
+from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, ENSEMBLE_TEMPLATES
 from ..text import check_template, fill, parse_lines, percent
-from . import examples
-from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown,
-                     preview_gallery, progress_callback, run_keeping_errors, user_errors)
+from . import examples, reading
+from .common import (engine_for, error_box, export, load_uploads, preview_gallery, progress_callback,
+                     replace_on_upload, run_keeping_errors, user_errors)
 from .state import ServerState
 from .where import where
 
-EXPLAINER = f"""
-**Reading the numbers.** Each label is put into the template (`{DEFAULT_TEMPLATE}`) and encoded; the
-*cosine* is the similarity of that text's embedding with the image's. OpenAI's CLIP's cosines for a
-matching pair sit around 0.2-0.35 and for a wrong one a few hundredths lower: the two encoders' embeddings only ever
-need to rank, not to align perfectly. The *probability* is `softmax(logit_scale x cosine)` over the labels
-you gave. `logit_scale` is CLIP's learned inverse temperature (100 for OpenAI's models): it stretches a
-0.03 gap in cosine into a factor of e^3 = 20 in odds. The probabilities are relative to your candidates:
-they always sum to 100%, so if the right answer is missing, a wrong label still gets most of the share.
-**Ensemble** averages each label's embedding over {len(ENSEMBLE_TEMPLATES)} templates (CLIP's ImageNet
-prompt ensembling), which usually helps on photos.
-"""
+TOP_K_MAX = 20  # labels charted per image; the CSV holds them all
+
+
+def explainer(session_model=None) -> str:
+    """The tab's "Reading the numbers", written for the model that answers this session."""
+    return reading.explainer("zero_shot", engine_for(session_model), len(ENSEMBLE_TEMPLATES))
+
+
+def template_for(session_model=None) -> str:
+    """The prompt template box's default: the model's own (its card: `{}` for tiny-scenes)."""
+    return reading.default_template(engine_for(session_model))
 
 
 @user_errors
-def zero_shot(images, candidate_labels: str, hypothesis_template: str = DEFAULT_TEMPLATE,
+def zero_shot(images, candidate_labels: str, hypothesis_template: str | None = None,
               use_ensemble: bool = False, top_k: float = 5, session_model=None, progress=gr.Progress()):
     """Zero-shot image classification with CLIP.
 
     Args:
         images: one or more image files.
         candidate_labels: the labels to choose between, one per line.
-        hypothesis_template: a prompt with {} where the label goes, e.g. "a photo of a {}.".
+        hypothesis_template: a prompt with {} where the label goes, e.g. "a photo of a {}."; empty: the
+            model's own default (its card: "{}" for tiny-scenes, "a photo of a {}." for CLIP).
         use_ensemble: average each label over 12 ImageNet prompt templates instead of the one template.
         top_k: how many labels to chart per image.
     Returns:
-        Notes, a bar chart of the top-k labels per image, a table of Rank/Probability/Cosine/Label/Image
-        (probability as a percentage), and a CSV of every label's scores (image, rank, label, probability, cosine).
+        Notes (first the kind of score: softmax over the labels, or an independent sigmoid per label), a bar
+        chart of the top-k labels per image, a table of Rank/Probability (softmax|sigmoid)/Cosine/Label/Image
+        (probability as a percentage), and a CSV of every label's scores (image, rank, label, probability,
+        cosine, score: "softmax" or "sigmoid").
     """
     labels = parse_lines(candidate_labels, "labels")
-    templates = list(ENSEMBLE_TEMPLATES) if use_ensemble else [check_template(hypothesis_template)]
-    loaded, notes = load_uploads(images)
     engine = engine_for(session_model)
+    template = check_template(hypothesis_template or reading.default_template(engine))
+    templates = list(ENSEMBLE_TEMPLATES) if use_ensemble else [template]
+    loaded, notes = load_uploads(images)
     results = run_zero_shot(engine, [im.image for im in loaded], labels.items, templates,
                             names=[im.name for im in loaded], progress=progress_callback(progress, "encoding labels"))
-    k = max(1, min(int(top_k or 5), len(labels.items)))
+    asked = int(top_k or 5)
+    k = max(1, min(asked, TOP_K_MAX, len(labels.items)))
+    if asked > TOP_K_MAX and len(labels.items) > k:  # fewer labels than asked: the title says "Top 3 of 3"
+        notes.append(f"Top-k {asked:,} was clamped to {k}: the chart and table show at most {TOP_K_MAX} "
+                     "labels per image (the CSV has every label).")
+    kind = reading.kind_short(engine)
     figure = ranked_bars([(r.image, [s.label for s in r.scores[:k]], [s.score for s in r.scores[:k]])
-                          for r in results], title=f"Top {k} of {len(labels.items)} labels")
-    rows = [(r.image, rank, s.label, s.score, s.cosine) for r in results for rank, s in enumerate(r.scores, 1)]
-    full = pd.DataFrame(rows, columns=["image", "rank", "label", "probability", "cosine"])
+                          for r in results], title=f"Top {k} of {len(labels.items)} labels · {kind} "
+                          + ("(independent, not summing to 100%)" if engine.family.independent
+                             else "over the labels"))
+    rows = [(r.image, rank, s.label, s.score, s.cosine, r.score_kind) for r in results
+            for rank, s in enumerate(r.scores, 1)]
+    full = pd.DataFrame(rows, columns=["image", "rank", "label", "probability", "cosine", "score"])
     top = full[full["rank"] <= k]
-    table = pd.DataFrame({"Rank": top["rank"], "Probability": top["probability"].map(percent),
+    table = pd.DataFrame({"Rank": top["rank"], f"Probability ({kind})": top["probability"].map(percent),
                           "Cosine": top["cosine"].round(4), "Label": top["label"], "Image": top["image"]})
-    return (notes_markdown(labels.notes + notes, model_caveat(engine)), figure, table,
+    first = [f"Scores: {reading.score_kind(engine, len(labels.items))}."]
+    first += reading.weak_match_notes(engine, [(r.image, r.scores[0].label, r.scores[0].cosine) for r in results])
+    first += reading.text_notes(engine, labels.items, None if use_ensemble else template)
+    notes_md = reading.notes_then_caveat(first + labels.notes + notes, reading.photo_caveat(engine, loaded))
+    return (notes_md, figure, table,
             export("zero_shot.csv", full.to_csv(index=False)))
 
 
 @user_errors
-def zero_shot_where(images, candidate_labels: str, hypothesis_template: str = DEFAULT_TEMPLATE,
+def zero_shot_where(images, candidate_labels: str, hypothesis_template: str | None = None,
                     use_ensemble: bool = False, session_model=None):
     """Where in the first image its top 3 labels match (gradient-weighted attention relevance).
 
@@ -75,9 +91,9 @@ def zero_shot_where(images, candidate_labels: str, hypothesis_template: str = DE
         A figure: the first image under one relevance map per top label.
     """
     labels = parse_lines(candidate_labels, "labels")
-    template = check_template(hypothesis_template)
-    loaded, _ = load_uploads(images)
     engine = engine_for(session_model)
+    template = check_template(hypothesis_template or reading.default_template(engine))
+    loaded, _ = load_uploads(images)
     templates = list(ENSEMBLE_TEMPLATES) if use_ensemble else [template]
     top = [s.label for s in run_zero_shot(engine, [loaded[0].image], labels.items, templates)[0].scores[:3]]
     return where(engine, loaded[0].image, [fill(template, label) for label in top])
@@ -89,10 +105,12 @@ def build(session_model: gr.State, state: ServerState) -> None:
             images = gr.File(label="Images", file_count="multiple", type="filepath")
             gallery = preview_gallery(columns=4)
             labels = gr.Textbox(label="Candidate labels (one per line)", lines=6, value=examples.SCENE_LABELS)
-            template = gr.Textbox(label="Prompt template ({} is the label)", value=DEFAULT_TEMPLATE)
+            # the model's own template, filled in on load; empty (the API's default) means the same
+            template = gr.Textbox(label="Prompt template ({} is the label)", value="",
+                                  placeholder="empty: the model's own template")
             with gr.Row():
                 ensemble = gr.Checkbox(label=f"Ensemble of {len(ENSEMBLE_TEMPLATES)} templates", value=False)
-                top_k = gr.Slider(1, 20, value=5, step=1, label="Top-k")
+                top_k = gr.Slider(1, TOP_K_MAX, value=5, step=1, label="Top-k")
             with gr.Row():
                 run = gr.Button("Classify", variant="primary")
                 cifar = gr.Button("CIFAR-100: top 5 of 100 classes")
@@ -107,8 +125,14 @@ def build(session_model: gr.State, state: ServerState) -> None:
             csv = gr.File(label="Download CSV (all labels)")
             where_button = gr.Button("Where? Show where the top 3 labels match in the first image")
             where_plot = gr.Plot(label="Where (relevance maps)", elem_id="zero-shot-where")
+    # a new upload replaces what the box held (gradio would append it, duplicates included)
+    replace_on_upload(images, "zero_shot_upload")
     with gr.Accordion("Reading the numbers", open=False):
-        gr.Markdown(EXPLAINER)
+        reading_md = gr.Markdown(elem_id="zero-shot-reading")
+    # written for the model that answers: on page load and whenever this session's model changes
+    gr.on([gr.context.Context.root_block.load, session_model.change], lambda m: (explainer(m), template_for(m)),
+          session_model, [reading_md, template], api_name="zero_shot_reading", api_visibility="private",
+          queue=False, show_progress="hidden")
     images.change(examples.preview, images, gallery, api_name="zero_shot_preview",
                   api_visibility="private", show_progress="hidden")
     inputs = [images, labels, template, ensemble, top_k, session_model]

@@ -1,0 +1,40 @@
+"""Measure clipdemo.analysis.photo's heuristic: example photos against example and generated scenes.
+
+    python scripts/photo_heuristic.py [-n 150]      (a few seconds)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from PIL import Image
+
+from clipdemo.analysis.photo import photo_guess
+from clipdemo.scenes import random_scene, scene_rng
+
+ROOT = Path(__file__).resolve().parents[1] / "examples"
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("-n", type=int, default=150, help="generated scenes per renderer (train, shifted)")
+    args = p.parse_args(argv)
+    photos = sorted((ROOT / "photos").glob("*.jpg"))
+    found = {f.name: photo_guess(Image.open(f)).likely_photo for f in photos}
+    scenes = [Image.open(f) for f in sorted((ROOT / "scenes").glob("*.png")) + sorted((ROOT / "pairs").glob("*.png"))]
+    for style in ("train", "shifted"):
+        rng = scene_rng(5, "heldout")
+        scenes += [random_scene(rng, style=style).image for _ in range(args.n)]
+    false = sum(photo_guess(im).likely_photo for im in scenes)
+    hits = sum(found.values())
+    print(f"photos called photos: {hits}/{len(photos)} ({hits / len(photos):.0%}); "
+          f"missed: {', '.join(n for n, ok in found.items() if not ok) or 'none'}")
+    print(f"scenes called photos: {false}/{len(scenes)} ({false / len(scenes):.1%})")
+    total = len(photos) + len(scenes)
+    print(f"accuracy: {(hits + len(scenes) - false) / total:.1%} of {total} images")
+    return {"photos": (hits, len(photos)), "scenes_false": (false, len(scenes))}
+
+
+if __name__ == "__main__":
+    main()
