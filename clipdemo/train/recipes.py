@@ -4,9 +4,8 @@ scenes   from random weights: the bundled checkpoint's first 3,600 steps (49 min
 spatial  from a scenes checkpoint (`--init DIR`): left and right, in two phases (about 20 minutes).
 siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
-         then 400 steps of the whole mix at lr 3e-4, then 800 more of the scenes mix at lr 5e-4 with
-         cosine decay (about 75 minutes on 2 CPU cores). No sides phase: for tiny-scenes it needed 600 steps
-         before left and right began to part.
+         then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
+         for tiny-scenes it needed 600 steps before left and right began to part.
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are
@@ -32,6 +31,5 @@ MIXED_PHASE = TrainConfig(steps=1200, lr=3e-4, warmup=20, seed=12, pool=20_000,
 RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "scenes": (TrainConfig(),),
     "spatial": (SIDES_PHASE, MIXED_PHASE),
-    "siglip": (TrainConfig(steps=2600, stop_after=1200), replace(MIXED_PHASE, steps=400),
-               TrainConfig(steps=800, lr=5e-4, warmup=20, seed=13, pool=20_000)),
+    "siglip": (TrainConfig(steps=2600, stop_after=1200), replace(MIXED_PHASE, steps=400)),
 }
