@@ -24,19 +24,20 @@ CLIP reads at most 77 tokens (about 50-60 words); longer captions are cut, and t
 
 
 @user_errors
-def rank_captions(image, captions: str, session_model=None):
+def rank_captions(image, captions: str, session_model=None, model: str = ""):
     """Rank candidate captions for one image with CLIP.
 
     Args:
         image: one image file.
         captions: the candidate captions, one per line.
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         Notes (duplicates removed, captions truncated at 77 tokens), a bar chart, a table of
         Rank/Probability/Cosine/Caption/Cut at 77 tokens, and a CSV (rank, caption, probability, cosine, truncated).
     """
     parsed = parse_lines(captions, "captions")
     loaded, notes = load_uploads(image, limit=1)
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model)
     scores = run_rank_captions(engine, loaded[0].image, parsed.items)
     cut = [s.caption for s in scores if s.truncated]
     if cut:
@@ -49,29 +50,31 @@ def rank_captions(image, captions: str, session_model=None):
                           "Cosine": full["cosine"].round(4), "Caption": full["caption"],
                           "Cut at 77 tokens": full["truncated"].map({True: "yes", False: ""})})
     figure = ranked_bars([(loaded[0].name, [s.caption for s in scores], [s.probability for s in scores])],
-                         title="Captions ranked")
-    return (notes_markdown(parsed.notes + notes, model_caveat(engine)), figure, table,
+                         title=f"{engine.info.name}: captions ranked")
+    return (notes_markdown(parsed.notes + notes, model_caveat(engine), engine), figure, table,
             export("captions.csv", full.to_csv(index=False)))
 
 
 @user_errors
-def rank_captions_where(image, captions: str, session_model=None):
+def rank_captions_where(image, captions: str, session_model=None, model: str = ""):
     """Where in the image the top 3 captions match (gradient-weighted attention relevance).
 
     Args:
         image: one image file.
         captions: the candidate captions, one per line.
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         A figure: the image under one relevance map per top caption.
     """
     parsed = parse_lines(captions, "captions")
     loaded, _ = load_uploads(image, limit=1)
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model)
     top = [s.caption for s in run_rank_captions(engine, loaded[0].image, parsed.items)[:3]]
     return where(engine, loaded[0].image, top)
 
 
-def build(session_model: gr.State, state: ServerState) -> None:
+def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> list:
+    """The tab; returns its result components (cleared when the session picks another model)."""
     with gr.Row():
         with gr.Column(scale=2):
             image = gr.File(label="Image", file_count="single", type="filepath")
@@ -93,7 +96,8 @@ def build(session_model: gr.State, state: ServerState) -> None:
         gr.Markdown(EXPLAINER)
     image.change(examples.preview_one, image, preview, api_name="rank_captions_preview",
                  api_visibility="private", show_progress="hidden")
-    run_keeping_errors(state.errors, run.click, rank_captions, [image, captions, session_model],
+    run_keeping_errors(state.errors, run.click, rank_captions, [image, captions, session_model, model],
                        [notes, plot, table, csv], error, api_name="rank_captions", clears=[where_plot])
-    run_keeping_errors(state.errors, where_button.click, rank_captions_where, [image, captions, session_model],
+    run_keeping_errors(state.errors, where_button.click, rank_captions_where, [image, captions, session_model, model],
                        where_plot, error, api_name="rank_captions_where")
+    return [notes, plot, table, csv, where_plot]

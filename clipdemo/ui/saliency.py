@@ -56,7 +56,7 @@ def words_value(result: SaliencyResult) -> list[tuple[str, float | None]]:
 
 
 @user_errors
-def saliency(image, texts: str, method: str = "relevance", session_model=None):
+def saliency(image, texts: str, method: str = "relevance", session_model=None, model: str = ""):
     """Where in the image each text matches: a relevance map per text, and per-word relevance.
 
     Args:
@@ -64,6 +64,7 @@ def saliency(image, texts: str, method: str = "relevance", session_model=None):
         texts: the texts to locate, one per line (at most 6).
         method: "relevance" (gradient-weighted attention relevance, Chefer et al. 2021; also scores the
             words) or "occlusion" (the drop in cosine when a grey patch covers each region).
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         Notes (the method and what the colours mean), the overlay figure (one panel per text), per-word
         relevance, and a JSON file {"texts": [...], "maps": [[[...]]], "method": "..."} with one 2-D map
@@ -71,14 +72,15 @@ def saliency(image, texts: str, method: str = "relevance", session_model=None):
     """
     parsed = parse_lines(texts, "texts", limit=MAX_TEXTS)
     loaded, notes = load_uploads(image, limit=1)
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model)
     result = run_saliency(engine, loaded[0].image, parsed.items, method=method)
-    body = notes_markdown(parsed.notes + notes, model_caveat(engine))
+    body = notes_markdown(parsed.notes + notes, model_caveat(engine), engine)
     return ((body + "\n\n" if body else "") + method_note(result), overlay(loaded[0].image, result),
             words_value(result), export("saliency.json", json.dumps(result.as_dict())))
 
 
-def build(session_model: gr.State, state: ServerState) -> None:
+def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> list:
+    """The tab; returns its result components (cleared when the session picks another model)."""
     with gr.Row():
         with gr.Column(scale=2):
             image = gr.File(label="Image", file_count="single", type="filepath")
@@ -100,5 +102,6 @@ def build(session_model: gr.State, state: ServerState) -> None:
         gr.Markdown(EXPLAINER)
     image.change(examples.preview_one, image, preview, api_name="saliency_preview",
                  api_visibility="private", show_progress="hidden")
-    run_keeping_errors(state.errors, run.click, saliency, [image, texts, method, session_model],
+    run_keeping_errors(state.errors, run.click, saliency, [image, texts, method, session_model, model],
                        [notes, plot, words, download], error, api_name="saliency")
+    return [notes, plot, words, download]

@@ -30,7 +30,8 @@ prompt ensembling), which usually helps on photos.
 
 @user_errors
 def zero_shot(images, candidate_labels: str, hypothesis_template: str = DEFAULT_TEMPLATE,
-              use_ensemble: bool = False, top_k: float = 5, session_model=None, progress=gr.Progress()):
+              use_ensemble: bool = False, top_k: float = 5, session_model=None, model: str = "",
+              progress=gr.Progress()):
     """Zero-shot image classification with CLIP.
 
     Args:
@@ -39,6 +40,7 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str = DEFAULT_
         hypothesis_template: a prompt with {} where the label goes, e.g. "a photo of a {}.".
         use_ensemble: average each label over 12 ImageNet prompt templates instead of the one template.
         top_k: how many labels to chart per image.
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         Notes, a bar chart of the top-k labels per image, a table of Rank/Probability/Cosine/Label/Image
         (probability as a percentage), and a CSV of every label's scores (image, rank, label, probability, cosine).
@@ -46,24 +48,24 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str = DEFAULT_
     labels = parse_lines(candidate_labels, "labels")
     templates = list(ENSEMBLE_TEMPLATES) if use_ensemble else [check_template(hypothesis_template)]
     loaded, notes = load_uploads(images)
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model, progress)
     results = run_zero_shot(engine, [im.image for im in loaded], labels.items, templates,
                             names=[im.name for im in loaded], progress=progress_callback(progress, "encoding labels"))
     k = max(1, min(int(top_k or 5), len(labels.items)))
     figure = ranked_bars([(r.image, [s.label for s in r.scores[:k]], [s.score for s in r.scores[:k]])
-                          for r in results], title=f"Top {k} of {len(labels.items)} labels")
+                          for r in results], title=f"{engine.info.name}: top {k} of {len(labels.items)} labels")
     rows = [(r.image, rank, s.label, s.score, s.cosine) for r in results for rank, s in enumerate(r.scores, 1)]
     full = pd.DataFrame(rows, columns=["image", "rank", "label", "probability", "cosine"])
     top = full[full["rank"] <= k]
     table = pd.DataFrame({"Rank": top["rank"], "Probability": top["probability"].map(percent),
                           "Cosine": top["cosine"].round(4), "Label": top["label"], "Image": top["image"]})
-    return (notes_markdown(labels.notes + notes, model_caveat(engine)), figure, table,
+    return (notes_markdown(labels.notes + notes, model_caveat(engine), engine), figure, table,
             export("zero_shot.csv", full.to_csv(index=False)))
 
 
 @user_errors
 def zero_shot_where(images, candidate_labels: str, hypothesis_template: str = DEFAULT_TEMPLATE,
-                    use_ensemble: bool = False, session_model=None):
+                    use_ensemble: bool = False, session_model=None, model: str = ""):
     """Where in the first image its top 3 labels match (gradient-weighted attention relevance).
 
     Args:
@@ -71,19 +73,21 @@ def zero_shot_where(images, candidate_labels: str, hypothesis_template: str = DE
         candidate_labels: the labels, one per line.
         hypothesis_template: the prompt template with {}.
         use_ensemble: rank with the 12-template ensemble (the maps use the one template).
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         A figure: the first image under one relevance map per top label.
     """
     labels = parse_lines(candidate_labels, "labels")
     template = check_template(hypothesis_template)
     loaded, _ = load_uploads(images)
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model)
     templates = list(ENSEMBLE_TEMPLATES) if use_ensemble else [template]
     top = [s.label for s in run_zero_shot(engine, [loaded[0].image], labels.items, templates)[0].scores[:3]]
     return where(engine, loaded[0].image, [fill(template, label) for label in top])
 
 
-def build(session_model: gr.State, state: ServerState) -> None:
+def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> list:
+    """The tab; returns its result components (cleared when the session picks another model)."""
     with gr.Row():
         with gr.Column(scale=2):
             images = gr.File(label="Images", file_count="multiple", type="filepath")
@@ -111,7 +115,7 @@ def build(session_model: gr.State, state: ServerState) -> None:
         gr.Markdown(EXPLAINER)
     images.change(examples.preview, images, gallery, api_name="zero_shot_preview",
                   api_visibility="private", show_progress="hidden")
-    inputs = [images, labels, template, ensemble, top_k, session_model]
+    inputs = [images, labels, template, ensemble, top_k, session_model, model]
     run_keeping_errors(state.errors, run.click, zero_shot, inputs, [notes, plot, table, csv], error,
                        api_name="zero_shot", clears=[where_plot])
     filled = cifar.click(_cifar100, [images, labels], [images, labels, template, ensemble, top_k],
@@ -119,8 +123,9 @@ def build(session_model: gr.State, state: ServerState) -> None:
     run_keeping_errors(state.errors, filled.then, zero_shot, inputs, [notes, plot, table, csv], error,
                        api_name="zero_shot_cifar100", api_visibility="private", clears=[where_plot])
     run_keeping_errors(state.errors, where_button.click, zero_shot_where,
-                       [images, labels, template, ensemble, session_model], where_plot, error,
+                       [images, labels, template, ensemble, session_model, model], where_plot, error,
                        api_name="zero_shot_where")
+    return [notes, plot, table, csv, where_plot]
 
 
 def _cifar100(images, labels: str):
