@@ -151,3 +151,22 @@ def test_spearman_with_ties_matches_scipy():
     a, b = rng.integers(0, 4, (20, 7)).astype(float), rng.normal(size=(20, 7))
     expected = [spearmanr(x, y).statistic for x, y in zip(a, b)]
     assert spearman(a, b) == pytest.approx(expected, nan_ok=True)
+
+
+def test_command_line_offers_each_model_and_bounds_memory(monkeypatch, checkpoints):
+    """`--model A --model B --max-models 1` reaches the engine's pool; CLIPDEMO_MODEL still names one model."""
+    from clipdemo import engine
+    from clipdemo.ui import app
+
+    monkeypatch.setattr(app, "launch", lambda *args, **kwargs: None)
+    try:
+        app.main(["--model", "tiny-scenes", "--model", str(checkpoints[0]), "--max-models", "1", "--backend", "torch"])
+        pool = engine.get_pool()
+        assert pool.offered()[:2] == ["tiny-scenes", SIGLIP] and pool.default == "tiny-scenes"
+        assert pool.max_models == 1
+        monkeypatch.setenv("CLIPDEMO_MODEL", str(checkpoints[1]))
+        assert app.parse_args([]).model == [str(checkpoints[1])]
+        assert app.parse_args(["--model", "tiny-scenes"]).model == ["tiny-scenes"]
+        assert app.parse_args([]).max_models == 2
+    finally:
+        engine.configure()

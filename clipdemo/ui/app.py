@@ -148,7 +148,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--store", default=None,
                    help="a store built by `python -m clipdemo index` to search in the Search tab (memory-mapped)")
     p.add_argument("--preload", action="store_true", help="load the model before serving the first page")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not args.model and os.environ.get("CLIPDEMO_MODEL"):  # the environment names one model
+        args.model = [os.environ["CLIPDEMO_MODEL"]]
+    if args.max_models < 1:
+        p.error("--max-models must be at least 1")
+    return args
 
 
 def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False, gallery_folder: str | None = None,
@@ -168,8 +173,6 @@ def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False,
 def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    if not args.model and os.environ.get("CLIPDEMO_MODEL"):
-        args.model = [os.environ["CLIPDEMO_MODEL"]]
     state = ServerState(gallery_folder=args.gallery, store=search.open_served_store(args.store))
     manifest = state.store.manifest if state.store is not None else {}
     stored_backend = serving_backend(manifest.get("backend"), args.device)  # the CLI's rule too
