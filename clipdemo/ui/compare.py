@@ -193,10 +193,13 @@ def build(session_model: gr.State, state: ServerState) -> None:
             top_k = gr.Slider(1, 10, value=3, step=1, label="Top-k per model")
             run = gr.Button("Compare", variant="primary")
             if pair:
-                gr.Examples(examples=[[examples.scene_files()[:6], examples.SCENE_LABELS, "{}", pair[0], pair[1]]],
+                scenes = [str(examples.SCENES / f"{n}.png") for n in ("two_red_circles", "three_blue_stars",
+                                                                      "a_green_triangle", "four_yellow_squares",
+                                                                      "a_purple_cross")]
+                gr.Examples(examples=[[scenes, examples.SCENE_LABELS, "{}", pair[0], pair[1]]],
                             inputs=[images, labels, template, model_a, model_b], label="Examples",
                             elem_id="compare-examples",
-                            example_labels=[f"6 scenes on {pair[0]} vs {pair[1]}"])
+                            example_labels=[f"5 scenes, 6 labels: {pair[0]} vs {pair[1]}"])
         with gr.Column(scale=3):
             error = error_box()
             notes = gr.Markdown(elem_id="compare-notes")
