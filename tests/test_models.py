@@ -83,7 +83,7 @@ def test_probes_search_and_recall_use_the_named_model(client):
     cos_b = {row[2]: row[1] for row in b["data"]}
     assert cos_a != cos_b  # two models, two sets of cosines for the same image and captions
     status = client.predict(_files(SCENES), "exact", SIGLIP, api_name="/index_gallery")
-    assert f"with `{SIGLIP}`" in (status if isinstance(status, str) else status[0])
+    assert f"model `{SIGLIP}`" in (status if isinstance(status, str) else status[0])
 
 
 @pytest.mark.parametrize("name", ["openai/clip-vit-base-patch32", "/etc", "../tiny-siglip", "tiny-scenes "

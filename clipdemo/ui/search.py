@@ -103,8 +103,9 @@ def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | Non
     gallery = build_gallery(engine, uploads, state.gallery_folder, index_kind,
                             progress_callback(progress, "embedding the gallery"))
     report = gallery.report
-    text = (f"Indexed **{report.count}** images with `{engine.info.name}` ({report.embedded} encoded now, "
-            f"{report.reused} from the on-disk cache), index: {index_kind}.")
+    text = (f"Indexed **{report.count}** images ({report.embedded} encoded now, "
+            f"{report.reused} from the on-disk cache), index: {index_kind}, model `{engine.info.name}` "
+            "(search with it: another model's queries are refused).")
     if index_kind != "exact":
         text += f" Its recall@10 against exact search on this gallery: {report.index['recall_at_10']:.3f}."
     if gallery.skipped:
