@@ -51,7 +51,8 @@ def _loaded(client) -> list[str]:
 
 def test_model_info_lists_the_offered_models_without_server_paths(client):
     models = client.predict(api_name="/model_info")["models"]
-    assert models["offered"] == ["tiny-scenes", SIGLIP, CLIP] and models["default"] == "tiny-scenes"
+    # the models named at launch, then the bundled ones not named (tiny-scenes-siglip)
+    assert models["offered"] == ["tiny-scenes", SIGLIP, CLIP, "tiny-scenes-siglip"] and models["default"] == "tiny-scenes"
     assert models["max_models"] == 2
 
 
