@@ -91,8 +91,11 @@ def _labels(rng: random.Random, n: int) -> str:
     return "\n".join(" ".join(rng.sample(WORDS, 3)) + f" {rng.randrange(10**6)}" for _ in range(n))
 
 
-def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeout: float = 60) -> SoakResult:
-    """Drive the app at `url` with `clients` concurrent clients for `seconds`; see the module docstring."""
+def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeout: float = 60,
+         models: tuple[str, ...] = ("",)) -> SoakResult:
+    """Drive the app at `url` with `clients` concurrent clients for `seconds`; see the module docstring.
+
+    Each call names one of `models` at random as its `model` argument ("" is the server's default)."""
     from gradio_client import Client, handle_file
 
     from clipdemo.ui import examples
@@ -102,12 +105,13 @@ def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeo
     start = time.monotonic()
 
     def call(client, endpoint: str, rng: random.Random):
+        model = rng.choice(models)
         if endpoint == "/zero_shot":
-            return client.submit(rng.sample(files, 2), _labels(rng, 6), "a photo of a {}.", False, 3,
+            return client.submit(rng.sample(files, 2), _labels(rng, 6), "a photo of a {}.", False, 3, model,
                                  api_name=endpoint)
         if endpoint == "/rank_captions":
-            return client.submit(rng.choice(files), _labels(rng, 5), api_name=endpoint)
-        return client.submit(rng.sample(files, 3), _labels(rng, 4), "cosine", api_name=endpoint)
+            return client.submit(rng.choice(files), _labels(rng, 5), model, api_name=endpoint)
+        return client.submit(rng.sample(files, 3), _labels(rng, 4), "cosine", model, api_name=endpoint)
 
     def worker(i: int):
         rng = random.Random(i)
@@ -185,12 +189,17 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--seconds", type=float, default=120)
     p.add_argument("--warmup", type=float, default=15, help="seconds of load before the measured run")
+    p.add_argument("--model", action="append", default=[],
+                   help="also serve this model (app.py --model, after tiny-scenes); each call picks one of the "
+                        "served models at random. Give it more than once for more models")
     args = p.parse_args()
-    with server() as (url, process):
-        print(f"server started: RSS {rss_mb(process.pid):.0f} MB")
-        warm = soak(url, process.pid, args.clients, args.warmup)
+    extra = [a for m in args.model for a in ("--model", m)]
+    models = ("tiny-scenes", *(Path(m).name if Path(m).is_dir() else m for m in args.model))
+    with server(*extra) as (url, process):
+        print(f"server started: RSS {rss_mb(process.pid):.0f} MB, models {', '.join(models)}")
+        warm = soak(url, process.pid, args.clients, args.warmup, models=models)
         print(f"warm-up: {warm.calls} calls, RSS {rss_mb(process.pid):.0f} MB")
-        print(report(soak(url, process.pid, args.clients, args.seconds)))
+        print(report(soak(url, process.pid, args.clients, args.seconds, models=models)))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import contextlib
 import socket
 
 from clipdemo import engine as engine_module
+from clipdemo.limits import MAX_MODELS
 from clipdemo.registry import BUNDLED_MODEL
 
 
@@ -16,13 +17,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(mcp: bool = False, state=None):
+def running_app(mcp: bool = False, state=None, models=(BUNDLED_MODEL,), max_models: int = MAX_MODELS):
     """Yield (url, demo); the demo is closed afterwards, whatever happens.
 
-    `state` is the server's `ServerState` (a fresh one if None): pass one to look into it or set it up."""
+    `state` is the server's `ServerState` (a fresh one if None): pass one to look into it or set it up.
+    `models` and `max_models` are what `--model A --model B` and `--max-models` would give."""
     from clipdemo.ui.app import build_demo, launch
 
-    engine_module.configure(BUNDLED_MODEL)
+    engine_module.configure(list(models), max_models=max_models)
     demo = build_demo(state)
     port = free_port()
     try:

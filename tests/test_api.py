@@ -41,7 +41,8 @@ def _scene(name):
 
 PUBLIC_ENDPOINTS = {"/zero_shot", "/zero_shot_where", "/rank_captions", "/rank_captions_where", "/similarity_matrix",
                     "/saliency", "/embedding_map", "/index_gallery", "/search_text", "/search_image",
-                    "/evaluate_pairs", "/probe", "/train", "/stop_training", "/model_info"}
+                    "/evaluate_pairs", "/probe", "/train", "/stop_training", "/model_info", "/compare",
+                    "/compare_probes"}
 
 
 def test_named_endpoints_are_the_contract(client):
@@ -222,8 +223,10 @@ def test_mcp_serves_the_endpoints_as_documented_tools():
     with running_app(mcp=True) as (url, _):
         schema = httpx.get(url + "gradio_api/mcp/schema", timeout=60).json()
     tools = {t["name"]: t for t in schema}
-    for name in ("zero_shot", "rank_captions", "similarity_matrix", "model_info"):
+    for name in ("zero_shot", "rank_captions", "similarity_matrix", "model_info", "compare"):
         assert name in tools, list(tools)
+    assert "model" in tools["zero_shot"]["inputSchema"]["properties"]
+    assert {"model", "other_model"} <= set(tools["compare"]["inputSchema"]["properties"])
     assert "Zero-shot image classification" in tools["zero_shot"]["description"]
     assert "candidate_labels" in tools["zero_shot"]["inputSchema"]["properties"]
 

@@ -137,6 +137,12 @@ def _upload(panel, files, index: int = 0):
     panel.locator(FILE_BOX).nth(index).locator("input[type=file]").set_input_files(files)
 
 
+def _pick(page, model: str):
+    """Choose `model` in the page's model picker (a dropdown near the banner)."""
+    page.locator("#model-picker input").click()
+    page.get_by_role("option", name=model, exact=True).click()
+
+
 def _dismiss_toasts(page):
     for close in page.locator(".toast-close").all():
         close.click()
@@ -412,9 +418,9 @@ def test_train_tab_then_use_the_trained_model(page):
     assert plots.nth(1).evaluate("p => (p.layout.images || []).length") == 8  # a thumbnail per row
     _assert_no_overlaps(plots.nth(1))
     _shot(page, "4-train.png")
-    panel.get_by_label("trained here").check()
+    _pick(page, "trained here")
     page.locator("#model-banner").get_by_text("trained in this session").wait_for()
-    panel.get_by_label("shared model").check()  # and back: the later tests expect the bundled model
+    _pick(page, "tiny-scenes")  # and back: the later tests expect the bundled model
     expect(page.locator("#model-banner")).not_to_contain_text("trained in this session")
 
 

@@ -10,10 +10,12 @@ import gradio as gr
 
 from .. import engine as engine_module
 from ..engine.backends import CHOICES
-from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_UPLOAD, QUEUE_SIZE, SESSIONS
+from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_MODELS, MAX_UPLOAD, QUEUE_SIZE, SESSIONS
 from ..registry import DEFAULT_MODEL, available_models
 from ..search import serving_backend
-from . import captions, embedding_map, examples, probes, saliency, search, similarity, status, train, zero_shot
+from . import (captions, compare, embedding_map, examples, probes, saliency, search, similarity, status, train,
+               zero_shot)
+from .common import TRAINED_HERE, engine_for, picker_choices, user_errors
 from .state import ServerState, bind
 
 TITLE = "CLIP Explorer"
@@ -57,42 +59,88 @@ def build_demo(state: ServerState | None = None) -> gr.Blocks:
     state = state if state is not None else ServerState()
     # gradio's copies of uploads and downloads are deleted after an hour, checked every hour
     with gr.Blocks(title=TITLE, delete_cache=(EXPORT_MAX_AGE_S, EXPORT_MAX_AGE_S)) as demo:
-        session_model = gr.State(None)  # a model trained in this browser session, when the user picks it
+        session_model = gr.State(None)  # the model trained in this browser session (Train), offered as "trained here"
         gr.Markdown(INTRO)
-        banner = gr.Markdown("Loading the model...", elem_id="model-banner")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=260):
+                # the session's model, and every scoring endpoint's `model` argument (its default: the server's)
+                picker = gr.Dropdown(picker_choices(), value=engine_module.get_pool().default,
+                                     label="Model (this browser session)", allow_custom_value=True,
+                                     elem_id="model-picker", info="Loaded on first use; every result names it.")
+            with gr.Column(scale=4):
+                banner = gr.Markdown("Loading the model...", elem_id="model-banner")
         with gr.Accordion("Model details", open=False):
             info = gr.JSON(label="model_info", visible=False)  # the endpoint's dict; people read the table
             details = gr.Markdown(elem_id="model-details")
         with gr.Tabs():
+            results = []  # every tab's results: cleared when the session's model changes
             with gr.Tab("Zero-shot classification", id="zero-shot"):
-                zero_shot.build(session_model, state)
+                results += zero_shot.build(session_model, state, picker)
             with gr.Tab("Caption ranking", id="captions"):
-                captions.build(session_model, state)
+                results += captions.build(session_model, state, picker)
             with gr.Tab("Similarity matrix", id="similarity"):
-                similarity.build(session_model, state)
+                results += similarity.build(session_model, state, picker)
             with gr.Tab("Saliency", id="saliency"):
-                saliency.build(session_model, state)
+                results += saliency.build(session_model, state, picker)
             with gr.Tab("Embedding map", id="embedding-map"):
-                embedding_map.build(session_model, state)
+                results += embedding_map.build(session_model, state, picker)
             with gr.Tab("Search", id="search"):
-                search.build(session_model, state)
+                results += search.build(session_model, state, picker)
             with gr.Tab("Probes", id="probes"):
-                probes.build(session_model, state)
+                results += probes.build(session_model, state, picker)
+            with gr.Tab("Compare models", id="compare"):
+                compare.build(session_model, state)
             with gr.Tab("Train", id="train"):
-                train.build(session_model, banner, state)
-        demo.load(status.model_info, session_model, info, api_name="model_info").then(
-            status.banner, info, banner, api_name="banner", api_visibility="private").then(
-            status.details, info, details, api_name="model_details", api_visibility="private")
+                train.build(session_model, state)
+        demo.load(user_errors(status.model_info), [session_model, picker], info, api_name="model_info").then(
+            status.banner, info, banner, api_name="banner", api_visibility="private")
+        info.change(status.details, info, details, api_name="model_details", api_visibility="private",
+                    show_progress="hidden")
+        _wire_picker(picker, session_model, banner, info, results)
         demo.unload(bind(train.stop_session_runs, runs=state.runs))
     return demo
 
 
+def _wire_picker(picker: gr.Dropdown, session_model: gr.State, banner: gr.Markdown, info: gr.JSON,
+                 results: list) -> None:
+    """A new pick clears every tab's results (they were another model's), then loads the model with progress
+    and names it in the banner. A new model trained here is offered as TRAINED_HERE; when it is the pick,
+    it replaces the one the results came from, so they are cleared too."""
+    def clear():
+        return [None] * len(results)
+
+    @user_errors
+    def pick(session_model=None, model: str = "", progress=gr.Progress()):
+        engine_for(model, session_model, progress)  # loads it now, with progress, if it is not in memory
+        details = status.model_info(session_model, model)
+        return status.banner(details), details
+
+    def trained(session_model, model: str):
+        fresh = model == TRAINED_HERE
+        return (gr.update(choices=picker_choices(session_model)), *(clear() if fresh else [gr.skip()] * len(results)))
+
+    def refresh(session_model=None, model: str = "", progress=gr.Progress()):
+        return pick(session_model, model, progress) if model == TRAINED_HERE else (gr.skip(), gr.skip())
+
+    picker.input(clear, None, results, api_name="clear_results", api_visibility="private", queue=False,
+                 show_progress="hidden").then(pick, [session_model, picker], [banner, info], api_name="pick_model",
+                                              api_visibility="private")
+    session_model.change(trained, [session_model, picker], [picker, *results], api_name="offer_trained",
+                         api_visibility="private", queue=False, show_progress="hidden").then(
+        refresh, [session_model, picker],
+        [banner, info], api_name="refresh_trained", api_visibility="private")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python app.py", description="CLIP Explorer: a Gradio app for exploring CLIP.")
-    p.add_argument("--model", default=os.environ.get("CLIPDEMO_MODEL"),
-                   help=f"hub id, local checkpoint directory, or one of: {', '.join(available_models())} "
-                        f"(default: the --store's model, else {DEFAULT_MODEL}; falls back to the bundled "
-                        "tiny-scenes model when offline)")
+    p.add_argument("--model", action="append", default=None,
+                   help=f"hub id, local checkpoint directory, or one of: {', '.join(available_models())}. Give it "
+                        "more than once to offer several models in the page's picker and the API's `model` "
+                        "argument; the first is the default (default: $CLIPDEMO_MODEL, else the --store's model, "
+                        f"else {DEFAULT_MODEL}, which falls back to the bundled tiny-scenes model when offline). "
+                        "The bundled models are always offered too")
+    p.add_argument("--max-models", type=int, default=MAX_MODELS,
+                   help=f"models kept in memory at once; the least recently used is dropped (default {MAX_MODELS})")
     p.add_argument("--backend", default=None, choices=CHOICES,
                    help="where the towers run on CPU: auto (ONNX Runtime fp32 when it matches torch fp32 to a "
                         "cosine of 0.9999, else torch), torch (fp32), int8, onnx, onnx-int8; each is checked "
@@ -106,7 +154,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--store", default=None,
                    help="a store built by `python -m clipdemo index` to search in the Search tab (memory-mapped)")
     p.add_argument("--preload", action="store_true", help="load the model before serving the first page")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not args.model and os.environ.get("CLIPDEMO_MODEL"):  # the environment names one model
+        args.model = [os.environ["CLIPDEMO_MODEL"]]
+    if args.max_models < 1:
+        p.error("--max-models must be at least 1")
+    return args
 
 
 def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False, gallery_folder: str | None = None,
@@ -134,7 +187,7 @@ def main(argv=None) -> None:
     stored_backend = serving_backend(manifest.get("backend"), args.device)  # the CLI's rule too
     # no model named: the default model, which alone falls back to the bundled one when offline
     engine_module.configure(args.model or manifest.get("model"), args.device,
-                            args.backend or stored_backend or "auto")
+                            args.backend or stored_backend or "auto", args.max_models)
     if args.preload:
         engine_module.get_engine()
     launch(build_demo(state), args.host, args.port, args.share, args.mcp, gallery_folder=state.gallery_folder)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..engine import get_engine
+from ..engine import get_pool
 from ..errors import InputError, ModelError
 from ..images import LoadedImage, open_images
 from ..limits import EXPORT_MAX_AGE_S, MAX_IMAGES
@@ -22,9 +22,42 @@ from .state import RunErrors
 log = logging.getLogger("clipdemo.requests")
 
 
-def engine_for(session_model):
-    """The model trained in this browser session if the user switched to it, else the shared engine."""
-    return session_model if session_model is not None else get_engine()
+TRAINED_HERE = "trained here"  # the picker's name for the model trained in this browser session
+
+
+def engine_for(model: str | None = "", session_model=None, progress=None):
+    """The engine that answers for the picked `model`: one the server offers, or TRAINED_HERE.
+
+    Args:
+        model: the picker's value or the API's `model` argument; "" (or None) is the server's default.
+            Only a name of `get_pool().offered()` is accepted: a client's string is never resolved as a
+            hub id or a path.
+        session_model: the model trained in this browser session (ui.train), used for TRAINED_HERE.
+        progress: a gr.Progress: says "loading ..." while a model loads on its first use.
+    Raises:
+        InputError: an unoffered name (the message lists the offered ones), or TRAINED_HERE with nothing
+            trained in this session.
+    """
+    if (model or "").strip() == TRAINED_HERE:
+        if session_model is None:
+            raise InputError(f"Nothing was trained in this browser session: train a model in the Train tab "
+                             f"first, or pick one of: {', '.join(get_pool().offered())}.")
+        return session_model
+    pool = get_pool()
+    name = pool.check(model)
+    if progress is not None and name not in pool.loaded():
+        progress(None, desc=f"loading {name} (its first use)")
+    return pool.get(name)
+
+
+def picker_choices(session_model=None) -> list[str]:
+    """What the model picker offers: the server's models, then TRAINED_HERE once this session trained one."""
+    return get_pool().offered() + ([TRAINED_HERE] if session_model is not None else [])
+
+
+def answered_by(engine) -> str:
+    """The line that stamps a result with the model that produced it (and its kind of score)."""
+    return f"Answered by **`{engine.info.name}`** ({engine.info.score} scores)."
 
 
 def user_errors(fn):
@@ -128,10 +161,10 @@ def _display_name(path: str) -> str:
     return name if len(name) <= 60 else name[:57] + "..."
 
 
-def notes_markdown(notes: list[str], caveat: str = "") -> str:
-    """The notes of a run as a list, after the model's caveat (if any)."""
+def notes_markdown(notes: list[str], caveat: str = "", engine=None) -> str:
+    """The notes of a run as a list, after the model that answered (if given) and its caveat (if any)."""
     listed = "\n".join(f"- {n}" for n in notes)
-    return "\n\n".join(part for part in (caveat, listed) if part)
+    return "\n\n".join(part for part in (answered_by(engine) if engine is not None else "", caveat, listed) if part)
 
 
 def export(filename: str, content: str) -> str:

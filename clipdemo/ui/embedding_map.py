@@ -64,7 +64,8 @@ def summary(result: EmbeddingMap, n_images: int, n_texts: int) -> str:
 
 
 @user_errors
-def embedding_map(images, texts: str, projection: str = "PCA", remove_means: bool = False, session_model=None):
+def embedding_map(images, texts: str, projection: str = "PCA", remove_means: bool = False, session_model=None,
+                  model: str = ""):
     """Project image and text embeddings to 2-D and measure the modality gap.
 
     Args:
@@ -73,6 +74,7 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
             fewer texts than images is refused).
         projection: "PCA" (default), "gap axis" (the centroid difference as the x axis) or "UMAP".
         remove_means: show the map with each modality's mean removed (the gap closed).
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         A summary (centroid distance, mean cosine of matching and other pairs, zero-shot accuracy and
         Recall@K with and without the means removed), the map, and a CSV of the 2-D coordinates.
@@ -84,23 +86,24 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
         raise InputError(f"{len(loaded)} images but only {len(parsed.items)} texts: give one text per image, "
                          "in the same order (text i describes image i). Extra texts are fine: they are "
                          "candidates without an image.")
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model)
     image_features = engine.encode_images([im.image for im in loaded])
     text_features = engine.encode_texts(parsed.items)
     result = run_map(image_features.numpy(), text_features.numpy(), projection=projection, centred=bool(remove_means))
     names = [im.name for im in loaded]
     thumbs = [thumbnail_uri(im.image, 64) for im in loaded] if len(loaded) <= 40 else []
     gap = result.gap_centred.gap if result.centred else result.gap.gap
-    title = (f"Centroid distance {gap:.2f} · images and texts in 2-D ({result.projection})"
+    title = (f"{engine.info.name}: centroid distance {gap:.2f} · images and texts in 2-D ({result.projection})"
              + ("<br><sup>each modality's mean removed</sup>" if result.centred else ""))
     figure = map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(min(len(names), len(parsed.items)))],
                         names, parsed.items, thumbs, title=title, axis_names=AXES[result.projection])
-    note = notes_markdown(parsed.notes + notes, model_caveat(engine))
+    note = notes_markdown(parsed.notes + notes, model_caveat(engine), engine)
     return ((note + "\n\n" if note else "") + summary(result, len(names), len(parsed.items)), figure,
             export("embedding_map.csv", coordinates_csv(result, names, parsed.items)))
 
 
-def build(session_model: gr.State, state: ServerState) -> None:
+def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> list:
+    """The tab; returns its result components (cleared when the session picks another model)."""
     with gr.Row():
         with gr.Column(scale=2):
             images = gr.File(label="Images", file_count="multiple", type="filepath")
@@ -117,17 +120,18 @@ def build(session_model: gr.State, state: ServerState) -> None:
             csv = gr.File(label="Download the 2-D coordinates (CSV)")
     with gr.Accordion("The modality gap, and why CLIP's cosines are small", open=False):
         gr.Markdown(EXPLAINER)
-    args, outputs = [images, texts, projection, remove_means, session_model], [notes, plot, csv]
+    args, outputs = [images, texts, projection, remove_means, session_model, model], [notes, plot, csv]
     run_keeping_errors(state.errors, run.click, embedding_map, args, outputs, error, api_name="embedding_map")
     # every option redraws the map at once, as the similarity matrix's view does (embeddings are cached)
     for option, name in ((projection, "embedding_map_projection"), (remove_means, "embedding_map_means")):
         run_keeping_errors(state.errors, option.change, _redraw, args, outputs, error, api_name=name,
                            api_visibility="private")
+    return [notes, plot, csv]
 
 
 @user_errors
-def _redraw(images, texts, projection, remove_means, session_model=None):
+def _redraw(images, texts, projection, remove_means, session_model=None, model: str = ""):
     """The map again under the new option, once there is something to draw."""
     if not images or not (texts or "").strip():
         return gr.skip(), gr.skip(), gr.skip()
-    return embedding_map.__wrapped__(images, texts, projection, remove_means, session_model)
+    return embedding_map.__wrapped__(images, texts, projection, remove_means, session_model, model)

@@ -37,7 +37,7 @@ def suite_label(suite: str) -> str:
 
 @user_errors
 def probe(suites: list[str], n: float = 100, template: str = "{}", seed: float = 0, custom=None,
-          session_model=None, progress=gr.Progress()):
+          session_model=None, model: str = "", progress=gr.Progress()):
     """Run probe suites on the current model.
 
     Args:
@@ -46,6 +46,7 @@ def probe(suites: list[str], n: float = 100, template: str = "{}", seed: float =
         template: prompt template around every caption, with one {}.
         seed: seed of the generated items.
         custom: optional probe set, a CSV (image, captions separated by |, answer) or a zip of images with one.
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         Summary table, accuracy chart, the confusion heatmap of the suite with the most classes, most
         confidently wrong items, CSV and JSON.
@@ -56,7 +57,7 @@ def probe(suites: list[str], n: float = 100, template: str = "{}", seed: float =
         raise InputError("Pick at least one suite or upload a probe set.")
     names = suite_names(suites) if suites else []
     items = load_probe_set(upload_path(custom)) if custom else []
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model, progress)
     n = int(min(max(n or 100, 10), 1000))
     reports = run_suites(engine, names, n, int(seed or 0), template,
                          progress=lambda i, total, name: progress((i, total), desc=f"suite: {name}")) if names else []
@@ -104,7 +105,8 @@ def confusion_figure(confusions: dict, suite: str | None):
                    title=f"Confusion: {suite} (rows true, columns predicted)", colorbar="items", fmt=".0f")
 
 
-def build(session_model: gr.State, state: ServerState) -> None:
+def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> list:
+    """The tab; returns its result components (cleared when the session picks another model)."""
     with gr.Row():
         with gr.Column(scale=1):
             suites = gr.CheckboxGroup([(suite_label(name), name) for name in SUITES],
@@ -133,12 +135,14 @@ def build(session_model: gr.State, state: ServerState) -> None:
                 json = gr.File(label="Report (JSON)")
     with gr.Accordion("What this measures", open=False):
         gr.Markdown(EXPLAINER)
-    event = run_keeping_errors(state.errors, run.click, probe, [suites, n, template, seed, custom, session_model],
+    event = run_keeping_errors(state.errors, run.click, probe,
+                               [suites, n, template, seed, custom, session_model, model],
                                [summary, chart, confusion, wrong, csv, json, confusions], error, api_name="probe")
     event.success(_suites_with_confusion, confusions, confusion_suite, api_name="probe_confusion_choices",
                   api_visibility="private")
     confusion_suite.input(confusion_figure, [confusions, confusion_suite], confusion, api_name="probe_confusion",
                           api_visibility="private")
+    return [summary, chart, confusion, wrong, csv, json]
 
 
 def _suites_with_confusion(confusions: dict):

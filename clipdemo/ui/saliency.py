@@ -66,7 +66,7 @@ def words_value(result: SaliencyResult) -> list[tuple[str, float | None]]:
 
 
 @user_errors
-def saliency(image, texts: str, method: str = "relevance", session_model=None):
+def saliency(image, texts: str, method: str = "relevance", session_model=None, model: str = ""):
     """Where in the image each text matches: a relevance map per text, and per-word relevance.
 
     Args:
@@ -74,6 +74,7 @@ def saliency(image, texts: str, method: str = "relevance", session_model=None):
         texts: the texts to locate, one per line (at most 6).
         method: "relevance" (gradient-weighted attention relevance, Chefer et al. 2021; also scores the
             words) or "occlusion" (the drop in cosine when a grey patch covers each region).
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         Notes (the method and what the colours mean), the overlay figure (one panel per text), per-word
         relevance, and a JSON file {"texts": [...], "maps": [[[...]]], "method": "..."} with one 2-D map
@@ -81,11 +82,11 @@ def saliency(image, texts: str, method: str = "relevance", session_model=None):
     """
     parsed = parse_lines(texts, "texts", limit=MAX_TEXTS)
     loaded, notes = load_uploads(image, limit=1)
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model)
     result = run_saliency(engine, loaded[0].image, parsed.items, method=method)
     level = cosine_levels(engine).non_matching
     absent = probably_absent(result, cosine_levels(engine))
-    body = notes_markdown(parsed.notes + notes, model_caveat(engine))
+    body = notes_markdown(parsed.notes + notes, model_caveat(engine), engine)
     drawn = (loaded[0].image, result, absent)  # kept for redrawing on one colour scale without a new run
     return ((body + "\n\n" if body else "") + method_note(result, level, absent),
             overlay(loaded[0].image, result, absent=absent), words_value(result),
@@ -105,7 +106,8 @@ def _redraw_if_shared(drawn, shared: bool):
     return _redraw(drawn, shared) if shared else gr.skip()
 
 
-def build(session_model: gr.State, state: ServerState) -> None:
+def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> list:
+    """The tab; returns its result components (cleared when the session picks another model)."""
     with gr.Row():
         with gr.Column(scale=2):
             image = gr.File(label="Image", file_count="single", type="filepath")
@@ -131,8 +133,9 @@ def build(session_model: gr.State, state: ServerState) -> None:
     image.change(examples.preview_one, image, preview, api_name="saliency_preview",
                  api_visibility="private", show_progress="hidden")
     drawn = gr.State(None)
-    run_keeping_errors(state.errors, run.click, saliency, [image, texts, method, session_model],
+    run_keeping_errors(state.errors, run.click, saliency, [image, texts, method, session_model, model],
                        [notes, plot, words, download, drawn], error, api_name="saliency").then(
         _redraw_if_shared, [drawn, shared], plot, api_name="saliency_scale", api_visibility="private", show_progress="hidden")
     shared.change(_redraw, [drawn, shared], plot, api_name="saliency_scale_change", api_visibility="private",
                   show_progress="hidden")
+    return [notes, plot, words, download]

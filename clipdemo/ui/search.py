@@ -81,12 +81,13 @@ def release_gallery(gallery: Gallery | None) -> None:
 
 @user_errors
 def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | None = None, session_model=None,
-                  progress=gr.Progress(), *, state: ServerState):
+                  model: str = "", progress=gr.Progress(), *, state: ServerState):
     """Embed a gallery of images for search: uploaded images, a .zip of them, or the app's --gallery folder.
 
     Args:
         files: image files, or one .zip of images, to search over; empty to use the --gallery folder.
         index_kind: "exact" (FAISS flat inner product) or "hnsw" (approximate, for very large galleries).
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         A status line and the gallery (kept for this session).
     """
@@ -98,11 +99,13 @@ def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | Non
         raise InputError("No gallery: upload images or a .zip of them, or start the app with --gallery DIR "
                          "or --store STORE.")
     release_gallery(previous)
-    gallery = build_gallery(engine_for(session_model), uploads, state.gallery_folder, index_kind,
+    engine = engine_for(model, session_model, progress)
+    gallery = build_gallery(engine, uploads, state.gallery_folder, index_kind,
                             progress_callback(progress, "embedding the gallery"))
     report = gallery.report
     text = (f"Indexed **{report.count}** images ({report.embedded} encoded now, "
-            f"{report.reused} from the on-disk cache), index: {index_kind}.")
+            f"{report.reused} from the on-disk cache), index: {index_kind}, model `{engine.info.name}` "
+            "(search with it: another model's queries are refused).")
     if index_kind != "exact":
         text += f" Its recall@10 against exact search on this gallery: {report.index['recall_at_10']:.3f}."
     if gallery.skipped:
@@ -111,13 +114,14 @@ def index_gallery(files=None, index_kind: str = "exact", previous: Gallery | Non
 
 
 @user_errors
-def search_text(query: str, k: float = 8, gallery: Gallery | None = None, session_model=None, *,
-                state: ServerState):
+def search_text(query: str, k: float = 8, gallery: Gallery | None = None, session_model=None, model: str = "",
+                *, state: ServerState):
     """Find the gallery images that best match a text.
 
     Args:
         query: the text to search for.
         k: how many images to return.
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         A gallery of (image, "cosine · name") best first, and the same as a table.
     """
@@ -125,7 +129,7 @@ def search_text(query: str, k: float = 8, gallery: Gallery | None = None, sessio
     if store is None:
         raise InputError("Index a gallery first.")
     query = parse_lines(query, "queries", limit=1).items[0]
-    hits = search_store(store, engine_for(session_model), query, int(k))
+    hits = search_store(store, engine_for(model, session_model), query, int(k))
     _say_clamped(int(k), len(hits), "images in the gallery")
     return _results(hits, full_paths=gallery is None)
 
@@ -137,19 +141,20 @@ def _say_clamped(asked: int, got: int, what: str) -> None:
 
 
 @user_errors
-def search_image(image, captions: str, k: float = 5, session_model=None):
+def search_image(image, captions: str, k: float = 5, session_model=None, model: str = ""):
     """Find the captions that best match an image.
 
     Args:
         image: the query image file.
         captions: the captions to search, one per line.
         k: how many captions to return.
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         A table of Rank, Cosine and Caption, best first.
     """
     texts = parse_lines(captions, "captions").items
     loaded, _ = load_uploads(image, limit=1)
-    ranked = rank_captions(engine_for(session_model), loaded[0].image, texts)[: int(k)]
+    ranked = rank_captions(engine_for(model, session_model), loaded[0].image, texts)[: int(k)]
     _say_clamped(int(k), len(ranked), "captions")
     return pd.DataFrame([(r + 1, round(c.cosine, 4), c.caption) for r, c in enumerate(ranked)],
                         columns=["Rank", "Cosine", "Caption"])
@@ -157,7 +162,7 @@ def search_image(image, captions: str, k: float = 5, session_model=None):
 
 @user_errors
 def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 50, seed: float = 0,
-                   session_model=None, progress=gr.Progress()):
+                   session_model=None, model: str = "", progress=gr.Progress()):
     """Recall@1/5/10 both ways on paired images and captions, whole set and sampled.
 
     Args:
@@ -166,6 +171,7 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
         sample_images: images per sample for the sampled protocol.
         repeats: number of samples.
         seed: sampling seed.
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         Notes (rows or images left out, and why), a table, a recall-against-K chart, and CSV and JSON exports.
     """
@@ -173,7 +179,7 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
     if pairs_zip and Path(source).suffix.lower() != ".zip":
         raise InputError(f"{Path(source).name}: upload a .zip holding pairs.csv and the images it names "
                          "(a CSV alone has no images).")
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model, progress)
     with pairs_from_upload(source) as pairs:
         sim, pairs = encode_pairs(engine, pairs, progress=progress_callback(progress, "embedding the images"))
     full = recall_at_k(sim, pairs.image_of_caption)
@@ -188,7 +194,7 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
     ks = list(range(1, min(10, len(pairs.captions)) + 1))
     curve = recall_at_k(sim, pairs.image_of_caption, ks)
     chart = line_chart(ks, {d.replace("_", " "): [curve[d][k] for k in ks] for d in curve}, "K", "Recall@K",
-                       f"{Path(source).name}: {len(pairs.images)} images, {len(pairs.captions)} captions")
+                       f"{engine.info.name} on {Path(source).name}: {len(pairs.images)} images, {len(pairs.captions)} captions")
     report = {"model": engine.info.name, "pairs": Path(source).name, "whole_set": full, "skipped": pairs.skipped,
               "sampled": {"images": int(sample_images), "repeats": int(repeats), "seed": int(seed), **sampled}}
     notes = (f"Left out {len(pairs.skipped)}:\n" + notes_markdown(pairs.skipped[:20])) if pairs.skipped else ""
@@ -221,7 +227,8 @@ def plateau_hint(captions, image_of_caption, full: dict) -> str:
             "to measure the model alone.")
 
 
-def build(session_model: gr.State, state: ServerState) -> None:
+def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> list:
+    """The tab; returns its result components (cleared when the session picks another model)."""
     gallery_state = gr.State(None, delete_callback=release_gallery)
     gr.Markdown("Index a gallery once, then search it with words. Upload images, or **one .zip** of a folder "
                 f"(up to {MAX_GALLERY_FILES:,} images). To search a folder on the server, start the app with "
@@ -265,16 +272,18 @@ def build(session_model: gr.State, state: ServerState) -> None:
     with gr.Accordion("How it works", open=False):
         gr.Markdown(EXPLAINER)
     run_keeping_errors(state.errors, index_button.click, bind(index_gallery, state=state),
-                       [files, kind, gallery_state, session_model], [status, gallery_state], error,
+                       [files, kind, gallery_state, session_model, model], [status, gallery_state], error,
                        api_name="index_gallery")
-    search_args, search_text_here = [query, k, gallery_state, session_model], bind(search_text, state=state)
+    search_args, search_text_here = [query, k, gallery_state, session_model, model], bind(search_text, state=state)
     run_keeping_errors(state.errors, search_button.click, search_text_here, search_args, [results, hits], error,
                        api_name="search_text")
     run_keeping_errors(state.errors, query.submit, search_text_here, search_args, [results, hits], error,
                        api_name="search_text_submit", api_visibility="private")
-    run_keeping_errors(state.errors, image_button.click, search_image, [image, captions, k, session_model], found,
+    run_keeping_errors(state.errors, image_button.click, search_image, [image, captions, k, session_model, model], found,
                        error, api_name="search_image")
     run_keeping_errors(state.errors, eval_button.click, evaluate_pairs,
-                       [pairs, sample_images, repeats, eval_seed, session_model],
+                       [pairs, sample_images, repeats, eval_seed, session_model, model],
                        [eval_notes, recall_table, recall_chart, recall_csv, recall_json], eval_error,
                        api_name="evaluate_pairs")
+    # the gallery stays (a search with another model is refused: its vectors are the indexing model's)
+    return [results, hits, found, eval_notes, recall_table, recall_chart, recall_csv, recall_json]

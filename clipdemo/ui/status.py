@@ -5,22 +5,32 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from .. import limits
+from ..engine import get_pool
 from ..registry import BUNDLED_MODEL
-from .common import engine_for
+from .common import TRAINED_HERE, engine_for
 
 LIMITS = {name.lower(): value for name, value in vars(limits).items() if name.isupper()}
 
 
-def model_info(session_model=None) -> dict:
-    """The model serving this session: name, source, device, dtype, parameters, load time, and why it runs.
+def model_info(session_model=None, model: str = "") -> dict:
+    """The model serving this session: name, source, device, dtype, parameters, load time, and why it runs;
+    and which models the server offers and holds in memory now.
 
+    Args:
+        model: one of the offered models ("" is the server's default); it is loaded if it is not in memory.
     Returns:
         A dict with name, source, device, dtype, parameters, load_seconds, embed_dim, image_size,
-        logit_scale, note, the embedding caches (entries, bytes, limit_bytes) and the server's limits.
+        logit_scale, note, the embedding caches (entries, bytes, limit_bytes), the server's limits, and
+        models: {"default": name, "offered": [names a `model` argument may take], "loaded": [names in memory,
+        least recently used first], "max_models": n}.
     """
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model)
+    pool = get_pool()
+    offered = pool.offered() + ([TRAINED_HERE] if session_model is not None else [])
     return {**asdict(engine.info), "logit_scale": round(engine.logit_scale, 3),
-            "logit_bias": round(engine.logit_bias, 3), "cache": engine.cache_sizes(), "limits": LIMITS}
+            "logit_bias": round(engine.logit_bias, 3), "cache": engine.cache_sizes(), "limits": LIMITS,
+            "models": {"default": pool.default, "offered": offered, "loaded": pool.loaded(),
+                       "max_models": pool.max_models}}
 
 
 DETAILS = (("name", "Model"), ("source", "Source (hub id or folder name)"), ("family", "Family"),
@@ -56,7 +66,7 @@ def details(info: dict) -> str:
 def banner(info: dict) -> str:
     line = (f"**Model:** `{info['name']}` &nbsp;·&nbsp; {info['device']} / {info['dtype']} &nbsp;·&nbsp; "
             f"{info['parameters'] / 1e6:.1f}M parameters &nbsp;·&nbsp; {info['image_size']} px input &nbsp;·&nbsp; "
-            f"logit_scale {info['logit_scale']:.1f} &nbsp;·&nbsp; loaded in {info['load_seconds']:.1f}s")
+            f"{info['score']} scores &nbsp;·&nbsp; logit_scale {info['logit_scale']:.1f} &nbsp;·&nbsp; loaded in {info['load_seconds']:.1f}s")
     if info["note"]:
         line += f"\n\n> ⚠️ {info['note']}"
     elif BUNDLED_MODEL in info["name"] or info["source"].endswith(BUNDLED_MODEL):
@@ -67,6 +77,6 @@ def banner(info: dict) -> str:
     return line
 
 
-def status(session_model=None) -> tuple[str, dict]:
-    info = model_info(session_model)
+def status(session_model=None, model: str = "") -> tuple[str, dict]:
+    info = model_info(session_model, model)
     return banner(info), info

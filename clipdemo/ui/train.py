@@ -12,7 +12,6 @@ from ..figures import heatmap, thumbnail_uri, training_curves
 from ..map_figures import embedding_map as map_figure
 from ..train.live import create_live_run
 from .state import ServerState, TrainingRuns, bind
-from .status import status
 
 EXPLAINER = """
 **What you are watching.** A fresh CLIP (a small ViT and text transformer, random weights) sees a
@@ -84,12 +83,14 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
             biases = history[3] if loss == "sigmoid" else None
             text = (f"Step **{r.step}/{r.steps}** · loss **{r.loss:.3f}** (from {history[1][0]:.3f}) · "
                     f"{_temperature(history[2])}{_bias(biases)} · {r.seconds:.0f}s")
+            # the session keeps its last trained model until this run ends
             yield (run_id, text, training_curves(*history[:3], biases),
-                   _batch_heatmap(image_features, text_features, fixed[1], thumbs, r, loss), None,
+                   _batch_heatmap(image_features, text_features, fixed[1], thumbs, r, loss), gr.skip(),
                    _map(image_features, text_features, fixed[1], r.step))
         engine = live.engine(name=f"trained in this session ({history[0][-1]} steps, {loss} loss)")
         ended = "Stopped" if run.stop.is_set() and history[0][-1] < steps else "Done"
-        yield (run_id, text + f"\n\n{ended}. Choose **trained here** (left, under Stop) to use it in the other tabs.",
+        yield (run_id, text + f"\n\n{ended}. Pick **trained here** in the model picker at the top to use it in "
+               "the other tabs.",
                gr.skip(), gr.skip(), engine, gr.skip())
     finally:
         runs.end(run_id)
@@ -155,8 +156,8 @@ def stop_session_runs(request: gr.Request, *, runs: TrainingRuns) -> None:
     runs.stop_session(getattr(request, "session_hash", None))
 
 
-def build(session_model: gr.State, banner: gr.Markdown, state: ServerState) -> None:
-    trained = gr.State(None)
+def build(session_model: gr.State, state: ServerState) -> None:
+    """The tab; a finished run becomes `session_model`, which the page's model picker offers as "trained here"."""
     run_id = gr.Textbox(visible=False)  # this browser session's run: its Stop stops only that one
     with gr.Row():
         with gr.Column(scale=1):
@@ -170,8 +171,6 @@ def build(session_model: gr.State, banner: gr.Markdown, state: ServerState) -> N
             with gr.Row():
                 start = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
-            which = gr.Radio(["shared model", "trained here"], value="shared model",
-                             label="Model for the other tabs (this browser session only)")
         with gr.Column(scale=3):
             text = gr.Markdown("Press **Train** to start.")
             curves = gr.Plot(label="Loss and temperature")
@@ -179,19 +178,10 @@ def build(session_model: gr.State, banner: gr.Markdown, state: ServerState) -> N
             emap = gr.Plot(label="Embedding map of a fixed batch")
     with gr.Accordion("What is happening", open=False):
         gr.Markdown(EXPLAINER)
-    start.click(bind(train, runs=state.runs), [steps, batch, lr, seed, loss], [run_id, text, curves, sim, trained, emap],
-                api_name="train", concurrency_limit=1, concurrency_id="train")
+    start.click(bind(train, runs=state.runs), [steps, batch, lr, seed, loss],
+                [run_id, text, curves, sim, session_model, emap], api_name="train", concurrency_limit=1,
+                concurrency_id="train")
     # Stop's answer is a toast: written into the status it could land after the run's last update ("Stopped.")
     stop_answer = gr.Textbox(visible=False)
     stop.click(bind(stop_training, runs=state.runs), run_id, stop_answer, api_name="stop_training", queue=False).then(
         gr.Info, stop_answer, None, api_name="stop_training_toast", api_visibility="private")
-    which.change(_choose, [which, trained], [session_model, which], api_name="choose_model",
-                 api_visibility="private").then(lambda s: status(s)[0], session_model, banner,
-                                                api_name="refresh_banner", api_visibility="private")
-
-
-def _choose(which: str, trained):
-    if which == "trained here" and trained is None:
-        gr.Warning("Nothing trained in this session yet: press Train first.")
-        return None, "shared model"
-    return (trained if which == "trained here" else None), which

@@ -10,7 +10,7 @@ from ..figures import ranked_bars
 from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, ENSEMBLE_TEMPLATES
 from ..text import check_template, fill, parse_lines, percent
 from . import examples, reading
-from .common import (engine_for, error_box, export, load_uploads, preview_gallery, progress_callback,
+from .common import (answered_by, engine_for, error_box, export, load_uploads, preview_gallery, progress_callback,
                      replace_on_upload, run_keeping_errors, user_errors)
 from .state import ServerState
 from .where import where
@@ -18,19 +18,20 @@ from .where import where
 TOP_K_MAX = 20  # labels charted per image; the CSV holds them all
 
 
-def explainer(session_model=None) -> str:
+def explainer(session_model=None, model: str = "") -> str:
     """The tab's "Reading the numbers", written for the model that answers this session."""
-    return reading.explainer("zero_shot", engine_for(session_model), len(ENSEMBLE_TEMPLATES))
+    return reading.explainer("zero_shot", engine_for(model, session_model), len(ENSEMBLE_TEMPLATES))
 
 
-def template_for(session_model=None) -> str:
+def template_for(session_model=None, model: str = "") -> str:
     """The prompt template box's default: the model's own (its card: `{}` for tiny-scenes)."""
-    return reading.default_template(engine_for(session_model))
+    return reading.default_template(engine_for(model, session_model))
 
 
 @user_errors
 def zero_shot(images, candidate_labels: str, hypothesis_template: str | None = None,
-              use_ensemble: bool = False, top_k: float = 5, session_model=None, progress=gr.Progress()):
+              use_ensemble: bool = False, top_k: float = 5, session_model=None, model: str = "",
+              progress=gr.Progress()):
     """Zero-shot image classification with CLIP.
 
     Args:
@@ -40,6 +41,7 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str | None = N
             model's own default (its card: "{}" for tiny-scenes, "a photo of a {}." for CLIP).
         use_ensemble: average each label over 12 ImageNet prompt templates instead of the one template.
         top_k: how many labels to chart per image.
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         Notes (first the kind of score: softmax over the labels, or an independent sigmoid per label), a bar
         chart of the top-k labels per image, a table of Rank/Probability (softmax|sigmoid)/Cosine/Label/Image
@@ -47,7 +49,7 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str | None = N
         cosine, score: "softmax" or "sigmoid").
     """
     labels = parse_lines(candidate_labels, "labels")
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model, progress)
     template = check_template(hypothesis_template or reading.default_template(engine))
     templates = list(ENSEMBLE_TEMPLATES) if use_ensemble else [template]
     loaded, notes = load_uploads(images)
@@ -60,9 +62,9 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str | None = N
                      "labels per image (the CSV has every label).")
     kind = reading.kind_short(engine)
     figure = ranked_bars([(r.image, [s.label for s in r.scores[:k]], [s.score for s in r.scores[:k]])
-                          for r in results], title=f"Top {k} of {len(labels.items)} labels · {kind} "
-                          + ("(independent, not summing to 100%)" if engine.family.independent
-                             else "over the labels"))
+                          for r in results], title=f"{engine.info.name}: top {k} of {len(labels.items)} labels · "
+                          f"{kind} " + ("(independent, not summing to 100%)" if engine.family.independent
+                                        else "over the labels"))
     rows = [(r.image, rank, s.label, s.score, s.cosine, r.score_kind) for r in results
             for rank, s in enumerate(r.scores, 1)]
     full = pd.DataFrame(rows, columns=["image", "rank", "label", "probability", "cosine", "score"])
@@ -72,14 +74,15 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str | None = N
     first = [f"Scores: {reading.score_kind(engine, len(labels.items))}."]
     first += reading.weak_match_notes(engine, [(r.image, r.scores[0].label, r.scores[0].cosine) for r in results])
     first += reading.text_notes(engine, labels.items, None if use_ensemble else template)
-    notes_md = reading.notes_then_caveat(first + labels.notes + notes, reading.photo_caveat(engine, loaded))
+    notes_md = answered_by(engine) + "\n\n" + reading.notes_then_caveat(first + labels.notes + notes,
+                                                                       reading.photo_caveat(engine, loaded))
     return (notes_md, figure, table,
             export("zero_shot.csv", full.to_csv(index=False)))
 
 
 @user_errors
 def zero_shot_where(images, candidate_labels: str, hypothesis_template: str | None = None,
-                    use_ensemble: bool = False, session_model=None):
+                    use_ensemble: bool = False, session_model=None, model: str = ""):
     """Where in the first image its top 3 labels match (gradient-weighted attention relevance).
 
     Args:
@@ -87,11 +90,12 @@ def zero_shot_where(images, candidate_labels: str, hypothesis_template: str | No
         candidate_labels: the labels, one per line.
         hypothesis_template: the prompt template with {}.
         use_ensemble: rank with the 12-template ensemble (the maps use the one template).
+        model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         A figure: the first image under one relevance map per top label.
     """
     labels = parse_lines(candidate_labels, "labels")
-    engine = engine_for(session_model)
+    engine = engine_for(model, session_model)
     template = check_template(hypothesis_template or reading.default_template(engine))
     loaded, _ = load_uploads(images)
     templates = list(ENSEMBLE_TEMPLATES) if use_ensemble else [template]
@@ -99,7 +103,8 @@ def zero_shot_where(images, candidate_labels: str, hypothesis_template: str | No
     return where(engine, loaded[0].image, [fill(template, label) for label in top])
 
 
-def build(session_model: gr.State, state: ServerState) -> None:
+def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> list:
+    """The tab; returns its result components (cleared when the session picks another model)."""
     with gr.Row():
         with gr.Column(scale=2):
             images = gr.File(label="Images", file_count="multiple", type="filepath")
@@ -130,12 +135,12 @@ def build(session_model: gr.State, state: ServerState) -> None:
     with gr.Accordion("Reading the numbers", open=False):
         reading_md = gr.Markdown(elem_id="zero-shot-reading")
     # written for the model that answers: on page load and whenever this session's model changes
-    gr.on([gr.context.Context.root_block.load, session_model.change], lambda m: (explainer(m), template_for(m)),
-          session_model, [reading_md, template], api_name="zero_shot_reading", api_visibility="private",
-          queue=False, show_progress="hidden")
+    gr.on([gr.context.Context.root_block.load, session_model.change, model.change],
+          lambda m, pick: (explainer(m, pick), template_for(m, pick)), [session_model, model], [reading_md, template],
+          api_name="zero_shot_reading", api_visibility="private", queue=False, show_progress="hidden")
     images.change(examples.preview, images, gallery, api_name="zero_shot_preview",
                   api_visibility="private", show_progress="hidden")
-    inputs = [images, labels, template, ensemble, top_k, session_model]
+    inputs = [images, labels, template, ensemble, top_k, session_model, model]
     run_keeping_errors(state.errors, run.click, zero_shot, inputs, [notes, plot, table, csv], error,
                        api_name="zero_shot", clears=[where_plot])
     filled = cifar.click(_cifar100, [images, labels], [images, labels, template, ensemble, top_k],
@@ -143,8 +148,9 @@ def build(session_model: gr.State, state: ServerState) -> None:
     run_keeping_errors(state.errors, filled.then, zero_shot, inputs, [notes, plot, table, csv], error,
                        api_name="zero_shot_cifar100", api_visibility="private", clears=[where_plot])
     run_keeping_errors(state.errors, where_button.click, zero_shot_where,
-                       [images, labels, template, ensemble, session_model], where_plot, error,
+                       [images, labels, template, ensemble, session_model, model], where_plot, error,
                        api_name="zero_shot_where")
+    return [notes, plot, table, csv, where_plot]
 
 
 def _cifar100(images, labels: str):

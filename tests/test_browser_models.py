@@ -1,0 +1,77 @@
+"""The model picker and the Compare tab in headless Chromium (issue 24; issue 27 point 1), on a server offering
+tiny-scenes and a tiny random SigLIP. Screenshots in artifacts/screenshots/ (9-*.png)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from app_server import running_app
+from test_browser import ARGS, CHROMIUM, SHOTS, _run, _shot, _tab
+
+pytestmark = pytest.mark.browser
+SIGLIP = "tiny-siglip"
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory, tokenizer):
+    from playwright.sync_api import sync_playwright
+
+    from families import save
+
+    siglip = save("siglip", tokenizer, tmp_path_factory.mktemp("models") / SIGLIP)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with running_app(models=["tiny-scenes", str(siglip)]) as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            pg.set_default_timeout(90_000)
+            pg.goto(url)
+            pg.get_by_text("Model:").first.wait_for()
+            yield pg
+        finally:
+            browser.close()
+
+
+def _pick(page, model: str):
+    page.locator("#model-picker input").click()
+    page.get_by_role("option", name=model, exact=True).click()
+
+
+def test_a_new_pick_clears_the_old_results_and_the_new_ones_name_their_model(page):
+    panel = _tab(page, "Zero-shot classification")
+    panel.locator("#zero-shot-examples").get_by_text("Shapes and colours").click()
+    _run(page, panel, "Classify")
+    expect(panel).to_contain_text("Answered by tiny-scenes (softmax scores)")
+    assert "tiny-scenes: top" in panel.locator(".js-plotly-plot .gtitle").first.inner_text()
+    _pick(page, SIGLIP)
+    expect(page.locator("#model-banner")).to_contain_text(SIGLIP)
+    expect(panel.locator(".js-plotly-plot")).to_have_count(0)  # tiny-scenes' answers are gone
+    expect(panel).not_to_contain_text("Answered by tiny-scenes")
+    _shot(page, "9a-picker-cleared.png", full_page=False)
+    _run(page, panel, "Classify")
+    expect(panel).to_contain_text(f"Answered by {SIGLIP} (sigmoid scores)")
+    assert f"{SIGLIP}: top" in panel.locator(".js-plotly-plot .gtitle").first.inner_text()
+    _shot(page, "9b-picker-siglip.png", full_page=False)
+    _pick(page, "tiny-scenes")
+    expect(page.locator("#model-banner")).not_to_contain_text(SIGLIP)
+
+
+def test_compare_tab_side_by_side_then_probes(page):
+    panel = _tab(page, "Compare models")
+    panel.locator("#compare-examples").get_by_text(f"tiny-scenes vs {SIGLIP}").click()
+    _run(page, panel, "Compare")
+    notes = panel.locator("#compare-notes")
+    expect(notes).to_contain_text("Top-1 agreement")
+    expect(notes).to_contain_text("Compare their orders, not their percentages")
+    expect(panel.locator(".js-plotly-plot")).to_have_count(3)  # A's top-k, B's top-k, the scatter
+    titles = panel.locator(".js-plotly-plot .gtitle").all_inner_texts()
+    assert any(t.startswith("A: tiny-scenes (softmax)") for t in titles), titles
+    assert any(t.startswith(f"B: {SIGLIP} (sigmoid)") for t in titles), titles
+    expect(panel.locator("#compare-table")).to_contain_text("a_green_triangle.png")
+    _shot(page, "9c-compare.png")
+    panel.get_by_text("Probe suites on both models").click()
+    panel.get_by_role("button", name="Run probes on both").click()
+    expect(panel.locator(".js-plotly-plot")).to_have_count(4)
+    expect(panel).to_contain_text(f"B: {SIGLIP}")
+    _shot(page, "9d-compare-probes.png")

@@ -1,0 +1,173 @@
+"""Several models on one server (issue 24): each endpoint's `model` argument, refusals, the LRU bound, Compare.
+
+The server offers tiny-scenes (bundled) and two tiny random checkpoints (a SigLIP and a CLIP) saved as a user
+would save them, with at most two in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from scipy.stats import spearmanr
+
+from app_server import running_app
+from clipdemo.ui import examples
+
+SIGLIP, CLIP = "tiny-siglip", "tiny-clip"
+SCENES = [str(examples.SCENES / f"{n}.png") for n in ("a_green_triangle", "a_purple_cross", "three_blue_stars")]
+LABELS = ["green triangle", "purple cross", "blue star", "red circle", "yellow square"]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory, tokenizer):
+    from families import save
+
+    root = tmp_path_factory.mktemp("models")
+    return save("siglip", tokenizer, root / SIGLIP), save("clip", tokenizer, root / CLIP, seed=1)
+
+
+@pytest.fixture(scope="module")
+def client(checkpoints):
+    siglip, clip = checkpoints
+    with running_app(models=["tiny-scenes", str(siglip), str(clip)], max_models=2) as (url, demo):
+        c = Client(url, verbose=False)
+        try:
+            yield c
+        finally:
+            c.close()
+
+
+def _files(paths):
+    return [handle_file(p) for p in paths]
+
+
+def _loaded(client) -> list[str]:
+    return client.predict(api_name="/model_info")["models"]["loaded"]
+
+
+def test_model_info_lists_the_offered_models_without_server_paths(client):
+    models = client.predict(api_name="/model_info")["models"]
+    # the models named at launch, then the bundled ones not named (tiny-scenes-siglip)
+    assert models["offered"] == ["tiny-scenes", SIGLIP, CLIP, "tiny-scenes-siglip"] and models["default"] == "tiny-scenes"
+    assert models["max_models"] == 2
+
+
+@pytest.mark.parametrize("api_name, args, family_word", [
+    ("/zero_shot", lambda: [_files(SCENES), "\n".join(LABELS), "{}", False, 3], None),
+    ("/rank_captions", lambda: [handle_file(SCENES[0]), "\n".join(LABELS)], None),
+    ("/similarity_matrix", lambda: [_files(SCENES), "\n".join(LABELS), "cosine"], None),
+    ("/saliency", lambda: [handle_file(SCENES[0]), "green triangle", "occlusion"], None),
+    ("/embedding_map", lambda: [_files(SCENES), "\n".join(LABELS[:3]), "PCA", False], None),
+])
+def test_each_endpoint_answers_with_the_model_it_names(client, api_name, args, family_word):
+    """The notes of each result name the model that answered: the named one, or the default for ""."""
+    named = client.predict(*args(), SIGLIP, api_name=api_name)[0]
+    default = client.predict(*args(), "", api_name=api_name)[0]
+    assert f"Answered by **`{SIGLIP}`** (sigmoid scores)" in named, named
+    assert "Answered by **`tiny-scenes`** (softmax scores)" in default, default
+    omitted = client.predict(*args(), api_name=api_name)[0]  # an old caller, who never heard of `model`
+    assert "Answered by **`tiny-scenes`**" in omitted
+
+
+def test_probes_search_and_recall_use_the_named_model(client):
+    report = client.predict(["counting"], 10, "{}", 0, None, CLIP, api_name="/probe")[5]  # the JSON
+    assert json.load(open(report))["model"] == CLIP
+    *_, recall = client.predict(None, 5, 5, 0, CLIP, api_name="/evaluate_pairs")
+    assert json.load(open(recall))["model"] == CLIP
+    a = client.predict(handle_file(SCENES[0]), "\n".join(LABELS), 5, SIGLIP, api_name="/search_image")
+    b = client.predict(handle_file(SCENES[0]), "\n".join(LABELS), 5, "tiny-scenes", api_name="/search_image")
+    cos_a = {row[2]: row[1] for row in a["data"]}
+    cos_b = {row[2]: row[1] for row in b["data"]}
+    assert cos_a != cos_b  # two models, two sets of cosines for the same image and captions
+    status = client.predict(_files(SCENES), "exact", SIGLIP, api_name="/index_gallery")
+    assert f"model `{SIGLIP}`" in (status if isinstance(status, str) else status[0])
+
+
+@pytest.mark.parametrize("name", ["openai/clip-vit-base-patch32", "/etc", "../tiny-siglip", "tiny-scenes "
+                                  "; rm -rf /"])
+def test_a_name_not_offered_is_refused_with_the_offered_ones(client, name):
+    with pytest.raises(Exception) as err:
+        client.predict(_files(SCENES[:1]), "red circle\nblue star", "{}", False, 2, name, api_name="/zero_shot")
+    message = str(err.value)
+    assert "is not offered by this server" in message and f"tiny-scenes, {SIGLIP}, {CLIP}" in message, message
+    with pytest.raises(Exception, match="Nothing was trained in this browser session"):
+        client.predict(_files(SCENES[:1]), "red circle\nblue star", "{}", False, 2, "trained here",
+                       api_name="/zero_shot")
+
+
+def test_at_most_max_models_stay_loaded_and_the_least_recently_used_goes(client):
+    def use(name):
+        client.predict(handle_file(SCENES[0]), "red circle\nblue star", name, api_name="/rank_captions")
+
+    use("tiny-scenes"), use(SIGLIP)
+    assert _loaded(client) == [SIGLIP, "tiny-scenes"]  # model_info uses the default: now the most recent
+    use(CLIP)  # the third: the least recently used (SIGLIP, since model_info used tiny-scenes) goes
+    assert _loaded(client) == [CLIP, "tiny-scenes"]
+    use(SIGLIP)  # and it comes back when asked for, another one making room
+    assert set(_loaded(client)) == {SIGLIP, "tiny-scenes"}
+
+
+def test_compare_agreement_and_rank_correlation_equal_the_models_own_scores(client, checkpoints):
+    """The Compare tab's numbers against a direct computation on each model's zero-shot scores."""
+    from clipdemo.analysis.zero_shot import zero_shot
+    from clipdemo.engine import load
+    from clipdemo.images import open_images
+
+    notes, _, _, _, per_image, _, table = client.predict(_files(SCENES), "\n".join(LABELS), "{}", 3, SIGLIP,
+                                                          "tiny-scenes", api_name="/compare")
+    images = [im.image for im in open_images(SCENES)[0]]
+    own = {}
+    for name, source in (("tiny-scenes", "tiny-scenes"), (SIGLIP, str(checkpoints[0]))):
+        results = zero_shot(load(source, "cpu", backend="torch"), images, LABELS, ["{}"])
+        own[name] = np.array([[{s.label: s.score for s in r.scores}[label] for label in LABELS] for r in results])
+    agree = own["tiny-scenes"].argmax(1) == own[SIGLIP].argmax(1)
+    rho = [spearmanr(a, b).statistic for a, b in zip(own["tiny-scenes"], own[SIGLIP])]
+    rows = [dict(zip(per_image["headers"], row)) for row in per_image["data"]]
+    assert [r["Top-1 agrees"] == "yes" for r in rows] == agree.tolist()
+    assert [r["Rank correlation"] for r in rows] == pytest.approx(rho, abs=1e-3)
+    assert f"Top-1 agreement: {agree.mean():.0%}" in notes and f"{np.mean(rho):.2f}" in notes
+    assert "sigmoid" in notes and "softmax" in notes  # the two kinds of score are named
+    exported = list(csv.DictReader(open(table)))
+    assert len(exported) == len(SCENES) * len(LABELS) and {r["model_b"] for r in exported} == {SIGLIP}
+
+
+def test_compare_probes_runs_both_models_on_the_same_items(client):
+    _, chart, table, _ = client.predict(["counting", "spatial"], 10, "{}", 0, CLIP, "tiny-scenes",
+                                        api_name="/compare_probes")
+    rows = [dict(zip(table["headers"], row)) for row in table["data"]]
+    assert [r["Suite"] for r in rows] == ["counting", "spatial"]
+    assert all(0 <= r["A: tiny-scenes"] <= 1 and 0 <= r[f"B: {CLIP}"] <= 1 for r in rows)
+    # the bundled model was trained on these suites' scenes: it beats a random CLIP on counting
+    assert rows[0]["A: tiny-scenes"] > rows[0][f"B: {CLIP}"]
+
+
+def test_spearman_with_ties_matches_scipy():
+    from clipdemo.analysis.compare import spearman
+
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 4, (20, 7)).astype(float), rng.normal(size=(20, 7))
+    expected = [spearmanr(x, y).statistic for x, y in zip(a, b)]
+    assert spearman(a, b) == pytest.approx(expected, nan_ok=True)
+
+
+def test_command_line_offers_each_model_and_bounds_memory(monkeypatch, checkpoints):
+    """`--model A --model B --max-models 1` reaches the engine's pool; CLIPDEMO_MODEL still names one model."""
+    from clipdemo import engine
+    from clipdemo.ui import app
+
+    monkeypatch.setattr(app, "launch", lambda *args, **kwargs: None)
+    try:
+        app.main(["--model", "tiny-scenes", "--model", str(checkpoints[0]), "--max-models", "1", "--backend", "torch"])
+        pool = engine.get_pool()
+        assert pool.offered()[:2] == ["tiny-scenes", SIGLIP] and pool.default == "tiny-scenes"
+        assert pool.max_models == 1
+        monkeypatch.setenv("CLIPDEMO_MODEL", str(checkpoints[1]))
+        assert app.parse_args([]).model == [str(checkpoints[1])]
+        assert app.parse_args(["--model", "tiny-scenes"]).model == ["tiny-scenes"]
+        assert app.parse_args([]).max_models == 2
+    finally:
+        engine.configure()
