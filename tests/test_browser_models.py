@@ -43,7 +43,7 @@ def test_a_new_pick_clears_the_old_results_and_the_new_ones_name_their_model(pag
     panel.locator("#zero-shot-examples").get_by_text("Shapes and colours").click()
     _run(page, panel, "Classify")
     expect(panel).to_contain_text("Answered by tiny-scenes (softmax scores)")
-    assert "tiny-scenes: top" in panel.locator(".js-plotly-plot .gtitle").first.inner_text()
+    assert "tiny-scenes: top" in panel.locator(".js-plotly-plot .gtitle").first.text_content()
     _pick(page, SIGLIP)
     expect(page.locator("#model-banner")).to_contain_text(SIGLIP)
     expect(panel.locator(".js-plotly-plot")).to_have_count(0)  # tiny-scenes' answers are gone
@@ -51,7 +51,7 @@ def test_a_new_pick_clears_the_old_results_and_the_new_ones_name_their_model(pag
     _shot(page, "9a-picker-cleared.png", full_page=False)
     _run(page, panel, "Classify")
     expect(panel).to_contain_text(f"Answered by {SIGLIP} (sigmoid scores)")
-    assert f"{SIGLIP}: top" in panel.locator(".js-plotly-plot .gtitle").first.inner_text()
+    assert f"{SIGLIP}: top" in panel.locator(".js-plotly-plot .gtitle").first.text_content()
     _shot(page, "9b-picker-siglip.png", full_page=False)
     _pick(page, "tiny-scenes")
     expect(page.locator("#model-banner")).not_to_contain_text(SIGLIP)
@@ -65,13 +65,13 @@ def test_compare_tab_side_by_side_then_probes(page):
     expect(notes).to_contain_text("Top-1 agreement")
     expect(notes).to_contain_text("Compare their orders, not their percentages")
     expect(panel.locator(".js-plotly-plot")).to_have_count(3)  # A's top-k, B's top-k, the scatter
-    titles = panel.locator(".js-plotly-plot .gtitle").all_inner_texts()
+    titles = panel.locator(".js-plotly-plot .gtitle").all_text_contents()
     assert any(t.startswith("A: tiny-scenes (softmax)") for t in titles), titles
     assert any(t.startswith(f"B: {SIGLIP} (sigmoid)") for t in titles), titles
     expect(panel.locator("#compare-table")).to_contain_text("a_green_triangle.png")
     _shot(page, "9c-compare.png")
     panel.get_by_text("Probe suites on both models").click()
     panel.get_by_role("button", name="Run probes on both").click()
-    expect(panel.locator(".js-plotly-plot")).to_have_count(4)
+    panel.locator(".js-plotly-plot").nth(3).wait_for()  # the paired accuracy chart
     expect(panel).to_contain_text(f"B: {SIGLIP}")
     _shot(page, "9d-compare-probes.png")
