@@ -191,20 +191,8 @@ def test_a_new_upload_replaces_and_a_lone_image_is_previewed_whole(page):
     _shot(page, "honest-upload-replaced.png")
 
 
-def test_clamped_top_k_is_said_and_model_details_are_a_table(page):
-    """Issue 27 point 9: a top-k above the chart's 20 says it was clamped; "Model details" is a readable
-    table without server paths or cache byte counts."""
-    from gradio_client import Client, handle_file
-
-    from clipdemo.prompts import CIFAR100_CLASSES
-
-    client = Client(page.url, verbose=False)
-    try:
-        notes, *_ = client.predict([handle_file(SCENE)], "\n".join(CIFAR100_CLASSES), "{}", False, 5000,
-                                   api_name="/zero_shot")
-    finally:
-        client.close()
-    assert "Top-k 5,000 was clamped to 20" in notes, notes
+def test_model_details_are_a_table(page):
+    """Issue 27 point 9: "Model details" is a readable table without server paths or cache byte counts."""
     page.get_by_text("Model details").click()
     details = page.locator("#model-details")
     expect(details).to_contain_text("logit_scale")
