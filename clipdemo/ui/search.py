@@ -194,7 +194,8 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
     ks = list(range(1, min(10, len(pairs.captions)) + 1))
     curve = recall_at_k(sim, pairs.image_of_caption, ks)
     chart = line_chart(ks, {d.replace("_", " "): [curve[d][k] for k in ks] for d in curve}, "K", "Recall@K",
-                       f"{engine.info.name} on {Path(source).name}: {len(pairs.images)} images, {len(pairs.captions)} captions")
+                       f"{engine.info.name} on {Path(source).name}: {len(pairs.images)} images, "
+                       f"{len(pairs.captions)} captions")
     report = {"model": engine.info.name, "pairs": Path(source).name, "whole_set": full, "skipped": pairs.skipped,
               "sampled": {"images": int(sample_images), "repeats": int(repeats), "seed": int(seed), **sampled}}
     notes = (f"Left out {len(pairs.skipped)}:\n" + notes_markdown(pairs.skipped[:20])) if pairs.skipped else ""
