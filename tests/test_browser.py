@@ -412,7 +412,8 @@ def test_train_tab_then_use_the_trained_model(page):
     change = re.search(r"logit_scale ([\d.]+) \((rose|fell|held) from ([\d.]+)\)", text)
     assert change, text
     now, first = float(change.group(1)), float(change.group(3))
-    assert change.group(2) == ("rose" if now > first * 1.005 else "fell" if now < first * 0.995 else "held")
+    if abs(now - first) > 0.1 + first * 0.005:  # the text rounds to 0.1: near the 0.5% line either word fits
+        assert change.group(2) == ("rose" if now > first else "fell")
     assert "Cosine similarity of a fixed batch" in plots.nth(1).evaluate("p => p.layout.title.text")
     assert plots.nth(1).evaluate("p => p.data[0].x") == first_columns
     assert plots.nth(1).evaluate("p => (p.layout.images || []).length") == 8  # a thumbnail per row
@@ -430,9 +431,11 @@ def test_embedding_map_redraws_on_options_and_refuses_missing_texts(page):
     _upload(panel, examples.scene_files())
     box = panel.get_by_label("Texts (one per line; text i describes image i)")
     box.fill("\n".join(examples.scene_captions()))
+    panel.get_by_label("PCA").check()  # the tab may keep another test's options
+    panel.get_by_label("Remove each modality's mean (close the gap)").uncheck()
     _run(page, panel, "Draw the map")
     plot = panel.locator(".js-plotly-plot").first
-    expect(plot).to_contain_text("(PCA)")
+    expect(plot).to_contain_text("(PCA)", timeout=60_000)
     panel.get_by_label("gap axis").check()
     expect(plot).to_contain_text("(gap axis)", timeout=60_000)
     panel.get_by_label("Remove each modality's mean (close the gap)").check()
@@ -442,6 +445,7 @@ def test_embedding_map_redraws_on_options_and_refuses_missing_texts(page):
     plot.screenshot(path=str(SHOTS / "8d-embedding-map-redrawn.png"))
     panel.get_by_label("Remove each modality's mean (close the gap)").uncheck()
     panel.get_by_label("PCA").check()
+    expect(plot).to_contain_text("(PCA)", timeout=60_000)
     box.fill("\n".join(examples.scene_captions()[:2]))
     panel.get_by_role("button", name="Draw the map").click()
     expect(panel.locator(".block.run-error")).to_contain_text("8 images but only 2 texts")
@@ -500,7 +504,7 @@ def test_probes_tab(page):
     _clear_files(panel)
     panel.get_by_role("button", name="Run probes").click()
     table = page.locator("#probes-table")
-    expect(table.or_(panel.locator(".block.run-error"))).to_contain_text("CLEVR counts", timeout=180_000)
+    expect(table).to_contain_text("CLEVR counts", timeout=180_000)
     for suite in ("counting", "digits", "spatial"):
         assert suite in table.inner_text()
     assert "published_benchmark" not in table.inner_text() and "OpenAI ViT-B/32" in table.inner_text()
