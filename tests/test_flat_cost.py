@@ -47,8 +47,10 @@ def temp_dir(tmp_path, monkeypatch, bundled_engine):
     from clipdemo import engine as engine_module
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
-    monkeypatch.setattr(engine_module, "_engine", bundled_engine)  # the handler's shared model
-    return tmp_path
+    engine_module.configure("tiny-scenes")
+    engine_module.set_engine(bundled_engine)  # the handler's shared model
+    yield tmp_path
+    engine_module.configure()
 
 
 def test_a_call_costs_the_same_with_20000_old_downloads(temp_dir, monkeypatch):
