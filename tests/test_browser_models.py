@@ -67,7 +67,7 @@ def test_compare_tab_side_by_side_then_probes(page):
     expect(panel.locator(".js-plotly-plot")).to_have_count(3)  # A's top-k, B's top-k, the scatter
     titles = panel.locator(".js-plotly-plot .gtitle").all_text_contents()
     assert any(t.startswith("A: tiny-scenes (softmax)") for t in titles), titles
-    assert any(t.startswith(f"B: {SIGLIP} (sigmoid)") for t in titles), titles
+    assert any(t.startswith("B: ") and "siglip (sigmoid)" in t for t in titles), titles  # the example: either SigLIP
     expect(panel.locator("#compare-table")).to_contain_text("a_green_triangle.png")
     _shot(page, "9c-compare.png")
     panel.get_by_text("Probe suites on both models").click()
