@@ -8,9 +8,9 @@ import pytest
 from gradio_client import Client, handle_file
 
 from app_server import running_app
-from clipdemo import engine as engine_module
 from clipdemo.engine import ClipEngine
-from clipdemo.ui import common, examples
+from clipdemo.engine.pool import ModelPool
+from clipdemo.ui import examples
 
 
 @pytest.mark.slow
@@ -18,9 +18,15 @@ def test_twenty_concurrent_clients(monkeypatch):
     loads, served_by = [], []
     original = ClipEngine.load
     monkeypatch.setattr(ClipEngine, "load", lambda *a, **k: loads.append(a) or original(*a, **k))
-    # every request's handler asks ui.common for its engine: record which one each request got
-    monkeypatch.setattr(common, "get_engine", lambda: served_by.append(id(engine_module.get_engine())) or
-                        engine_module.get_engine())
+    # every request's handler asks the model pool for its engine: record which one each request got
+    pool_get = ModelPool.get
+
+    def get(self, name=None):
+        engine = pool_get(self, name)
+        served_by.append(id(engine))
+        return engine
+
+    monkeypatch.setattr(ModelPool, "get", get)
     files = [handle_file(f) for f in examples.scene_files()]
     captions = "\n".join(examples.scene_captions())
 

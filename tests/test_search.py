@@ -43,16 +43,14 @@ def _spy(monkeypatch):
 def test_the_command_line_and_the_search_tab_give_the_same_hits(bundled_engine, store, capsys, monkeypatch):
     from clipdemo.__main__ import main
     from clipdemo.ui import search as tab
+    from clipdemo.ui.state import ServerState
 
     folder, captions = store
     calls = _spy(monkeypatch)
     assert main(["search", str(folder), captions[1], "-k", "4"]) == 0
     printed = [line.split() for line in capsys.readouterr().out.strip().splitlines()[1:]]
-    tab.set_store(str(folder))  # what the app's --store does
-    try:
-        images, table = tab.search_text(captions[1], 4, None, bundled_engine)
-    finally:
-        tab.set_store(None)
+    state = ServerState(store=tab.open_served_store(str(folder)))  # what the app's --store does
+    images, table = tab.search_text(captions[1], 4, None, bundled_engine, state=state)
     assert len(calls) == 2 and calls[0] == calls[1]  # both went through search_store, with one answer
     shown = [(int(r["Rank"]), f"{r['Cosine']:.4f}", r["Image"]) for _, r in table.iterrows()]
     assert shown == [(int(rank), score, path) for rank, score, path in printed]
