@@ -45,3 +45,19 @@ def test_twenty_concurrent_clients(monkeypatch):
     assert len(results) == 20 and all(results)
     assert len(loads) == 1
     assert len(served_by) >= 20 and len(set(served_by)) == 1  # every request served by the one engine
+
+
+def test_every_model_request_waits_in_one_queue():
+    """One first-come-first-served queue for the model's requests: with a queue per endpoint, the endpoint whose
+    calls hold their slots a little longer collects nearly every waiting client (issue #26). Long jobs keep
+    their own queue, so they never hold the model queue's slots for minutes."""
+    from clipdemo.ui.app import build_demo
+
+    queue_of = {fn.api_name: fn.concurrency_id for fn in build_demo().fns.values()}
+    requests = ["zero_shot", "zero_shot_cifar100", "zero_shot_where", "rank_captions", "rank_captions_where",
+                "similarity_matrix", "similarity_matrix_view", "saliency", "embedding_map", "search_text",
+                "search_text_submit", "search_image", "probe"]
+    assert {queue_of[name] for name in requests} == {common.MODEL_QUEUE}
+    long_jobs = ["index_gallery", "evaluate_pairs", "train"]
+    assert common.MODEL_QUEUE not in {queue_of[name] for name in long_jobs}
+    assert len({queue_of[name] for name in long_jobs}) == len(long_jobs)

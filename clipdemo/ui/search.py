@@ -293,7 +293,7 @@ def build(session_model: gr.State) -> None:
     with gr.Accordion("How it works", open=False):
         gr.Markdown(EXPLAINER)
     run_keeping_errors(index_button.click, index_gallery, [files, kind, gallery_state, session_model],
-                       [status, gallery_state], error, api_name="index_gallery")
+                       [status, gallery_state], error, api_name="index_gallery", concurrency_id=None)
     search_args = [query, k, gallery_state, session_model]
     run_keeping_errors(search_button.click, search_text, search_args, [results, hits], error, api_name="search_text")
     run_keeping_errors(query.submit, search_text, search_args, [results, hits], error, api_name="search_text_submit",
@@ -302,4 +302,4 @@ def build(session_model: gr.State) -> None:
                        api_name="search_image")
     run_keeping_errors(eval_button.click, evaluate_pairs, [pairs, sample_images, repeats, eval_seed, session_model],
                        [eval_notes, recall_table, recall_chart, recall_csv, recall_json], eval_error,
-                       api_name="evaluate_pairs")
+                       api_name="evaluate_pairs", concurrency_id=None)
