@@ -45,6 +45,8 @@ class SoakResult:
     model_info_seconds: list[float] = field(default_factory=list)
     rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MB)
     done_at: list[float] = field(default_factory=list)  # seconds since start at which each call was answered
+    server_cpu: float = 0.0  # CPU seconds the server used during the run, all its threads
+    driver_cpu: float = 0.0  # CPU seconds this process (the clients) used: on one machine they share the cores
 
     @property
     def calls(self) -> int:
@@ -67,6 +69,13 @@ class SoakResult:
         span = points[-1][0] - points[0][0]
         calls = sum(points[0][0] <= t <= points[-1][0] for t in self.done_at)
         return slope * 60, slope * span * 1024 / max(calls, 1)
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of process `pid` so far, all its threads, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after "(name)", which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int | str = "self") -> float:
@@ -121,7 +130,7 @@ def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeo
 
     files = [handle_file(f) for f in examples.scene_files()]
     result, lock, stop = SoakResult(seconds), threading.Lock(), threading.Event()
-    start = time.monotonic()
+    start, server_cpu, driver_cpu = time.monotonic(), cpu_seconds(pid), cpu_seconds()
 
     def call(client, endpoint: str, rng: random.Random):
         if endpoint == "/zero_shot":
@@ -183,12 +192,15 @@ def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeo
         t.join(call_timeout + 10)
     result.failed += [f"{t.name} still running after the soak (a hung call)" for t in threads if t.is_alive()]
     result.seconds = time.monotonic() - start
+    result.server_cpu, result.driver_cpu = cpu_seconds(pid) - server_cpu, cpu_seconds() - driver_cpu
     return result
 
 
 def report(r: SoakResult) -> str:
     lines = [f"{r.calls} calls in {r.seconds:.0f} s: {r.calls / r.seconds:.1f} calls/s; "
-             f"{len(r.refused)} refused (queue full), {len(r.failed)} failed"]
+             f"{len(r.refused)} refused (queue full), {len(r.failed)} failed",
+             f"  CPU: the server {r.server_cpu / r.seconds:.2f} cores ({r.server_cpu * 1000 / max(r.calls, 1):.0f} ms "
+             f"a call), the clients {r.driver_cpu / r.seconds:.2f} cores, of {os.cpu_count()}"]
     for endpoint, values in r.latencies.items():
         if values:
             q = statistics.quantiles(values, n=20) if len(values) > 1 else values * 19
