@@ -33,13 +33,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app.py runs the model:
 import soak  # noqa: E402  (bench/soak.py: the app's server and the soak's inputs)
 
 ENDPOINTS = soak.ENDPOINTS
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` so far, all threads, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+cpu_seconds = soak.cpu_seconds
 
 
 def inputs(endpoint: str, rng: random.Random, files: list) -> tuple:
@@ -59,7 +53,9 @@ def build_floor():
     import gradio as gr
     import pandas as pd
 
-    from clipdemo.figures import heatmap, ranked_bars
+    from PIL import Image
+
+    from clipdemo.figures import heatmap, ranked_bars, thumbnail_uri
     from clipdemo.limits import CONCURRENCY, MAX_UPLOAD, QUEUE_SIZE
 
     folder = Path(tempfile.mkdtemp(prefix="clipdemo-floor-"))
@@ -69,8 +65,6 @@ def build_floor():
                         title="Top 3 of 6 labels")
     bars1 = ranked_bars([("scene.png", [f"caption {j}" for j in range(5)], [0.4, 0.3, 0.1, 0.1, 0.1])],
                         title="Captions ranked")
-    from clipdemo.figures import thumbnail_uri
-    from PIL import Image
     thumb = thumbnail_uri(Image.new("RGB", (96, 96), "white"))
     matrix = heatmap([[0.1] * 4] * 3, [f"scene {i}.png" for i in range(3)], [f"text {j}" for j in range(4)],
                      title="cosine: 3 images x 4 texts", thumbnails=[thumb] * 3)

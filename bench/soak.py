@@ -6,7 +6,10 @@ Starts the app as its own process (`python app.py --model tiny-scenes`), then ru
 each a `gradio_client.Client` calling /zero_shot, /rank_captions and /similarity_matrix in turn with
 fresh label sets (so the embedding caches keep filling), while a monitor asks /model_info every 2 s and
 samples the server's resident memory. Prints calls/s, p50/p95 latency per endpoint, refusals, the
-slowest /model_info answer and the server's RSS over time. tests/test_soak.py runs the same and asserts.
+slowest /model_info answer, the server's RSS over time and its slope over the last minute and the last half
+(MB per minute, and KB per call: the figure that does not depend on the machine's speed). The server runs
+with the environment given (`MALLOC_ARENA_MAX=2 python bench/soak.py` to try glibc's arenas).
+tests/test_soak.py runs the same and asserts.
 """
 
 from __future__ import annotations
@@ -41,10 +44,38 @@ class SoakResult:
     failed: list[str] = field(default_factory=list)  # anything else: errors, hangs
     model_info_seconds: list[float] = field(default_factory=list)
     rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MB)
+    done_at: list[float] = field(default_factory=list)  # seconds since start at which each call was answered
+    server_cpu: float = 0.0  # CPU seconds the server used during the run, all its threads
+    driver_cpu: float = 0.0  # CPU seconds this process (the clients) used: on one machine they share the cores
 
     @property
     def calls(self) -> int:
         return sum(len(v) for v in self.latencies.values())
+
+    def rss_slope(self, last: float = 60.0) -> tuple[float, float]:
+        """The server's memory growth over the last `last` seconds of the run: (MB per minute, KB per call).
+
+        A least-squares line through the RSS samples of that window, so one sample's noise does not decide it.
+        Per call is the figure that does not depend on the machine's speed: a faster machine makes more calls
+        a minute, and whatever a call leaves behind grows the memory with the calls, not with the minutes.
+        """
+        end = self.rss_mb[-1][0] if self.rss_mb else 0.0
+        points = [(t, mb) for t, mb in self.rss_mb if t >= end - last]
+        if len(points) < 3:
+            return 0.0, 0.0
+        n = len(points)
+        mt, mm = sum(t for t, _ in points) / n, sum(mb for _, mb in points) / n
+        slope = sum((t - mt) * (mb - mm) for t, mb in points) / sum((t - mt) ** 2 for t, _ in points)  # MB/s
+        span = points[-1][0] - points[0][0]
+        calls = sum(points[0][0] <= t <= points[-1][0] for t in self.done_at)
+        return slope * 60, slope * span * 1024 / max(calls, 1)
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of process `pid` so far, all its threads, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after "(name)", which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int | str = "self") -> float:
@@ -102,7 +133,7 @@ def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeo
 
     files = [handle_file(f) for f in examples.scene_files()]
     result, lock, stop = SoakResult(seconds), threading.Lock(), threading.Event()
-    start = time.monotonic()
+    start, server_cpu, driver_cpu = time.monotonic(), cpu_seconds(pid), cpu_seconds()
 
     def call(client, endpoint: str, rng: random.Random):
         model = rng.choice(models)
@@ -131,6 +162,7 @@ def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeo
                     call(client, endpoint, rng).result(timeout=call_timeout)
                     with lock:
                         result.latencies[endpoint].append(time.monotonic() - t)
+                        result.done_at.append(time.monotonic() - start)
                 except Exception as exc:  # noqa: BLE001 - every outcome is recorded and judged by the caller
                     text = f"{endpoint}: {type(exc).__name__}: {exc}"
                     with lock:
@@ -164,12 +196,15 @@ def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeo
         t.join(call_timeout + 10)
     result.failed += [f"{t.name} still running after the soak (a hung call)" for t in threads if t.is_alive()]
     result.seconds = time.monotonic() - start
+    result.server_cpu, result.driver_cpu = cpu_seconds(pid) - server_cpu, cpu_seconds() - driver_cpu
     return result
 
 
 def report(r: SoakResult) -> str:
     lines = [f"{r.calls} calls in {r.seconds:.0f} s: {r.calls / r.seconds:.1f} calls/s; "
-             f"{len(r.refused)} refused (queue full), {len(r.failed)} failed"]
+             f"{len(r.refused)} refused (queue full), {len(r.failed)} failed",
+             f"  CPU: the server {r.server_cpu / r.seconds:.2f} cores ({r.server_cpu * 1000 / max(r.calls, 1):.0f} ms "
+             f"a call), the clients {r.driver_cpu / r.seconds:.2f} cores, of {os.cpu_count()}"]
     for endpoint, values in r.latencies.items():
         if values:
             q = statistics.quantiles(values, n=20) if len(values) > 1 else values * 19
@@ -180,6 +215,9 @@ def report(r: SoakResult) -> str:
                      f"{len(r.model_info_seconds)} calls")
     every = max(1, len(r.rss_mb) // 12)
     lines.append("  RSS (MB) over time: " + ", ".join(f"{t:.0f}s {mb:.0f}" for t, mb in r.rss_mb[::every]))
+    for window in (60, r.seconds / 2):
+        per_minute, per_call = r.rss_slope(window)
+        lines.append(f"  RSS slope over the last {window:.0f} s: {per_minute:+.2f} MB/min, {per_call:+.2f} KB/call")
     lines += [f"  failed: {f}" for f in r.failed[:5]]
     return "\n".join(lines)
 
@@ -198,8 +236,13 @@ def main() -> None:
     with server(*extra) as (url, process):
         print(f"server started: RSS {rss_mb(process.pid):.0f} MB, models {', '.join(models)}")
         warm = soak(url, process.pid, args.clients, args.warmup, models=models)
-        print(f"warm-up: {warm.calls} calls, RSS {rss_mb(process.pid):.0f} MB")
-        print(report(soak(url, process.pid, args.clients, args.seconds, models=models)))
+        baseline = rss_mb(process.pid)
+        print(f"warm-up: {warm.calls} calls, RSS {baseline:.0f} MB")
+        result = soak(url, process.pid, args.clients, args.seconds, models=models)
+        print(report(result))
+        if result.rss_mb:
+            print(f"  RSS after warm-up {baseline:.0f} MB, highest {max(mb for _, mb in result.rss_mb):.0f} MB "
+                  f"(+{max(mb for _, mb in result.rss_mb) - baseline:.0f} MB)")
 
 
 if __name__ == "__main__":

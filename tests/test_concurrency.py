@@ -8,16 +8,16 @@ import pytest
 from gradio_client import Client, handle_file
 
 from app_server import running_app
-from clipdemo.engine import ClipEngine
+from clipdemo.engine import pool as pool_module
 from clipdemo.engine.pool import ModelPool
-from clipdemo.ui import examples
+from clipdemo.ui import common, examples
 
 
 @pytest.mark.slow
 def test_twenty_concurrent_clients(monkeypatch):
     loads, served_by = [], []
-    original = ClipEngine.load
-    monkeypatch.setattr(ClipEngine, "load", lambda *a, **k: loads.append(a) or original(*a, **k))
+    original = pool_module.load_with_fallback  # how the pool loads a model
+    monkeypatch.setattr(pool_module, "load_with_fallback", lambda *a, **k: loads.append(a) or original(*a, **k))
     # every request's handler asks the model pool for its engine: record which one each request got
     pool_get = ModelPool.get
 
@@ -51,3 +51,19 @@ def test_twenty_concurrent_clients(monkeypatch):
     assert len(results) == 20 and all(results)
     assert len(loads) == 1
     assert len(served_by) >= 20 and len(set(served_by)) == 1  # every request served by the one engine
+
+
+def test_every_model_request_waits_in_one_queue():
+    """One first-come-first-served queue for the model's requests: with a queue per endpoint, the endpoint whose
+    calls hold their slots a little longer collects nearly every waiting client (issue #26). Long jobs keep
+    their own queue, so they never hold the model queue's slots for minutes."""
+    from clipdemo.ui.app import build_demo
+
+    queue_of = {fn.api_name: fn.concurrency_id for fn in build_demo().fns.values()}
+    requests = ["zero_shot", "zero_shot_cifar100", "compare", "zero_shot_where", "rank_captions", "rank_captions_where",
+                "similarity_matrix", "similarity_matrix_view", "saliency", "embedding_map", "search_text",
+                "search_text_submit", "search_image", "probe"]
+    assert {queue_of[name] for name in requests} == {common.MODEL_QUEUE}
+    long_jobs = ["index_gallery", "evaluate_pairs", "train"]
+    assert common.MODEL_QUEUE not in {queue_of[name] for name in long_jobs}
+    assert len({queue_of[name] for name in long_jobs}) == len(long_jobs)

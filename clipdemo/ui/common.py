@@ -87,6 +87,14 @@ def error_box() -> gr.Markdown:
     return gr.Markdown(visible=False, elem_classes="run-error")
 
 
+# The one queue of every request that runs the model. With a queue per event (gradio's default: 4 slots
+# each), clients that go from endpoint to endpoint pile up at the one whose calls hold their slots a little
+# longer, as at the slowest station of a production line; all wait for the same CPU anyway. One queue is
+# first come, first served (docs/server.md). Long jobs (indexing a gallery, Recall@K) pass
+# concurrency_id=None: their own queue, so they never hold the model queue's slots for minutes.
+MODEL_QUEUE = "model"
+
+
 def run_keeping_errors(errors: RunErrors, trigger, fn, inputs, outputs, box: gr.Markdown, *, api_name: str,
                        clears=(), **listener):
     """`trigger(fn, inputs, outputs, api_name=...)`, with the message of a failed run kept in `box`.
@@ -108,6 +116,7 @@ def run_keeping_errors(errors: RunErrors, trigger, fn, inputs, outputs, box: gr.
         return (hidden, *[None for _ in clears]) if clears else hidden  # one output: the value itself
 
     listener.setdefault("trigger_mode", "always_last")
+    listener.setdefault("concurrency_id", MODEL_QUEUE)
     event = trigger(start, None, [box, *clears], api_name=f"{api_name}_start", api_visibility="private",
                     queue=False, show_progress="hidden").then(errors.recording(fn), inputs, outputs,
                                                               api_name=api_name, **listener)

@@ -274,7 +274,7 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
         gr.Markdown(EXPLAINER)
     run_keeping_errors(state.errors, index_button.click, bind(index_gallery, state=state),
                        [files, kind, gallery_state, session_model, model], [status, gallery_state], error,
-                       api_name="index_gallery")
+                       api_name="index_gallery", concurrency_id=None)
     search_args, search_text_here = [query, k, gallery_state, session_model, model], bind(search_text, state=state)
     run_keeping_errors(state.errors, search_button.click, search_text_here, search_args, [results, hits], error,
                        api_name="search_text")
@@ -285,6 +285,6 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
     run_keeping_errors(state.errors, eval_button.click, evaluate_pairs,
                        [pairs, sample_images, repeats, eval_seed, session_model, model],
                        [eval_notes, recall_table, recall_chart, recall_csv, recall_json], eval_error,
-                       api_name="evaluate_pairs")
+                       api_name="evaluate_pairs", concurrency_id=None)
     # the gallery stays (a search with another model is refused: its vectors are the indexing model's)
     return [results, hits, found, eval_notes, recall_table, recall_chart, recall_csv, recall_json]
