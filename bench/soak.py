@@ -4,7 +4,8 @@
 
 Starts the app as its own process (`python app.py --model tiny-scenes`), then runs `--clients` threads,
 each a `gradio_client.Client` calling /zero_shot, /rank_captions and /similarity_matrix in turn with
-fresh label sets (so the embedding caches keep filling), while a monitor asks /model_info every 2 s and
+fresh label sets (so the embedding caches keep filling), while a process of its own asks /model_info every 2 s
+(its own GIL: one shared with 50 clients would time the wait for it) and a thread
 samples the server's resident memory. Prints calls/s, p50/p95 latency per endpoint, refusals, the
 slowest /model_info answer, the server's RSS over time and its slope over the last minute and the last half
 (MB per minute, and KB per call: the figure that does not depend on the machine's speed). The server runs
@@ -122,12 +123,28 @@ def _labels(rng: random.Random, n: int) -> str:
     return "\n".join(" ".join(rng.sample(WORDS, 3)) + f" {rng.randrange(10**6)}" for _ in range(n))
 
 
-def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeout: float = 60,
+def connect(url: str, n: int) -> list:
+    """`n` gradio clients of the app at `url`, connected one after another (each reads the app's config and
+    API description once); close them with `close`. A soak reuses them from its warm-up to its end, as a
+    page's visitors keep their connection: 50 clients connecting at once measure the connection storm, not
+    the calls."""
+    from gradio_client import Client
+
+    return [Client(url, verbose=False) for _ in range(n)]
+
+
+def close(clients: list) -> None:
+    for client in clients:
+        client.close()
+
+
+def soak(url: str, pid: int, clients: list, seconds: float = 120, call_timeout: float = 60,
          models: tuple[str, ...] = ("",)) -> SoakResult:
-    """Drive the app at `url` with `clients` concurrent clients for `seconds`; see the module docstring.
+    """Drive the app at `url` with `clients` (from `connect`), all at once, for `seconds`; see the module
+    docstring.
 
     Each call names one of `models` at random as its `model` argument ("" is the server's default)."""
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
     from clipdemo.ui import examples
 
@@ -145,48 +162,32 @@ def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeo
         return client.submit(rng.sample(files, 3), _labels(rng, 4), "cosine", model, api_name=endpoint)
 
     def worker(i: int):
-        rng = random.Random(i)
-        try:
-            client = Client(url, verbose=False)
-        except Exception as exc:  # noqa: BLE001 - a client that cannot even connect is a failure to report
-            with lock:
-                result.failed.append(f"client {i} could not connect: {exc}")
-            return
-        try:
-            n = i
-            while not stop.is_set():
-                endpoint = ENDPOINTS[n % len(ENDPOINTS)]
-                n += 1
-                t = time.monotonic()
-                try:
-                    call(client, endpoint, rng).result(timeout=call_timeout)
-                    with lock:
-                        result.latencies[endpoint].append(time.monotonic() - t)
-                        result.done_at.append(time.monotonic() - start)
-                except Exception as exc:  # noqa: BLE001 - every outcome is recorded and judged by the caller
-                    text = f"{endpoint}: {type(exc).__name__}: {exc}"
-                    with lock:
-                        (result.refused if "queue is full" in str(exc).lower() else result.failed).append(text)
-                    time.sleep(0.5)
-        finally:
-            client.close()
+        rng, client, n = random.Random(f"{i}-{start}"), clients[i], i
+        while not stop.is_set():
+            endpoint = ENDPOINTS[n % len(ENDPOINTS)]
+            n += 1
+            t = time.monotonic()
+            try:
+                call(client, endpoint, rng).result(timeout=call_timeout)
+                with lock:
+                    result.latencies[endpoint].append(time.monotonic() - t)
+                    result.done_at.append(time.monotonic() - start)
+            except Exception as exc:  # noqa: BLE001 - every outcome is recorded and judged by the caller
+                text = f"{endpoint}: {type(exc).__name__}: {exc}"
+                with lock:
+                    (result.refused if "queue is full" in str(exc).lower() else result.failed).append(text)
+                time.sleep(0.5)
 
     def monitor():
-        client = Client(url, verbose=False)
-        try:
-            while not stop.is_set():
-                t = time.monotonic()
-                try:
-                    client.predict(api_name="/model_info")
-                    result.model_info_seconds.append(time.monotonic() - t)
-                except Exception as exc:  # noqa: BLE001
-                    result.failed.append(f"/model_info: {exc}")
-                result.rss_mb.append((time.monotonic() - start, rss_mb(pid)))
-                stop.wait(2.0)
-        finally:
-            client.close()
+        while not stop.is_set():
+            result.rss_mb.append((time.monotonic() - start, rss_mb(pid)))
+            stop.wait(2.0)
 
-    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
+    # /model_info is asked from a process of its own: in this one, 50 clients' threads share one GIL, and a
+    # call timed here would time the wait for it, not the server
+    asker = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--ask-model-info", url],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(len(clients))]
     threads.append(threading.Thread(target=monitor, daemon=True))
     for t in threads:
         t.start()
@@ -195,6 +196,13 @@ def soak(url: str, pid: int, clients: int = 50, seconds: float = 120, call_timeo
     for t in threads:
         t.join(call_timeout + 10)
     result.failed += [f"{t.name} still running after the soak (a hung call)" for t in threads if t.is_alive()]
+    asker.terminate()
+    for line in asker.communicate(timeout=call_timeout)[0].splitlines():
+        kind, value = line.split(" ", 1)
+        if kind == "seconds":
+            result.model_info_seconds.append(float(value))
+        else:
+            result.failed.append(f"/model_info: {value}")
     result.seconds = time.monotonic() - start
     result.server_cpu, result.driver_cpu = cpu_seconds(pid) - server_cpu, cpu_seconds() - driver_cpu
     return result
@@ -222,7 +230,24 @@ def report(r: SoakResult) -> str:
     return "\n".join(lines)
 
 
+def ask_model_info(url: str) -> None:
+    """Ask /model_info every 2 s until terminated; print "seconds S" per answer, "failed WHY" per failure."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    while True:
+        t = time.monotonic()
+        try:
+            client.predict(api_name="/model_info")
+            print("seconds", time.monotonic() - t, flush=True)
+        except Exception as exc:  # noqa: BLE001 - reported to the soak, which judges it
+            print("failed", f"{type(exc).__name__}: {exc}".replace("\n", " "), flush=True)
+        time.sleep(2.0)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--ask-model-info"]:
+        return ask_model_info(sys.argv[2])
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--seconds", type=float, default=120)
@@ -235,10 +260,14 @@ def main() -> None:
     models = ("tiny-scenes", *(Path(m).name if Path(m).is_dir() else m for m in args.model))
     with server(*extra) as (url, process):
         print(f"server started: RSS {rss_mb(process.pid):.0f} MB, models {', '.join(models)}")
-        warm = soak(url, process.pid, args.clients, args.warmup, models=models)
-        baseline = rss_mb(process.pid)
-        print(f"warm-up: {warm.calls} calls, RSS {baseline:.0f} MB")
-        result = soak(url, process.pid, args.clients, args.seconds, models=models)
+        clients = connect(url, args.clients)
+        try:
+            warm = soak(url, process.pid, clients, args.warmup, models=models)
+            baseline = rss_mb(process.pid)
+            print(f"warm-up: {warm.calls} calls, RSS {baseline:.0f} MB")
+            result = soak(url, process.pid, clients, args.seconds, models=models)
+        finally:
+            close(clients)
         print(report(result))
         if result.rss_mb:
             print(f"  RSS after warm-up {baseline:.0f} MB, highest {max(mb for _, mb in result.rss_mb):.0f} MB "

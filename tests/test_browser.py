@@ -425,6 +425,70 @@ def test_train_tab_then_use_the_trained_model(page):
     expect(page.locator("#model-banner")).not_to_contain_text("trained in this session")
 
 
+def _plotted(plot, expression: str):
+    """`expression` of the trace list plotly.js drew (`d` each trace): its _fullData, where the figure's
+    typed arrays ({dtype, bdata}) are decoded; `Array.from` makes them JSON."""
+    return plot.evaluate(f"p => p._fullData.map(d => {expression})")
+
+
+def test_train_tab_sigmoid_loss(page):
+    """#23 point 1: the sigmoid loss trains SigLIP; the curves carry t and b, the fixed batch shows
+    sigmoid(t*cos + b) per pair (rows need not sum to 1), and the trained model serves the other tabs."""
+    panel = _tab(page, "Train")
+    panel.get_by_label("sigmoid (SigLIP)").check()
+    panel.get_by_role("button", name="Train").click()
+    status = panel.get_by_text(re.compile(r"Step \d+/300")).first
+    status.wait_for()
+    deadline = time.monotonic() + 120
+    while int(re.search(r"Step (\d+)/300", status.inner_text()).group(1)) < 12 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    panel.get_by_role("button", name="Stop").click()
+    panel.get_by_text("Stopped.").wait_for(timeout=30_000)
+    plots = panel.locator(".js-plotly-plot")
+    assert _plotted(plots.first, "d.name") == ["sigmoid loss", "logit_scale t (1 / temperature)", "logit_bias b"]
+    bias = _plotted(plots.first, "Array.from(d.y)")[2]
+    assert -10.5 < bias[0] < -9.5 and bias[-1] != bias[0], bias  # b starts at SigLIP's -10 and is learned
+    assert re.search(r"logit_bias b -?[\d.]+ \((rose|fell|held) from -10\.0\d\)", panel.inner_text())
+    batch = plots.nth(1)
+    assert "sigmoid(t·cos + b)" in batch.evaluate("p => p.layout.title.text")
+    cells = np.array(_plotted(batch, "Array.from(d.z, r => Array.from(r))")[0], float)
+    assert cells.shape == (8, 8) and 0 <= cells.min() and cells.max() <= 1
+    assert not np.allclose(cells.sum(axis=1), 1, atol=0.05)  # independent yes/no per pair, not a softmax row
+    assert batch.evaluate("p => (p.layout.images || []).length") == 8
+    _assert_no_overlaps(batch)
+    _shot(page, "4b-train-sigmoid.png")
+    _pick(page, "trained here")
+    page.locator("#model-banner").get_by_text("sigmoid loss").wait_for()
+    _pick(page, "tiny-scenes")
+    expect(page.locator("#model-banner")).not_to_contain_text("trained in this session")
+    panel.get_by_label("softmax (CLIP)").check()
+
+
+def test_saliency_dims_absent_texts_and_offers_one_scale(page):
+    """#27 point 5: a text that is not in the image gets a dimmed panel saying so; one scale on demand."""
+    panel = _tab(page, "Saliency")
+    _upload(panel, [str(examples.SCENES / "two_red_circles.png")])
+    panel.get_by_label("Texts to locate (one per line, at most 6)").fill("red circle\ngreen triangle")
+    _run(page, panel, "Show where")
+    expect(page.locator("#saliency-notes")).to_contain_text("Probably not in the image: 'green triangle'")
+    plot = panel.locator(".js-plotly-plot").first
+    titles = plot.evaluate("p => p.layout.annotations.map(a => a.text)")
+    assert "probably not in the image" not in titles[0] and "probably not in the image" in titles[1], titles
+    heatmaps = [i for i, kind in enumerate(_plotted(plot, "d.type")) if kind == "heatmap"]
+    opacity = [_plotted(plot, "d.opacity")[i] for i in heatmaps]
+    assert opacity[1] < opacity[0], opacity
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / "7c-saliency-absent.png"), full_page=True)
+    panel.get_by_label("One colour scale for all panels").check()
+    expect(plot).to_contain_text("all panels")
+    peaks = _plotted(plot, "d.type === 'heatmap' ? Math.max(...Array.from(d.z, r => Math.max(...r))) : null")
+    peaks = [p for p in peaks if p is not None]
+    assert max(peaks) == pytest.approx(1) and min(peaks) < 0.99, peaks  # one scale: not every panel reaches 1
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / "7d-saliency-one-scale.png"), full_page=True)
+    panel.get_by_label("One colour scale for all panels").uncheck()
+
+
 def test_embedding_map_redraws_on_options_and_refuses_missing_texts(page):
     """#27 point 8: every option redraws at once (no button); more images than texts is refused."""
     panel = _tab(page, "Embedding map")
