@@ -124,13 +124,16 @@ def _labels(rng: random.Random, n: int) -> str:
 
 
 def connect(url: str, n: int) -> list:
-    """`n` gradio clients of the app at `url`, connected one after another (each reads the app's config and
-    API description once); close them with `close`. A soak reuses them from its warm-up to its end, as a
-    page's visitors keep their connection: 50 clients connecting at once measure the connection storm, not
-    the calls."""
+    """`n` gradio clients of the app at `url`, connected a few at a time before the load starts (each reads
+    the app's config and API description once); close them with `close`. A soak reuses them from its
+    warm-up to its end, as a page's visitors keep their connection: 50 clients connecting at once under load
+    measure the connection storm, not the calls."""
+    import concurrent.futures as cf
+
     from gradio_client import Client
 
-    return [Client(url, verbose=False) for _ in range(n)]
+    with cf.ThreadPoolExecutor(4) as pool:
+        return list(pool.map(lambda _: Client(url, verbose=False), range(n)))
 
 
 def close(clients: list) -> None:

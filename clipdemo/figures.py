@@ -167,7 +167,8 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
     yaxis = {"autorange": "reversed"}
     # column labels slanted steeply: a long last label then overhangs the plot by half its length, not most of
     # it, so the cells keep their width; the room above holds the labels (~6 px per character) and the title
-    top = 80 + int(6 * max((len(_short(c, 36)) for c in cols), default=0))
+    lines = title.count("<br>") + 1  # a line under the title (<br><sup>...) needs its own room
+    top = 80 + 18 * (lines - 1) + int(6 * max((len(_short(c, 36)) for c in cols), default=0))
     height = max(320, top + 20 + 56 * len(rows))
     more = {}
     if thumbnails:
@@ -179,8 +180,8 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
         yaxis["ticklabelstandoff"] = THUMB_PX + 14  # the row labels start left of the thumbnails
     fig_layout = layout(title, height, xaxis={"side": "top", "tickangle": -60}, yaxis=yaxis,
                         margin=dict(l=10, r=10, t=top, b=10), **more)
-    # the title sits below gradio's label
-    fig_layout["title"].update(y=1, yref="container", yanchor="top", pad={"t": 40})
+    # the title sits below gradio's label; plotly lifts a title's first line by the lines under it
+    fig_layout["title"].update(y=1, yref="container", yanchor="top", pad={"t": 40 + 18 * (lines - 1)})
     return Figure(data=[trace], layout=fig_layout)
 
 

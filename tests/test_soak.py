@@ -1,4 +1,4 @@
-"""Soak: 50 concurrent API clients for two minutes against the app in its own process (issue #15).
+"""Soak: 50 concurrent API clients for 90 s against the app in its own process (issue #15).
 
 Every call is answered, or refused with gradio's queue-full message; nothing hangs; the server's memory
 levels off after warm-up (under +150 MB, and under 15 MB/min over the last minute: 150 MB in ten more
@@ -18,11 +18,11 @@ _spec = importlib.util.spec_from_file_location("soak", Path(__file__).parents[1]
 soak = sys.modules["soak"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(soak)
 
-CLIENTS, WARMUP_S, SOAK_S = 50, 30, 120
+CLIENTS, WARMUP_S, SOAK_S = 50, 20, 90  # the slope is asserted over the last 60 s
 
 
 @pytest.mark.timeout(600)
-def test_fifty_clients_for_two_minutes():
+def test_fifty_clients_for_ninety_seconds():
     with soak.server() as (url, process):
         clients = soak.connect(url, CLIENTS)
         try:
