@@ -516,11 +516,22 @@ def test_embedding_map_redraws_on_options_and_refuses_missing_texts(page):
     page.screenshot(path=str(SHOTS / "8e-embedding-map-count-mismatch.png"), full_page=True)
 
 
-def test_search_tab(page):
-    """Point 3 and 7: scores first in captions, thumbnails loaded at once, how to search a folder."""
+def test_search_tab(page, tmp_path):
+    """Point 3 and 7: scores first in captions, thumbnails loaded at once, how to search a folder; #27 point 9:
+    an example gallery one click away, and a long upload list that scrolls in its box."""
     panel = _tab(page, "Search")
     assert "--gallery DIR" in panel.inner_text() and ".zip" in panel.inner_text()
-    _upload(panel, examples.scene_files())
+    many = []
+    for i in range(40):  # a gallery of 40 files: its list must not stretch the page
+        many.append(tmp_path / f"scene_{i:02d}.png")
+        shutil.copy(examples.scene_files()[i % 8], many[-1])
+    _upload(panel, [str(p) for p in many])
+    expect(panel.locator("#search-files")).to_contain_text("scene_39.png")
+    assert panel.locator("#search-files").bounding_box()["height"] < 400
+    _clear_files(panel)
+    panel.locator("#search-examples").get_by_text("The 8 scenes").click()
+    expect(panel.get_by_label("Text query")).to_have_value("three blue stars")
+    expect(panel.locator("#search-files")).to_contain_text("the_digit_7.png")
     panel.get_by_role("button", name="Index gallery").click()
     panel.get_by_text("Indexed 8 images").wait_for()
     panel.get_by_label("Text query").fill("the digit 7")

@@ -228,6 +228,9 @@ def plateau_hint(captions, image_of_caption, full: dict) -> str:
             "to measure the model alone.")
 
 
+GALLERY_LIST_PX = 260  # the upload's file list
+
+
 def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> list:
     """The tab; returns its result components (cleared when the session picks another model)."""
     gallery_state = gr.State(None, delete_callback=release_gallery)
@@ -236,14 +239,18 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
                 "`--gallery DIR` and index with nothing uploaded.")
     with gr.Row():
         with gr.Column(scale=1):
+            # a fixed height: a gallery of hundreds of files scrolls in its box, not down the page
             files = gr.File(label="Gallery: images or one .zip of them (empty: the app's --gallery DIR)",
-                            file_count="multiple")
+                            file_count="multiple", height=GALLERY_LIST_PX, elem_id="search-files")
             kind = gr.Radio(["exact", "hnsw"], value="exact", label="Index")
             index_button = gr.Button("Index gallery", variant="primary")
             status = gr.Markdown(store_status(state.store))
             query = gr.Textbox(label="Text query", placeholder="three blue stars")
             k = gr.Slider(1, 32, value=8, step=1, label="Top-k")
             search_button = gr.Button("Search images")
+            gr.Examples(examples=[[examples.scene_files(), "three blue stars"]], inputs=[files, query],
+                        label="Example", example_labels=["The 8 scenes, then search 'three blue stars'"],
+                        elem_id="search-examples")
         with gr.Column(scale=2):
             error = error_box()
             results = gr.Gallery(label="Best matches (cosine · file)", columns=4, height=540, object_fit="contain",
