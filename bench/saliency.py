@@ -63,7 +63,6 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     engines = {name: ClipEngine.load(name) for name in args.models}
-    bundled = engines[args.models[0]]
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8))
     print(f"torch threads: {torch.get_num_threads()}")
     for engine in (*engines.values(), vit_b32_engine()):

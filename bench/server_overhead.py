@@ -16,11 +16,8 @@ the last one <= 1.5.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -95,36 +92,10 @@ def build_floor():
     return demo, MAX_UPLOAD
 
 
-@contextlib.contextmanager
 def floor_server(start_timeout: float = 60):
     """This script with --serve-floor PORT, as its own process; yields (url, process)."""
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    process = subprocess.Popen([sys.executable, __file__, "--serve-floor", str(port)], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the floor app exited")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "config", timeout=5).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("the floor app did not start in time")
-            time.sleep(0.3)
-        yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    return soak.serving([sys.executable, __file__, "--serve-floor"], env, start_timeout=start_timeout, what="the floor app")
 
 
 # -- measuring ---------------------------------------------------------------------------------------

@@ -85,30 +85,28 @@ def rss_mb(pid: int | str = "self") -> float:
 
 
 @contextlib.contextmanager
-def server(*args: str, start_timeout: float = 120):
-    """`python app.py --model tiny-scenes --preload` on a free port, as its own process; yields (url, process).
-    Its log (stderr) is kept in `process.log_path`."""
+def serving(argv: list[str], env: dict | None = None, log=subprocess.DEVNULL, start_timeout: float = 120,
+            what: str = "the app"):
+    """Run `argv` (a gradio app given `--port PORT` last) as its own process on a free port until it answers
+    /config; yields (url, process), and stops it afterwards. Also used by bench/server_overhead.py."""
     import httpx
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log = tempfile.NamedTemporaryFile("w+", prefix="clipdemo-soak-", suffix=".log", delete=False)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "CUDA_VISIBLE_DEVICES": ""}
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--model", "tiny-scenes", "--preload",
-                                "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    process.log_path = log.name
+    process = subprocess.Popen([*argv, str(port)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + start_timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError("the app exited: " + Path(log.name).read_text()[-2000:])
+                raise RuntimeError(f"{what} exited" + (": " + Path(log.name).read_text()[-2000:]
+                                                       if hasattr(log, "name") else ""))
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(url + "config", timeout=5).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise TimeoutError("the app did not start in time")
+                raise TimeoutError(f"{what} did not start in time")
             time.sleep(0.5)
         yield url, process
     finally:
@@ -117,6 +115,18 @@ def server(*args: str, start_timeout: float = 120):
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextlib.contextmanager
+def server(*args: str, start_timeout: float = 120):
+    """`python app.py --model tiny-scenes --preload` on a free port, as its own process; yields (url, process).
+    Its log (stderr) is kept in `process.log_path`."""
+    log = tempfile.NamedTemporaryFile("w+", prefix="clipdemo-soak-", suffix=".log", delete=False)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "CUDA_VISIBLE_DEVICES": ""}
+    argv = [sys.executable, str(ROOT / "app.py"), "--model", "tiny-scenes", "--preload", *args, "--port"]
+    with serving(argv, env, log, start_timeout) as (url, process):
+        process.log_path = log.name
+        yield url, process
 
 
 def _labels(rng: random.Random, n: int) -> str:

@@ -19,7 +19,6 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
 import skimage
 import torch
 from PIL import Image

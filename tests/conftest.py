@@ -45,7 +45,7 @@ def bundled_engine():
 @pytest.fixture
 def scene_files(tmp_path):
     """Eight held-out scenes saved as PNG files, with their captions."""
-    from clipdemo.scenes import digit_scene, group_scene, relation_scene, scene_rng
+    from clipdemo.scenes import digit_scene, group_scene, scene_rng
 
     rng = scene_rng(7, "heldout")
     scenes = [group_scene(rng, n=1, colour="red", shape="circle"), group_scene(rng, n=3, colour="blue", shape="star"),

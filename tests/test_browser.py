@@ -7,6 +7,7 @@ errors stay on the page, a warning sits beside results the bundled model cannot 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import time
@@ -96,12 +97,13 @@ OVERLAP_JS = """async (plot) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def page():
+@contextlib.contextmanager
+def browser_page(url: str):
+    """A 1400x1000 page of headless Chromium on the app at `url`, once its banner is drawn."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with running_app() as (url, _), sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
             pg = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -111,6 +113,12 @@ def page():
             yield pg
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def page():
+    with running_app() as (url, _), browser_page(url) as pg:
+        yield pg
 
 
 def _tab(page, name: str):

@@ -11,12 +11,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from app_server import free_port
-from clipdemo import engine as engine_module
+from app_server import running_app
 from clipdemo.registry import BUNDLED_MODEL
 from clipdemo.ui import examples
-from test_browser import (ARGS, CAVEAT, CHROMIUM, FILE_BOX, SHOTS, _assert_whole_previews, _run, _shot, _tab,
-                          _upload)
+from test_browser import CAVEAT, FILE_BOX, SHOTS, _assert_whole_previews, _run, _shot, _tab, _upload, browser_page
 
 pytestmark = pytest.mark.browser
 SCENE = str(examples.SCENES / "a_green_triangle.png")
@@ -26,29 +24,8 @@ LEFT_RIGHT = str(examples.SCENES / "an_orange_diamond_to_the_left_of_a_blue_circ
 @contextlib.contextmanager
 def _page_on(model: str):
     """A page of the app serving `model`, in headless Chromium."""
-    from playwright.sync_api import sync_playwright
-
-    from clipdemo.ui.app import build_demo, launch
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    engine_module.configure(model)
-    demo = build_demo()
-    port = free_port()
-    try:
-        launch(demo, port=port, prevent_thread_lock=True, quiet=True)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(90_000)
-                page.goto(f"http://127.0.0.1:{port}/")
-                page.get_by_text("Model:").first.wait_for()
-                yield page
-            finally:
-                browser.close()
-    finally:
-        demo.close()
-        engine_module.configure()
+    with running_app(models=[model]) as (url, _), browser_page(url) as page:
+        yield page
 
 
 @pytest.fixture(scope="module")

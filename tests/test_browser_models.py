@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app_server import running_app
-from test_browser import ARGS, CHROMIUM, SHOTS, _run, _shot, _tab
+from test_browser import _run, _shot, _tab, browser_page
 
 pytestmark = pytest.mark.browser
 SIGLIP = "tiny-siglip"
@@ -15,22 +15,11 @@ SIGLIP = "tiny-siglip"
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory, tokenizer):
-    from playwright.sync_api import sync_playwright
-
     from families import save
 
     siglip = save("siglip", tokenizer, tmp_path_factory.mktemp("models") / SIGLIP)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with running_app(models=["tiny-scenes", str(siglip)]) as (url, _), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-            pg.set_default_timeout(90_000)
-            pg.goto(url)
-            pg.get_by_text("Model:").first.wait_for()
-            yield pg
-        finally:
-            browser.close()
+    with running_app(models=["tiny-scenes", str(siglip)]) as (url, _), browser_page(url) as pg:
+        yield pg
 
 
 def _pick(page, model: str):

@@ -176,7 +176,6 @@ def test_a_table_of_paths_skips_missing_and_non_image_files_with_a_reason(random
     pd.DataFrame({"path": rows}).to_csv(root / "list.csv", index=False)
     report = index_source(str(root / "list.csv"), str(tmp_path / "s"), clip_engine=random_engine, progress=False)
     assert report.count == 1 and len(report.failed) == 4, report.failed
-    reasons = " ".join(report.failed)
     for name, why in (("notes.txt", "not an image"), ("gone.png", "No such file"), ("more", "Is a directory"),
                       ("truncated.png", "not an image")):
         assert any(f"{name}: {why}" in r for r in report.failed), report.failed

@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from clipdemo.analysis.probes import ProbeItem, evaluate_items
+from clipdemo.analysis.probes import evaluate_items
 from clipdemo.errors import InputError
 from clipdemo.probes import PUBLISHED, SUITES, run_suites, suite_names, to_csv, to_json
 from clipdemo.probes.custom import load_probe_set
