@@ -253,7 +253,7 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
                         elem_id="search-examples")
         with gr.Column(scale=2):
             error = error_box()
-            results = gr.Gallery(label="Best matches (cosine · file)", columns=4, height=540, object_fit="contain",
+            results = gr.Gallery(label="Best matches (cosine · file)", columns=4, height=660, object_fit="contain",
                                  elem_id="search-results", elem_classes="wrapped-captions")
             hits = gr.Dataframe(label="Scores", interactive=False, wrap=True, column_widths=["64px", "84px", "70%"])
     with gr.Accordion("Image -> captions", open=False):
