@@ -34,10 +34,12 @@ def cosine_scatter(cosine_a: Sequence[float], cosine_b: Sequence[float], hover: 
                 "marker": {"color": colour, "size": 8, "opacity": 0.75, "line": {"color": "white", "width": 1}}}
 
     return {"data": [trace(True, "image's top-1 agrees", AGREE), trace(False, "image's top-1 differs", DISAGREE)],
-            "layout": _layout(title or f"Cosines: {name_a} vs {name_b}", 420,
+            "layout": _layout(title or f"Cosines: {name_a} vs {name_b}", 460,
                               xaxis={"title": {"text": f"cosine, {name_a}"}, "zeroline": False},
                               yaxis={"title": {"text": f"cosine, {name_b}"}, "zeroline": False},
-                              legend={"orientation": "h", "y": -0.2})}
+                              # under the x axis's title, not on it
+                              legend={"orientation": "h", "y": -0.3, "yanchor": "top"},
+                              margin={"l": 60, "r": 20, "t": 70, "b": 110})}
 
 
 def top_k_bars(panels: Sequence[tuple[str, Sequence[str], Sequence[float]]], score_kind: str, title: str,
