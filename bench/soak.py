@@ -4,7 +4,7 @@
 
 Starts the app as its own process (`python app.py --model tiny-scenes`), then runs `--clients` threads,
 each a `gradio_client.Client` calling /zero_shot, /rank_captions and /similarity_matrix in turn with
-fresh label sets (so the embedding caches keep filling), while a process of its own asks /model_info every 2 s
+fresh label sets (so the embedding caches keep filling), while a process of its own asks /model_info, 2 s after each answer
 (its own GIL: one shared with 50 clients would time the wait for it) and a thread
 samples the server's resident memory. Prints calls/s, p50/p95 latency per endpoint, refusals, the
 slowest /model_info answer, the server's RSS over time and its slope over the last minute and the last half
@@ -199,23 +199,28 @@ def soak(url: str, pid: int, clients: list, seconds: float = 120, call_timeout: 
     # /model_info is asked from a process of its own: in this one, 50 clients' threads share one GIL, and a
     # call timed here would time the wait for it, not the server
     asker = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--ask-model-info", url],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(len(clients))]
     threads.append(threading.Thread(target=monitor, daemon=True))
-    for t in threads:
-        t.start()
-    stop.wait(seconds)
-    stop.set()
+    try:
+        for t in threads:
+            t.start()
+        stop.wait(seconds)
+    finally:
+        stop.set()
+        asker.terminate()  # now: answers after the load ended would not be answers under load
+        asked, asker_log = asker.communicate(timeout=call_timeout)
     for t in threads:
         t.join(call_timeout + 10)
     result.failed += [f"{t.name} still running after the soak (a hung call)" for t in threads if t.is_alive()]
-    asker.terminate()
-    for line in asker.communicate(timeout=call_timeout)[0].splitlines():
+    for line in asked.splitlines():
         kind, value = line.split(" ", 1)
         if kind == "seconds":
             result.model_info_seconds.append(float(value))
         else:
             result.failed.append(f"/model_info: {value}")
+    if not result.model_info_seconds:
+        result.failed.append("/model_info was never answered: " + asker_log[-1500:])
     result.seconds = time.monotonic() - start
     result.server_cpu, result.driver_cpu = cpu_seconds(pid) - server_cpu, cpu_seconds() - driver_cpu
     return result
@@ -244,7 +249,8 @@ def report(r: SoakResult) -> str:
 
 
 def ask_model_info(url: str) -> None:
-    """Ask /model_info every 2 s until terminated; print "seconds S" per answer, "failed WHY" per failure."""
+    """Ask /model_info until terminated, waiting 2 s after each answer; print "seconds S" per answer,
+    "failed WHY" per failure."""
     from gradio_client import Client
 
     client = Client(url, verbose=False)

@@ -22,9 +22,9 @@ MAX_GALLERY_FILES = 5_000  # images in an uploaded gallery (files or a zip); --g
 
 # the server as a whole
 QUEUE_SIZE = 64  # requests waiting; more are refused with "queue full"
-CONCURRENCY = 4  # requests run at once per event
+CONCURRENCY = 4  # requests run at once: in the model queue (quick requests), and per long job
 SESSIONS = 500  # browser sessions whose state the server keeps (gradio holds ~300 KB of page config for each)
 TEXT_CACHE_BYTES = 64 * 1024 * 1024  # text embeddings kept, keys included (about 30,000 at 512-d)
 IMAGE_CACHE_BYTES = 64 * 1024 * 1024  # image embeddings kept, keys included
-MAX_MODELS = 2  # models in memory at once (--max-models); the least recently used is dropped
+MAX_MODELS = 3  # models in memory at once (--max-models): the default and the two bundled; the least recently used is dropped
 EXPORT_MAX_AGE_S = 3_600  # downloads (CSV, JSON) are kept this long, at most twice as long; so is gradio's own cache

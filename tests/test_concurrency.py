@@ -55,15 +55,17 @@ def test_twenty_concurrent_clients(monkeypatch):
 
 def test_every_model_request_waits_in_one_queue():
     """One first-come-first-served queue for the model's requests: with a queue per endpoint, the endpoint whose
-    calls hold their slots a little longer collects nearly every waiting client (issue #26). Long jobs keep
-    their own queue, so they never hold the model queue's slots for minutes."""
+    calls hold their slots a little longer collects nearly every waiting client (issue #26). Long jobs (indexing,
+    Recall@K, training, probe suites, the embedding map with UMAP) keep their own queue, so they never hold the
+    model queue's slots for minutes."""
     from clipdemo.ui.app import build_demo
 
     queue_of = {fn.api_name: fn.concurrency_id for fn in build_demo().fns.values()}
-    requests = ["zero_shot", "zero_shot_cifar100", "compare", "zero_shot_where", "rank_captions", "rank_captions_where",
-                "similarity_matrix", "similarity_matrix_view", "saliency", "embedding_map", "search_text",
-                "search_text_submit", "search_image", "probe"]
+    requests = ["zero_shot", "zero_shot_cifar100", "compare", "zero_shot_where", "rank_captions",
+                "rank_captions_where", "similarity_matrix", "similarity_matrix_view", "saliency", "search_text",
+                "search_text_submit", "search_image"]
     assert {queue_of[name] for name in requests} == {common.MODEL_QUEUE}
-    long_jobs = ["index_gallery", "evaluate_pairs", "train"]
+    long_jobs = ["index_gallery", "evaluate_pairs", "train", "probe", "compare_probes", "embedding_map",
+                 "embedding_map_projection", "embedding_map_means"]
     assert common.MODEL_QUEUE not in {queue_of[name] for name in long_jobs}
     assert len({queue_of[name] for name in long_jobs}) == len(long_jobs)

@@ -168,6 +168,33 @@ def test_command_line_offers_each_model_and_bounds_memory(monkeypatch, checkpoin
         monkeypatch.setenv("CLIPDEMO_MODEL", str(checkpoints[1]))
         assert app.parse_args([]).model == [str(checkpoints[1])]
         assert app.parse_args(["--model", "tiny-scenes"]).model == ["tiny-scenes"]
-        assert app.parse_args([]).max_models == 2
+        assert app.parse_args([]).max_models == 3
     finally:
         engine.configure()
+
+
+def test_a_default_that_cannot_load_is_offered_as_the_model_that_answers(monkeypatch):
+    """Offline, the default CLIP falls back to the bundled model: the picker then offers it under its own name
+    (not CLIP's), the default's name still reaches it, and picking it by name loads nothing more."""
+    from clipdemo.engine import pool as pool_module
+    from clipdemo.engine.pool import ModelPool
+    from clipdemo.registry import BUNDLED_MODEL, DEFAULT_MODEL
+
+    loads = []
+    original = pool_module.load_with_fallback
+
+    def load(source, *args):
+        loads.append(source)
+        if source is None:  # the default, as if it could not be downloaded here
+            return original(BUNDLED_MODEL, *args)
+        return original(source, *args)
+
+    monkeypatch.setattr(pool_module, "load_with_fallback", load)
+    pool = ModelPool()
+    assert pool.offered()[0] == DEFAULT_MODEL
+    engine = pool.get()
+    assert engine.info.name == BUNDLED_MODEL
+    assert pool.offered()[0] == BUNDLED_MODEL and DEFAULT_MODEL not in pool.offered()
+    assert pool.default == BUNDLED_MODEL and pool.check(DEFAULT_MODEL) == BUNDLED_MODEL
+    assert pool.get(BUNDLED_MODEL) is engine and pool.get(DEFAULT_MODEL) is engine
+    assert loads == [None] and pool.loaded() == [BUNDLED_MODEL]

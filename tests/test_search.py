@@ -50,7 +50,7 @@ def test_the_command_line_and_the_search_tab_give_the_same_hits(bundled_engine, 
     assert main(["search", str(folder), captions[1], "-k", "4"]) == 0
     printed = [line.split() for line in capsys.readouterr().out.strip().splitlines()[1:]]
     state = ServerState(store=tab.open_served_store(str(folder)))  # what the app's --store does
-    images, table = tab.search_text(captions[1], 4, None, bundled_engine, state=state)
+    images, table = tab.search_text(captions[1], 4, None, None, "tiny-scenes", state=state)  # the store's model
     assert len(calls) == 2 and calls[0] == calls[1]  # both went through search_store, with one answer
     shown = [(int(r["Rank"]), f"{r['Cosine']:.4f}", r["Image"]) for _, r in table.iterrows()]
     assert shown == [(int(rank), score, path) for rank, score, path in printed]

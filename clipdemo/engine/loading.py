@@ -125,7 +125,7 @@ def load(name: str = DEFAULT_MODEL, device: str | None = None, note: str = "", b
         model = AutoModel.from_pretrained(source, dtype=dtype).to(dev)
         tokenizer = AutoTokenizer.from_pretrained(source)
         image_processor = AutoImageProcessor.from_pretrained(source)
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, ImportError) as exc:  # ImportError: a missing extra
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"Could not load {display_name or name!r}: {first}") from exc
     for method in ("get_text_features", "get_image_features"):

@@ -40,6 +40,7 @@ class ModelPool:
         self._loaded: OrderedDict[str, ClipEngine] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self._fell_back: dict[str, str] = {}  # DEFAULT_MODEL -> the bundled model that answers in its place
 
     def offered(self) -> list[str]:
         """The names a client may pick, the default first."""
@@ -53,6 +54,7 @@ class ModelPool:
     def check(self, name: str | None) -> str:
         """`name` if this server offers it (None or "" is the default); else InputError listing the offer."""
         name = (name or "").strip() or self.default
+        name = self._fell_back.get(name, name)
         if name not in self._offered:
             raise InputError(f"Model {name!r} is not offered by this server. Pick one of: "
                              f"{', '.join(self._offered)}.")
@@ -72,12 +74,22 @@ class ModelPool:
             gate = self._loading.setdefault(name, threading.Lock())
         with gate:
             with self._lock:
+                name = self._fell_back.get(name, name)  # another request's load of the default fell back
                 if name in self._loaded:
                     self._loaded.move_to_end(name)
                     return self._loaded[name]
             source = self._sources.get(name, name)
             engine = load_with_fallback(None if name == DEFAULT_MODEL and not self._explicit else source,
                                         self.device, self.backend)
+            if engine.info.name != name and engine.info.name in self._offered:
+                # the default could not be loaded here and a bundled model answers: it is offered under its
+                # own name from now on (the picker shows what answers), and the default's name means it
+                with self._lock:
+                    self._fell_back[name] = engine.info.name
+                    self._offered.remove(name)
+                    self._offered.insert(0, self._offered.pop(self._offered.index(engine.info.name)))
+                    self.default = engine.info.name
+                name = engine.info.name
             self.install(name, engine)
             return engine
 

@@ -93,12 +93,21 @@ def build_demo(state: ServerState | None = None) -> gr.Blocks:
             with gr.Tab("Train", id="train"):
                 train.build(session_model, state)
         demo.load(user_errors(status.model_info), [session_model, picker], info, api_name="model_info").then(
-            status.banner, info, banner, api_name="banner", api_visibility="private")
+            status.banner, info, banner, api_name="banner", api_visibility="private").then(
+            _offered_now, [session_model, picker], picker, api_name="picker_offer", api_visibility="private",
+            queue=False, show_progress="hidden")
         info.change(status.details, info, details, api_name="model_details", api_visibility="private",
                     show_progress="hidden")
         _wire_picker(picker, session_model, banner, info, results)
         demo.unload(bind(train.stop_session_runs, runs=state.runs))
     return demo
+
+
+def _offered_now(session_model=None, model: str = ""):
+    """The picker as the server offers now: once the default has fallen back to a bundled model (offline),
+    that model's own name, not the default's."""
+    choices = picker_choices(session_model)
+    return gr.update(choices=choices, value=model if model in choices else engine_module.get_pool().default)
 
 
 def _wire_picker(picker: gr.Dropdown, session_model: gr.State, banner: gr.Markdown, info: gr.JSON,

@@ -87,11 +87,12 @@ def error_box() -> gr.Markdown:
     return gr.Markdown(visible=False, elem_classes="run-error")
 
 
-# The one queue of every request that runs the model. With a queue per event (gradio's default: 4 slots
-# each), clients that go from endpoint to endpoint pile up at the one whose calls hold their slots a little
-# longer, as at the slowest station of a production line; all wait for the same CPU anyway. One queue is
-# first come, first served (docs/server.md). Long jobs (indexing a gallery, Recall@K) pass
-# concurrency_id=None: their own queue, so they never hold the model queue's slots for minutes.
+# The one queue of every quick request that runs the model (CONCURRENCY slots in all). With a queue per event
+# (this app's default_concurrency_limit slots each), clients that go from endpoint to endpoint pile up at the
+# one whose calls hold their slots a little longer, as at the slowest station of a production line; all wait
+# for the same CPU anyway. One queue is first come, first served (docs/server.md). Long jobs (indexing a
+# gallery, Recall@K, probe suites, the embedding map, whose UMAP compiles on first use) pass
+# concurrency_id=None: a queue of their own each, so they never hold the model queue's slots for minutes.
 MODEL_QUEUE = "model"
 
 

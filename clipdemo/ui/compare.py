@@ -20,8 +20,8 @@ from ..probes.suites import SUITES
 from ..registry import BUNDLED_MODEL, BUNDLED_SIGLIP
 from ..text import check_template, parse_lines
 from . import examples
-from .common import (engine_for, error_box, export, load_uploads, notes_markdown, picker_choices, run_keeping_errors,
-                     user_errors)
+from .common import (TRAINED_HERE, engine_for, error_box, export, load_uploads, notes_markdown, picker_choices,
+                     run_keeping_errors, user_errors)
 from .state import ServerState
 
 EXPLAINER = """
@@ -40,7 +40,8 @@ Spearman's rho between the two models' orders of each image's labels (1: the sam
 
 def _other(model: str, session_model=None) -> str:
     """The model compared against when none is named: the first one offered that is not `model`."""
-    picked = get_pool().check(model) if model != "trained here" else model
+    model = (model or "").strip()
+    picked = get_pool().check(model) if model != TRAINED_HERE else model
     others = [m for m in picker_choices(session_model) if m != picked]
     if not others:
         raise InputError("This server offers one model: start it with a second (`--model A --model B`).")
@@ -232,7 +233,8 @@ def build(session_model: gr.State, state: ServerState) -> None:
                        [notes, plot_a, plot_b, scatter, per_image, apart, csv], error, api_name="compare")
     run_keeping_errors(state.errors, run_probes.click, compare_probes,
                        [suites, n, probe_template, seed, model_b, session_model, model_a],
-                       [probe_notes, chart, table, probe_csv], probe_error, api_name="compare_probes")
+                       [probe_notes, chart, table, probe_csv], probe_error, api_name="compare_probes",
+                       concurrency_id=None)  # up to 7 suites x 1,000 items on two models: a long job
     # "trained here" joins both lists once this session has trained a model
     session_model.change(lambda s: (gr.update(choices=picker_choices(s)),) * 2, session_model, [model_a, model_b],
                          api_name="compare_offer_trained", api_visibility="private", queue=False,

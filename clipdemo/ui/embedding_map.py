@@ -121,11 +121,12 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
     with gr.Accordion("The modality gap, and why CLIP's cosines are small", open=False):
         gr.Markdown(EXPLAINER)
     args, outputs = [images, texts, projection, remove_means, session_model, model], [notes, plot, csv]
-    run_keeping_errors(state.errors, run.click, embedding_map, args, outputs, error, api_name="embedding_map")
+    run_keeping_errors(state.errors, run.click, embedding_map, args, outputs, error, api_name="embedding_map",
+                       concurrency_id=None)  # UMAP's first run compiles for up to a minute: a queue of its own
     # every option redraws the map at once, as the similarity matrix's view does (embeddings are cached)
     for option, name in ((projection, "embedding_map_projection"), (remove_means, "embedding_map_means")):
         run_keeping_errors(state.errors, option.change, _redraw, args, outputs, error, api_name=name,
-                           api_visibility="private")
+                           api_visibility="private", concurrency_id=None)
     return [notes, plot, csv]
 
 

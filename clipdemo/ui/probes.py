@@ -137,7 +137,8 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
         gr.Markdown(EXPLAINER)
     event = run_keeping_errors(state.errors, run.click, probe,
                                [suites, n, template, seed, custom, session_model, model],
-                               [summary, chart, confusion, wrong, csv, json, confusions], error, api_name="probe")
+                               [summary, chart, confusion, wrong, csv, json, confusions], error, api_name="probe",
+                               concurrency_id=None)  # up to 7 suites x 1,000 items: a long job
     event.success(_suites_with_confusion, confusions, confusion_suite, api_name="probe_confusion_choices",
                   api_visibility="private")
     confusion_suite.input(confusion_figure, [confusions, confusion_suite], confusion, api_name="probe_confusion",

@@ -20,7 +20,7 @@ from ..search.query import Hit, read_thumbnails
 from ..text import parse_lines
 from . import examples
 from .common import (engine_for, error_box, export, load_uploads, notes_markdown, progress_callback,
-                     run_keeping_errors, upload_path, user_errors)
+                     replace_on_upload, run_keeping_errors, upload_path, user_errors)
 from .state import ServerState, bind
 
 EXPLAINER = """
@@ -279,6 +279,7 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
             recall_csv, recall_json = gr.File(label="CSV"), gr.File(label="JSON")
     with gr.Accordion("How it works", open=False):
         gr.Markdown(EXPLAINER)
+    replace_on_upload(files, "search_upload")  # a new upload is the new gallery, as in the other tabs
     run_keeping_errors(state.errors, index_button.click, bind(index_gallery, state=state),
                        [files, kind, gallery_state, session_model, model], [status, gallery_state], error,
                        api_name="index_gallery", concurrency_id=None)

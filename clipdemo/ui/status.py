@@ -69,7 +69,7 @@ def banner(info: dict) -> str:
             f"{info['score']} scores &nbsp;·&nbsp; logit_scale {info['logit_scale']:.1f} &nbsp;·&nbsp; loaded in {info['load_seconds']:.1f}s")
     if info["note"]:
         line += f"\n\n> ⚠️ {info['note']}"
-    elif BUNDLED_MODEL in info["name"] or info["source"].endswith(BUNDLED_MODEL):
+    elif info["name"] == BUNDLED_MODEL or info["source"] == BUNDLED_MODEL:
         line += ("\n\n> This is the bundled tiny CLIP: it was trained only on synthetic shapes, colours and "
                  "digits, not photos. Use the scene examples to see it work; on photos its answers are noise.")
     elif not info["knows_photos"]:
