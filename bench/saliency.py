@@ -1,7 +1,7 @@
 """Saliency, measured: the pointing game and deletion AUC (bundled model, random weights, centre baseline),
 and the time of one saliency map of a 224 px image.
 
-    python bench/saliency.py [--n 100] [--deletion-n 40] [--threads 2] [--skip-eval]
+    python bench/saliency.py [--models NAME ...] [--n 100] [--deletion-n 40] [--threads 2] [--skip-eval | --skip-timing]
 
 The ViT-B/32 time uses CLIPConfig's defaults (12-layer 768-wide ViT, 32 px patches at 224 px, 12-layer
 text transformer) with random weights: the same FLOPs as the real model, no download.
@@ -59,13 +59,14 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--skip-eval", action="store_true", help="timings only")
+    p.add_argument("--skip-timing", action="store_true", help="the pointing game and deletion only")
     p.add_argument("--models", nargs="+", default=bundled_models(), help="models measured (default: the bundled)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     engines = {name: ClipEngine.load(name) for name in args.models}
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8))
     print(f"torch threads: {torch.get_num_threads()}")
-    for engine in (*engines.values(), vit_b32_engine()):
+    for engine in () if args.skip_timing else (*engines.values(), vit_b32_engine()):
         for method in (m for m in METHODS if m in engine.family.saliency):
             first, median = timed(engine, image, method, args.repeats)
             print(f"{engine.info.name:32s} {method:10s} 224 px, 2 texts: first {first:.2f} s, median {median:.2f} s")
