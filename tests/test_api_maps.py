@@ -63,6 +63,22 @@ def test_embedding_map_endpoint_measures_the_gap_and_exports_csv(client):
     assert plot is not None
 
 
+def test_maps_warn_of_photos_only_on_photos(client):
+    """Issue #27 point 2 in the map tabs too: a scene gets no "trained on no photos" warning, a photo does."""
+    caveat = "trained only on synthetic scenes"
+    scene, photo = handle_file(str(SCENES / "two_red_circles.png")), handle_file(str(examples.PHOTOS / "chelsea.jpg"))
+    notes, *_ = client.predict(scene, "red circle", "occlusion", api_name="/saliency")
+    assert caveat not in notes
+    notes, *_ = client.predict(photo, "red circle", "occlusion", api_name="/saliency")
+    assert caveat in notes and "chelsea.jpg" in notes
+    captions = "\n".join(examples.scene_captions())
+    notes, *_ = client.predict([handle_file(f) for f in examples.scene_files()], captions, "PCA", False,
+                               api_name="/embedding_map")
+    assert caveat not in notes
+    notes, *_ = client.predict([photo, scene], "a cat\nred circles", "PCA", False, api_name="/embedding_map")
+    assert caveat in notes and "chelsea.jpg" in notes
+
+
 def test_where_buttons(client):
     plot = client.predict([handle_file(str(SCENES / "a_green_triangle.png"))], examples.SCENE_LABELS,
                           "a photo of a {}.", False, api_name="/zero_shot_where")

@@ -126,16 +126,6 @@ def run_keeping_errors(errors: RunErrors, trigger, fn, inputs, outputs, box: gr.
     return event
 
 
-def model_caveat(engine) -> str:
-    """A warning to print beside the numbers when the model's card says it knows no photos."""
-    if engine.info.knows_photos:
-        return ""
-    return (f"> ⚠️ **`{engine.info.name}` was trained only on synthetic scenes** (shapes, colours, counts, "
-            "digits). "
-            "On a photo its answer is confident noise, not recognition: load a real CLIP "
-            "(`--model openai/clip-vit-base-patch32`) for photos.")
-
-
 def upload_path(f) -> str:
     """The local path of an uploaded file, whether gradio passed a path, a file object or a FileData dict."""
     if isinstance(f, dict):  # a FileData dict from the API

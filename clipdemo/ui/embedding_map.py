@@ -9,8 +9,8 @@ from ..errors import InputError
 from ..figures import thumbnail_uri
 from ..map_figures import embedding_map as map_figure
 from ..text import parse_lines
-from . import examples
-from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown,
+from . import examples, reading
+from .common import (engine_for, error_box, export, load_uploads, notes_markdown,
                      run_keeping_errors, user_errors)
 from .state import ServerState
 
@@ -97,7 +97,7 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
              + ("<br><sup>each modality's mean removed</sup>" if result.centred else ""))
     figure = map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(min(len(names), len(parsed.items)))],
                         names, parsed.items, thumbs, title=title, axis_names=AXES[result.projection])
-    note = notes_markdown(parsed.notes + notes, model_caveat(engine), engine)
+    note = notes_markdown(parsed.notes + notes, reading.photo_caveat(engine, loaded), engine)
     return ((note + "\n\n" if note else "") + summary(result, len(names), len(parsed.items)), figure,
             export("embedding_map.csv", coordinates_csv(result, names, parsed.items)))
 

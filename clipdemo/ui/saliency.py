@@ -9,8 +9,8 @@ import gradio as gr
 from ..analysis.saliency import (METHOD_NAMES, METHODS, SaliencyResult, cosine_levels, probably_absent,
                                  saliency as run_saliency)
 from ..text import parse_lines
-from . import examples
-from .common import (engine_for, error_box, export, load_uploads, model_caveat, notes_markdown, preview_image,
+from . import examples, reading
+from .common import (engine_for, error_box, export, load_uploads, notes_markdown, preview_image,
                      run_keeping_errors, user_errors)
 from .state import ServerState
 from .where import overlay
@@ -86,7 +86,7 @@ def saliency(image, texts: str, method: str = "relevance", session_model=None, m
     result = run_saliency(engine, loaded[0].image, parsed.items, method=method)
     level = cosine_levels(engine).non_matching
     absent = probably_absent(result, cosine_levels(engine))
-    body = notes_markdown(parsed.notes + notes, model_caveat(engine), engine)
+    body = notes_markdown(parsed.notes + notes, reading.photo_caveat(engine, loaded), engine)
     drawn = (loaded[0].image, result, absent)  # kept for redrawing on one colour scale without a new run
     return ((body + "\n\n" if body else "") + method_note(result, level, absent),
             overlay(loaded[0].image, result, absent=absent), words_value(result),
