@@ -445,6 +445,8 @@ def test_train_tab_sigmoid_loss(page):
     panel = _tab(page, "Train")
     panel.get_by_label("sigmoid (SigLIP)").check()
     panel.get_by_role("button", name="Train").click()
+    plots = panel.locator(".js-plotly-plot")
+    expect(plots.first).to_contain_text("sigmoid loss", timeout=120_000)  # this run's, not the last run's
     status = panel.get_by_text(re.compile(r"Step \d+/300")).first
     status.wait_for()
     deadline = time.monotonic() + 120
@@ -452,7 +454,6 @@ def test_train_tab_sigmoid_loss(page):
         page.wait_for_timeout(250)
     panel.get_by_role("button", name="Stop").click()
     panel.get_by_text("Stopped.").wait_for(timeout=30_000)
-    plots = panel.locator(".js-plotly-plot")
     assert _plotted(plots.first, "d.name") == ["sigmoid loss", "logit_scale t (1 / temperature)", "logit_bias b"]
     bias = _plotted(plots.first, "Array.from(d.y)")[2]
     assert -10.5 < bias[0] < -9.5 and bias[-1] != bias[0], bias  # b starts at SigLIP's -10 and is learned
