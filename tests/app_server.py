@@ -34,3 +34,17 @@ def running_app(mcp: bool = False, state=None, models=(BUNDLED_MODEL,), max_mode
     finally:
         demo.close()
         engine_module.configure()
+
+
+@contextlib.contextmanager
+def app_client(**app):
+    """Yield a gradio_client Client of `running_app(**app)` (its `demo` attached), closed afterwards."""
+    from gradio_client import Client
+
+    with running_app(**app) as (url, demo):
+        client = Client(url, verbose=False)
+        client.demo = demo
+        try:
+            yield client
+        finally:
+            client.close()

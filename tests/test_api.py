@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
-from app_server import running_app
+from app_server import app_client, running_app
 from clipdemo.limits import MAX_IMAGES, MAX_TEXTS
 from clipdemo.ui import examples
 from clipdemo.ui.state import ServerState
@@ -25,13 +25,9 @@ SCENES = examples.SCENES
 @pytest.fixture(scope="module")
 def client():
     state = ServerState()
-    with running_app(state=state) as (url, demo):
-        c = Client(url, verbose=False)
-        c.demo, c.state = demo, state
-        try:
-            yield c
-        finally:
-            c.close()
+    with app_client(state=state) as c:
+        c.state = state
+        yield c
 
 
 def _scene(name):

@@ -7,9 +7,9 @@ import json
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
-from app_server import running_app
+from app_server import app_client, running_app
 from clipdemo.ui import examples
 
 SCENES = examples.SCENES
@@ -17,12 +17,8 @@ SCENES = examples.SCENES
 
 @pytest.fixture(scope="module")
 def client():
-    with running_app() as (url, demo):
-        c = Client(url, verbose=False)
-        try:
-            yield c
-        finally:
-            c.close()
+    with app_client() as c:
+        yield c
 
 
 def test_endpoints_are_named(client):

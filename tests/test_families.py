@@ -58,32 +58,28 @@ def test_zero_shot_through_the_api_equals_the_pipeline_for_every_family(checkpoi
     """What a client of the served app gets: `/zero_shot` with `model` naming each family's checkpoint,
     called through gradio_client, scores as transformers' pipeline does on the same checkpoint."""
     import pandas as pd
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
     from transformers import pipeline
 
-    from app_server import running_app
+    from app_server import app_client
 
     image = _image()
     image.save(tmp_path / "scene.png")  # PNG: the server reads the same pixels
-    with running_app(models=[str(checkpoints[f]) for f in VERIFIED]) as (url, _):
-        client = Client(url, verbose=False)
-        try:
-            assert set(client.predict(api_name="/model_info")["models"]["offered"]) >= {
-                checkpoints[f].name for f in VERIFIED}
-            for family in VERIFIED:
-                name = checkpoints[family].name
-                notes, _, _, csv = client.predict([handle_file(tmp_path / "scene.png")], "\n".join(LABELS),
-                                                  "a photo of {}.", False, 5, name, api_name="/zero_shot")
-                assert notes.startswith(f"Answered by **`{name}`**"), notes
-                ours = pd.read_csv(csv)
-                pipe = pipeline("zero-shot-image-classification", model=str(checkpoints[family]), device="cpu")
-                ref = {r["label"]: r["score"] for r in pipe(image, candidate_labels=LABELS,
-                                                            hypothesis_template="a photo of {}.")}
-                np.testing.assert_allclose(ours["probability"], [ref[label] for label in ours["label"]],
-                                           atol=1e-5, err_msg=family)
-                assert set(ours["score"]) == {"sigmoid" if family.startswith("siglip") else "softmax"}
-        finally:
-            client.close()
+    with app_client(models=[str(checkpoints[f]) for f in VERIFIED]) as client:
+        assert set(client.predict(api_name="/model_info")["models"]["offered"]) >= {
+            checkpoints[f].name for f in VERIFIED}
+        for family in VERIFIED:
+            name = checkpoints[family].name
+            notes, _, _, csv = client.predict([handle_file(tmp_path / "scene.png")], "\n".join(LABELS),
+                                              "a photo of {}.", False, 5, name, api_name="/zero_shot")
+            assert notes.startswith(f"Answered by **`{name}`**"), notes
+            ours = pd.read_csv(csv)
+            pipe = pipeline("zero-shot-image-classification", model=str(checkpoints[family]), device="cpu")
+            ref = {r["label"]: r["score"] for r in pipe(image, candidate_labels=LABELS,
+                                                        hypothesis_template="a photo of {}.")}
+            np.testing.assert_allclose(ours["probability"], [ref[label] for label in ours["label"]],
+                                       atol=1e-5, err_msg=family)
+            assert set(ours["score"]) == {"sigmoid" if family.startswith("siglip") else "softmax"}
 
 
 @pytest.mark.parametrize("family", ["siglip", "siglip2"])

@@ -11,10 +11,10 @@ import json
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from scipy.stats import spearmanr
 
-from app_server import running_app
+from app_server import app_client
 from clipdemo.ui import examples
 
 SIGLIP, CLIP = "tiny-siglip", "tiny-clip"
@@ -33,12 +33,8 @@ def checkpoints(tmp_path_factory, tokenizer):
 @pytest.fixture(scope="module")
 def client(checkpoints):
     siglip, clip = checkpoints
-    with running_app(models=["tiny-scenes", str(siglip), str(clip)], max_models=2) as (url, demo):
-        c = Client(url, verbose=False)
-        try:
-            yield c
-        finally:
-            c.close()
+    with app_client(models=["tiny-scenes", str(siglip), str(clip)], max_models=2) as c:
+        yield c
 
 
 def _files(paths):
