@@ -1,4 +1,4 @@
-"""CLIP Explorer: `python app.py [--model NAME [--model NAME2 ...]] [--max-models 2] [--device cuda]
+"""CLIP Explorer: `python app.py [--model NAME [--model NAME2 ...]] [--max-models 3] [--device cuda]
 [--backend onnx] [--store STORE] [--host 0.0.0.0] [--port 7860] [--mcp]`."""
 
 import os

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .figures import layout
+
 COLOUR_A, COLOUR_B = "#4f46e5", "#ea580c"
 AGREE, DISAGREE = "#059669", "#dc2626"
-_FONT = {"family": "Inter, system-ui, sans-serif", "size": 13}
+MARGIN = {"l": 60, "r": 20, "t": 70, "b": 50}  # room for the axis titles these figures carry
 
 
 def _layout(title: str, height: int, **extra) -> dict:
-    return {"title": {"text": title, "x": 0.01}, "height": height, "font": _FONT, "template": "plotly_white",
-            "margin": {"l": 60, "r": 20, "t": 70, "b": 50}, **extra}
+    """The project's shared layout (figures.layout) with these figures' wider margins, unless `extra` sets them."""
+    return layout(title, height, **{"margin": MARGIN, **extra})
 
 
 def cosine_scatter(cosine_a: Sequence[float], cosine_b: Sequence[float], hover: Sequence[str],

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from .. import limits
 from ..engine import get_pool
 from ..registry import BUNDLED_MODEL
-from .common import TRAINED_HERE, engine_for
+from .common import engine_for, picker_choices
 
 LIMITS = {name.lower(): value for name, value in vars(limits).items() if name.isupper()}
 
@@ -26,7 +26,7 @@ def model_info(session_model=None, model: str = "") -> dict:
     """
     engine = engine_for(model, session_model)
     pool = get_pool()
-    offered = pool.offered() + ([TRAINED_HERE] if session_model is not None else [])
+    offered = picker_choices(session_model)
     return {**asdict(engine.info), "logit_scale": round(engine.logit_scale, 3),
             "logit_bias": round(engine.logit_bias, 3), "cache": engine.cache_sizes(), "limits": LIMITS,
             "models": {"default": pool.default, "offered": offered, "loaded": pool.loaded(),
