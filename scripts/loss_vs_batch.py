@@ -1,24 +1,28 @@
 """Softmax (CLIP) against sigmoid (SigLIP) at batch sizes 8, 32 and 128, at equal compute.
 
-    python scripts/loss_vs_batch.py [--examples 24576] [--seeds 0 1] [--out artifacts/loss_vs_batch.png]
+    python scripts/loss_vs_batch.py [--examples 24576] [--seeds 0 1] [--out docs/loss_vs_batch.png]
 
 Every run trains the tiny architecture from random weights on the same pool of scenes, with the same
 seed, learning-rate schedule and number of training examples (so a batch of 8 takes 16x the steps of a
 batch of 128), and reports held-out zero-shot accuracy on colour+shape, count and digit (the project's
 held-out scene stream, scored as the app scores) and the run's wall time. The defaults fit about an hour
-on 2 CPU cores. Prints a Markdown table and saves a figure.
+on 2 CPU cores per seed. Prints a Markdown table and saves a figure.
+
+Each finished run is appended to --results (JSON lines); a run already there (same loss, batch, seed and
+number of examples) is read instead of trained again, and the table and figure cover every run in the
+file. So `--seeds 1` after a `--seeds 0` study adds the second seed to the first.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,7 +39,8 @@ ATTRIBUTES = ("shape+colour", "count", "digit")
 
 
 def run(loss: str, batch: int, examples: int, seed: int, pool: ScenePool, tokenizer, n_eval: int) -> dict:
-    """Train one model and measure it: {"loss", "batch", "seed", "steps", "seconds", attribute: accuracy}."""
+    """Train one model and measure it: {"loss", "batch", "seed", "examples", "steps", "seconds",
+    attribute: accuracy}."""
     steps = max(1, examples // batch)
     config = replace(TrainConfig(), steps=steps, batch_size=batch, seed=seed, warmup=max(1, steps // 20),
                      lr=1e-3)
@@ -45,7 +50,7 @@ def run(loss: str, batch: int, examples: int, seed: int, pool: ScenePool, tokeni
         pass
     seconds = time.perf_counter() - start
     engine = ClipEngine(model, tiny_processor(tokenizer), name=f"{loss} b{batch} s{seed}")
-    row = {"loss": loss, "batch": batch, "seed": seed, "steps": steps, "seconds": seconds}
+    row = {"loss": loss, "batch": batch, "seed": seed, "examples": examples, "steps": steps, "seconds": seconds}
     for attribute in ATTRIBUTES:
         row[attribute] = evaluate_items(engine, attribute_items(attribute, n_eval, seed=1), attribute,
                                         TEMPLATE).accuracy
@@ -103,19 +108,25 @@ def main(argv=None) -> int:
     p.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
     p.add_argument("--pool", type=int, default=12_000, help="scenes rendered once, shared by every run")
     p.add_argument("--eval", type=int, default=300, help="held-out items per attribute")
-    p.add_argument("--out", default="artifacts/loss_vs_batch.png")
+    p.add_argument("--out", default="docs/loss_vs_batch.png")
+    p.add_argument("--results", default="docs/loss_vs_batch.jsonl",
+                   help="every run's result, one JSON line each: read first, appended to")
     args = p.parse_args(argv)
-    torch.set_num_threads(torch.get_num_threads())
+    results = Path(args.results)
+    done = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    rows = [r for r in done if r["examples"] == args.examples]
+    todo = [(seed, batch, loss) for seed in args.seeds for batch in args.batches for loss in LOSSES
+            if not any((r["seed"], r["batch"], r["loss"]) == (seed, batch, loss) for r in rows)]
     tokenizer = CLIPTokenizer.from_pretrained(bundled_path())
-    pool = ScenePool(args.pool, 64, seed=0)
-    rows = []
-    for seed in args.seeds:
-        for batch in args.batches:
-            for loss in LOSSES:
-                rows.append(run(loss, batch, args.examples, seed, pool, tokenizer, args.eval))
-                r = rows[-1]
-                print(f"{loss:8} batch {batch:4} seed {seed}: " + "  ".join(f"{a} {r[a]:.1%}" for a in ATTRIBUTES)
-                      + f"  ({r['steps']} steps, {r['seconds'] / 60:.1f} min)", flush=True)
+    pool = ScenePool(args.pool, 64, seed=0) if todo else None
+    for seed, batch, loss in todo:
+        r = run(loss, batch, args.examples, seed, pool, tokenizer, args.eval)
+        rows.append(r)
+        results.parent.mkdir(parents=True, exist_ok=True)
+        with results.open("a") as f:
+            f.write(json.dumps(r) + "\n")
+        print(f"{loss:8} batch {batch:4} seed {seed}: " + "  ".join(f"{a} {r[a]:.1%}" for a in ATTRIBUTES)
+              + f"  ({r['steps']} steps, {r['seconds'] / 60:.1f} min)", flush=True)
     print(table(rows))
     figure(rows, Path(args.out))
     print(f"figure saved to {args.out}")
