@@ -21,11 +21,18 @@ app: install
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
+# Two workers (one per core here), a file each at a time; the load tests then run alone, as their numbers
+# (memory growth, /model_info's wait under load) mean nothing beside other tests. Both parts always run.
+JOBS   ?= 2
+ALONE  := tests/test_soak.py tests/test_concurrency.py
+
 test: install chromium
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile $(addprefix --ignore=,$(ALONE)) $(ARGS); parallel=$$?; \
+	$(PY) -m pytest $(ALONE) $(ARGS); alone=$$?; [ $$alone = 5 ] && alone=0; \
+	exit $$(( parallel || alone ))
 
 test-fast: install
-	$(PY) -m pytest -m "not slow and not browser" $(ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow and not browser" $(ARGS)
 
 bench: install
 	$(PY) bench/zero_shot_1000_labels.py

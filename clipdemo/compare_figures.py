@@ -73,8 +73,9 @@ def top_k_bars(panels: Sequence[tuple[str, Sequence[str], Sequence[float]]], sco
 
 def paired_accuracy(suites: Sequence[str], accuracy_a: Sequence[float], accuracy_b: Sequence[float],
                     chance: Sequence[float], published: Sequence[float | None], name_a: str, name_b: str,
-                    title: str = "") -> dict:
-    """Each probe suite's accuracy for both models, beside the suite's chance and a published figure."""
+                    title: str = "", published_chance: Sequence[float | None] = ()) -> dict:
+    """Each probe suite's accuracy for both models, beside the suite's chance and a published figure beside
+    its own benchmark's chance (What'sUp's 25% is not this suite's 50%)."""
     suites = list(suites)
     data = [{"type": "bar", "name": name, "x": suites, "y": [float(a) for a in acc], "marker": {"color": colour},
              "text": [f"{a:.0%}" for a in acc], "textposition": "outside"}
@@ -84,6 +85,11 @@ def paired_accuracy(suites: Sequence[str], accuracy_a: Sequence[float], accuracy
     if any(p is not None for p in published):
         data.append({"type": "scatter", "mode": "markers", "name": "OpenAI CLIP ViT-B/32 (published)", "x": suites,
                      "y": [p for p in published], "marker": {"symbol": "diamond", "size": 12, "color": "#059669"}})
+    if any(c is not None for c in published_chance):
+        data.append({"type": "scatter", "mode": "markers", "name": "its benchmark's chance", "x": suites,
+                     "y": list(published_chance),
+                     "marker": {"symbol": "line-ew-open", "size": 18, "color": "#059669",
+                                "line": {"width": 2, "dash": "dot"}}})
     return {"data": data, "layout": _layout(title or f"Probe accuracy: {name_a} vs {name_b}", 400, barmode="group",
                                             yaxis={"range": [0, 1.1], "tickformat": ".0%",
                                                    "title": {"text": "accuracy"}},

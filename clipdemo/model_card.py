@@ -14,6 +14,7 @@ without a card (a hub CLIP) gets CLIP's "a photo of a {}." and no listed weak sp
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ class ModelCard:
         return [w for w in dict.fromkeys(re.findall(r"[a-z0-9]+", text.lower())) if w not in self.vocabulary]
 
 
+@functools.lru_cache(maxsize=16)  # a bundled card is read from disk once
 def read_card(folder: Path | str, knows_photos: bool = True) -> ModelCard:
     """The card in `folder`/README.md, or the defaults (CLIP's template; "{}" for a model of no photos)."""
     fallback = DEFAULT_TEMPLATE if knows_photos else SCENE_TEMPLATE

@@ -134,9 +134,12 @@ def _clear_files(panel, index: int = 0):
     """Empty the tab's `index`-th file box, if it holds anything."""
     box = panel.locator(FILE_BOX).nth(index)
     clear = box.locator("button[aria-label='Clear']")
-    if clear.count():
+    for _ in range(3):  # the upload's own handler may still be answering, and put the files back once
+        if not clear.count():
+            break
         clear.first.click()
-        expect(box.locator(".file-preview-holder")).to_have_count(0)
+        panel.page.wait_for_timeout(1000)
+    expect(box.locator(".file-preview-holder")).to_have_count(0)
 
 
 def _upload(panel, files, index: int = 0):
@@ -417,11 +420,12 @@ def test_train_tab_then_use_the_trained_model(page):
     steps = plots.first.evaluate("p => p.data[0].x")
     assert steps[:10] == list(range(1, 11)), steps[:12]
     text = panel.inner_text()
-    change = re.search(r"logit_scale ([\d.]+) \((rose|fell|held) from ([\d.]+)\)", text)
+    change = re.search(r"logit_scale ([\d.]+) \((?:(rose|fell) from ([\d.]+)|unchanged so far)\)", text)
     assert change, text
-    now, first = float(change.group(1)), float(change.group(3))
-    if abs(now - first) > 0.1 + first * 0.005:  # the text rounds to 0.1: near the 0.5% line either word fits
-        assert change.group(2) == ("rose" if now > first else "fell")
+    if change.group(2):  # the text rounds to 0.1: near the 0.5% line either word fits
+        now, first = float(change.group(1)), float(change.group(3))
+        if abs(now - first) > 0.1 + first * 0.005:
+            assert change.group(2) == ("rose" if now > first else "fell")
     assert "Cosine similarity of a fixed batch" in plots.nth(1).evaluate("p => p.layout.title.text")
     assert plots.nth(1).evaluate("p => p.data[0].x") == first_columns
     assert plots.nth(1).evaluate("p => (p.layout.images || []).length") == 8  # a thumbnail per row
@@ -457,7 +461,7 @@ def test_train_tab_sigmoid_loss(page):
     assert _plotted(plots.first, "d.name") == ["sigmoid loss", "logit_scale t (1 / temperature)", "logit_bias b"]
     bias = _plotted(plots.first, "Array.from(d.y)")[2]
     assert -10.5 < bias[0] < -9.5 and bias[-1] != bias[0], bias  # b starts at SigLIP's -10 and is learned
-    assert re.search(r"logit_bias b -?[\d.]+ \((rose|fell|held) from -10\.0\d\)", panel.inner_text())
+    assert re.search(r"logit_bias b -?[\d.]+ \(((rose|fell) from -10\.0\d|unchanged so far)\)", panel.inner_text())
     batch = plots.nth(1)
     assert "sigmoid(t·cos + b)" in batch.evaluate("p => p.layout.title.text")
     cells = np.array(_plotted(batch, "Array.from(d.z, r => Array.from(r))")[0], float)

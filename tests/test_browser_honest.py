@@ -155,17 +155,36 @@ def test_probes_published_points_have_their_own_chance_and_digits_are_handwritte
 
 
 def test_a_new_upload_replaces_and_a_lone_image_is_previewed_whole(page):
-    """Issue 27 point 9: uploading again replaces what the box held; one image is previewed whole."""
+    """Issue 27 point 9: uploading again replaces what the box held, and clears the results computed on what
+    it held; one image is previewed whole."""
     panel = _tab(page, "Zero-shot classification")
     _upload(panel, [SCENE])
-    page.wait_for_timeout(1500)  # a later upload, as a person makes one
+    _run(page, panel, "Classify")
+    table = panel.locator("#zero-shot-table")
+    expect(table).to_contain_text("a_green_triangle.png")
+    page.wait_for_timeout(1000)  # a later upload, as a person makes one
     panel.locator("input[type=file]").first.set_input_files([LEFT_RIGHT])
     box = panel.locator(FILE_BOX).first  # the images' box (the CSV download is a file box too)
     expect(box).to_contain_text("an_orange_diamond")
     page.wait_for_timeout(1500)
     expect(box.locator("tr.file")).to_have_count(1)
+    expect(table).not_to_contain_text("a_green_triangle.png")  # the old image's results are gone
+    expect(panel.locator(".js-plotly-plot")).to_have_count(0)
     _assert_whole_previews(panel, [LEFT_RIGHT])
     _shot(page, "honest-upload-replaced.png")
+
+
+def test_a_top_k_past_the_maximum_says_where_it_stops(page):
+    """Issue 27 point 9: the page clamps a typed top-k of 5,000 to 20 (gradio's slider does), and says so."""
+    panel = _tab(page, "Zero-shot classification")
+    slider = panel.locator("#zero-shot-top-k")
+    expect(slider).to_contain_text("at most 20")
+    number = slider.locator("input[type=number]")
+    number.fill("5000")
+    number.press("Tab")
+    expect(number).to_have_value("20")
+    number.fill("5")
+    number.press("Tab")
 
 
 def test_model_details_are_a_table(page):

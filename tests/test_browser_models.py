@@ -63,6 +63,12 @@ def test_compare_tab_side_by_side_then_probes(page):
     _shot(page, "9c-compare.png")
     panel.get_by_text("Probe suites on both models").click()
     panel.get_by_role("button", name="Run probes on both").click()
-    panel.locator(".js-plotly-plot").nth(3).wait_for()  # the paired accuracy chart
+    chart = panel.locator(".js-plotly-plot").nth(3)  # the paired accuracy chart
+    chart.wait_for()
     expect(panel).to_contain_text(f"A: tiny-scenes vs B: {b_name} on the same")
+    # issue 27 point 6 here too: a published point sits beside its own benchmark's chance (What'sUp: 25%)
+    traces = chart.evaluate("p => p.data.map(t => ({name: t.name, x: t.x, y: t.y}))")
+    own = {t["name"]: dict(zip(t["x"], t["y"])) for t in traces}
+    assert own["its benchmark's chance"]["spatial"] == pytest.approx(0.25), own
+    assert own["chance"]["spatial"] == pytest.approx(0.5), own
     _shot(page, "9d-compare-probes.png")

@@ -124,7 +124,7 @@ def test_compare_agreement_and_rank_correlation_equal_the_models_own_scores(clie
     rho = [spearmanr(a, b).statistic for a, b in zip(own["tiny-scenes"], own[SIGLIP])]
     rows = [dict(zip(per_image["headers"], row)) for row in per_image["data"]]
     assert [r["Top-1 agrees"] == "yes" for r in rows] == agree.tolist()
-    assert [r["Rank correlation"] for r in rows] == pytest.approx(rho, abs=1e-3)
+    assert [r["Spearman ρ"] for r in rows] == pytest.approx(rho, abs=1e-3)
     assert f"Top-1 agreement: {agree.mean():.0%}" in notes and f"{np.mean(rho):.2f}" in notes
     assert "sigmoid" in notes and "softmax" in notes  # the two kinds of score are named
     exported = list(csv.DictReader(open(table)))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -194,7 +192,9 @@ def test_bad_probe_csv_says_what_is_wrong(tmp_path, row, message):
         load_probe_set(_probe_csv(tmp_path, [row]))
 
 
-def test_probe_command_prints_the_table():
-    out = subprocess.run([sys.executable, "-m", "clipdemo", "probe", "--suite", "counting", "--model", "tiny-scenes",
-                          "-n", "20"], capture_output=True, text=True, check=True)
-    assert "counting" in out.stdout and "CLEVR counts" in out.stdout and "chance" in out.stdout
+def test_probe_command_prints_the_table(capsys):
+    from clipdemo.__main__ import main  # in-process: test_indexer runs the entry point as typed
+
+    assert main(["probe", "--suite", "counting", "--model", "tiny-scenes", "-n", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "counting" in out and "CLEVR counts" in out and "chance" in out

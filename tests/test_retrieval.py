@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -122,11 +120,13 @@ def test_hnsw_agrees_with_exact_search():
     assert recall >= 0.9 and (exact[:, 0] == np.arange(50)).all()
 
 
-def test_eval_command_prints_recall_both_ways():
-    out = subprocess.run([sys.executable, "-m", "clipdemo", "eval", str(examples.PAIRS / "pairs.csv"),
-                          "--model", "tiny-scenes", "--repeats", "5"], capture_output=True, text=True, check=True)
-    assert "image to text" in out.stdout and "text to image" in out.stdout and "R@10" in out.stdout
-    assert "5 x 10 sampled images" in out.stdout
+def test_eval_command_prints_recall_both_ways(capsys):
+    from clipdemo.__main__ import main  # in-process: test_indexer runs the entry point as typed
+
+    assert main(["eval", str(examples.PAIRS / "pairs.csv"), "--model", "tiny-scenes", "--repeats", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "image to text" in out and "text to image" in out and "R@10" in out
+    assert "5 x 10 sampled images" in out
 
 
 def test_a_tie_counts_against_the_model_in_evaluation_and_in_the_embedding_map():
@@ -151,7 +151,7 @@ def _pairs_csv(path, rows):
     return path
 
 
-def test_eval_reads_the_users_own_files_absolute_or_under_images(tmp_path):
+def test_eval_reads_the_users_own_files_absolute_or_under_images(tmp_path, capsys):
     """Flickr30k and COCO annotation files name images relative to an images folder kept elsewhere."""
     scenes, captions = examples.scene_files()[:4], examples.scene_captions()[:4]
     images, elsewhere = tmp_path / "flickr" / "images", tmp_path / "elsewhere"
@@ -166,14 +166,17 @@ def test_eval_reads_the_users_own_files_absolute_or_under_images(tmp_path):
             shutil.copy(scene, elsewhere)
             rows.append((str(elsewhere / Path(scene).name), caption))  # absolute: read as written
     csv_path = _pairs_csv(tmp_path / "annotations" / "pairs.csv", rows)
-    command = [sys.executable, "-m", "clipdemo", "eval", str(csv_path), "--model", "tiny-scenes",
-               "--sample-images", "0"]
-    out = subprocess.run(command + ["--images", str(images)], capture_output=True, text=True, check=True)
-    assert "images: 4  captions: 4" in out.stdout and "skipped" not in out.stderr, out.stderr
-    assert re.search(r"text to image\s+100\.0%", out.stdout), out.stdout  # each caption finds its scene
+    from clipdemo.__main__ import main
+
+    command = ["eval", str(csv_path), "--model", "tiny-scenes", "--sample-images", "0"]
+    assert main(command + ["--images", str(images)]) == 0
+    out = capsys.readouterr()
+    assert "images: 4  captions: 4" in out.out and "skipped" not in out.err, out.err
+    assert re.search(r"text to image\s+100\.0%", out.out), out.out  # each caption finds its scene
     # without --images the relative rows resolve beside the CSV, where they are not: left out, by name
-    out = subprocess.run(command, capture_output=True, text=True, check=True)
-    assert "images: 2  captions: 2" in out.stdout and out.stderr.count("skipped:") == 2, out.stderr
+    assert main(command) == 0
+    out = capsys.readouterr()
+    assert "images: 2  captions: 2" in out.out and out.err.count("skipped:") == 2, out.err
     # the server keeps its rule: the same CSV's absolute paths are refused there
     served = load_pairs(str(csv_path))
     assert len(served.images) == 2 and all("not a file inside the upload" in r for r in served.skipped)

@@ -1,9 +1,11 @@
-"""Soak: 50 concurrent API clients for 90 s against the app in its own process (issue #15).
+"""Soak: 50 concurrent API clients for a minute after a 15 s warm-up, against the app in its own process
+(issue #15); `make test` runs it alone, after the other tests.
 
 Every call is answered, or refused with gradio's queue-full message; nothing hangs; the server's memory
-stays within +150 MB after warm-up (the report prints the slope over the last minute: in a run this short it
-still climbs, ~20 MB/min, so issue 26's slope assertion is not made here); one model is loaded; /model_info stays quick under the load. The driver is
-bench/soak.py, which prints the same run's calls/s, latencies and memory curve.
+stays within +150 MB after warm-up; one model is loaded; /model_info stays quick under the load. The report
+prints the slope over the last minute, but a run this short still climbs (~20 MB/min), so issue 26's slope
+is measured by the 20-minute run of the same driver, `python bench/soak.py --seconds 1200` (docs/server.md),
+not asserted here. bench/soak.py also prints the run's calls/s, latencies and memory curve.
 """
 
 import importlib.util
@@ -18,11 +20,11 @@ _spec = importlib.util.spec_from_file_location("soak", Path(__file__).parents[1]
 soak = sys.modules["soak"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(soak)
 
-CLIENTS, WARMUP_S, SOAK_S = 50, 20, 90  # the slope is asserted over the last 60 s
+CLIENTS, WARMUP_S, SOAK_S = 50, 15, 60
 
 
 @pytest.mark.timeout(600)
-def test_fifty_clients_for_ninety_seconds():
+def test_fifty_clients_for_a_minute():
     with soak.server() as (url, process):
         clients = soak.connect(url, CLIENTS)
         try:

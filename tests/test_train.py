@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ import torch
 from clipdemo.train.loop import ScenePool, TrainConfig, contrastive_loss, normalise, train
 from clipdemo.train.model import build_model, tiny_processor
 from clipdemo.train.tokenizer import save_clip_vocab
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_any_text_tokenizes_without_unknowns(tokenizer):
@@ -79,17 +83,17 @@ def test_the_default_recipe_is_the_plain_config():
     assert TrainConfig().mix == {"group": 0.45, "relation": 0.1, "digit": 0.45}
 
 
-def test_the_spatial_recipe_runs_from_the_command_line(tokenizer, tmp_path):
+def test_the_spatial_recipe_runs_from_the_command_line(tokenizer, tmp_path, capsys):
     import json
+
+    from clipdemo.train.__main__ import main
 
     model = build_model(tokenizer, seed=0, width=32, vision_layers=1, text_layers=1, image_size=32)
     model.save_pretrained(tmp_path / "base")
     (tmp_path / "base" / "training_args.json").write_text('{"recipe": "scenes"}')
-    done = subprocess.run([sys.executable, "-m", "clipdemo.train", "--recipe", "spatial", "--init",
-                           str(tmp_path / "base"), "--out", str(tmp_path / "out"), "--steps", "3",
-                           "--batch-size", "8", "--pool", "40"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "phase 2/2  step     3/3" in done.stdout
+    assert main(["--recipe", "spatial", "--init", str(tmp_path / "base"), "--out", str(tmp_path / "out"),
+                 "--steps", "3", "--batch-size", "8", "--pool", "40"]) == 0
+    assert "phase 2/2  step     3/3" in capsys.readouterr().out
     record = json.loads((tmp_path / "out" / "training_args.json").read_text())
     assert [p["mix"] for p in record["phases"]] == [{"relation": 1.0}, {"group": 0.35, "relation": 0.3, "digit": 0.35}]
     assert record["init_training_args"] == {"recipe": "scenes"}
@@ -195,12 +199,23 @@ def test_sigmoid_training_lowers_the_held_out_loss_and_moves_the_bias(tokenizer)
 
 
 @pytest.mark.slow
-def test_the_loss_comparison_script_trains_both_losses_at_each_batch(tmp_path):
-    out = tmp_path / "figure.png"
-    run = subprocess.run([sys.executable, "scripts/loss_vs_batch.py", "--examples", "64", "--batches", "8", "32",
-                          "--pool", "200", "--eval", "12", "--out", str(out)], capture_output=True, text=True,
-                         check=True)
-    rows = [line for line in run.stdout.splitlines() if line.startswith(("| softmax", "| sigmoid"))]
+def test_the_loss_comparison_script_trains_both_losses_at_each_batch(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("loss_vs_batch", ROOT / "scripts" / "loss_vs_batch.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out, results = tmp_path / "figure.png", tmp_path / "runs.jsonl"
+    common = ["--examples", "64", "--pool", "200", "--eval", "12", "--out", str(out), "--results", str(results)]
+    argv = common + ["--batches", "8", "32"]
+    assert script.main(argv) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("| softmax", "| sigmoid"))]
     assert sorted(r.split(" | ")[:2] for r in rows) == [["| sigmoid", "32"], ["| sigmoid", "8"],
                                                          ["| softmax", "32"], ["| softmax", "8"]]
     assert out.stat().st_size > 10_000
+    # each run is kept: the same study again reads them back and trains nothing; a new seed adds to them
+    runs = results.read_text()
+    assert len(runs.splitlines()) == 4
+    assert script.main(argv) == 0 and results.read_text() == runs
+    assert script.main(common + ["--batches", "8", "--seeds", "1"]) == 0
+    assert len(results.read_text().splitlines()) == 6
+    table = capsys.readouterr().out
+    assert "| softmax | 8 | 0,1 |" in table and "| softmax | 32 | 0 |" in table, table

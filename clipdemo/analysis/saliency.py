@@ -20,7 +20,6 @@ map covers the whole image as given; it is returned at the image's aspect ratio.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -260,43 +259,13 @@ def saliency(engine, image: Image.Image, texts: Sequence[str], method: str = "re
 
 # -- reading the maps: is the text there at all, and one scale for all panels ------------------------------
 
-_LEVELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> CosineLevels, measured once
-
-
-@dataclass(frozen=True)
-class CosineLevels:
-    matching: float  # mean cosine of a scene with its own caption, in [-1, 1]
-    non_matching: float  # mean cosine of a scene with another scene's caption, in [-1, 1]
-
-
-def cosine_levels(engine) -> CosineLevels:
-    """The model's typical cosines, measured once per engine on 8 rendered held-out scenes (six single
-    shapes of different colours, two digits) against their captions.
+def probably_absent(result: SaliencyResult, non_matching: float) -> list[bool]:
+    """Per text: its cosine with the image is below the model's typical non-matching cosine (analysis.typical).
 
     A saliency map is scaled to its own maximum, so a text that is not in the image still lights up
-    somewhere; its cosine says whether it matched at all. For tiny-scenes: matching 0.61, non-matching
-    0.16 (a present second object, "blue circle" beside an orange diamond, scores 0.32; absent ones
-    score below 0).
-    """
-    if engine in _LEVELS:
-        return _LEVELS[engine]
-    from ..scenes import digit_scene, group_scene, scene_rng
-
-    rng = scene_rng(11, "heldout")
-    scenes = [group_scene(rng, n=1, colour=c, shape=s) for c, s in
-              (("red", "circle"), ("blue", "square"), ("green", "triangle"), ("yellow", "star"),
-               ("purple", "cross"), ("orange", "diamond"))] + [digit_scene(rng, digit=d) for d in (3, 8)]
-    cosine = (engine.encode_images([sc.image for sc in scenes]) @ engine.encode_texts([sc.caption for sc in scenes]).T
-              ).float().cpu().numpy()  # [8, 8]
-    off = ~np.eye(len(scenes), dtype=bool)
-    levels = CosineLevels(float(np.diag(cosine).mean()), float(cosine[off].mean()))
-    _LEVELS[engine] = levels
-    return levels
-
-
-def probably_absent(result: SaliencyResult, levels: CosineLevels) -> list[bool]:
-    """Per text: its cosine with the image is below the model's typical non-matching cosine."""
-    return [c < levels.non_matching for c in result.cosine]
+    somewhere; its cosine says whether it matched at all. For tiny-scenes a present second object
+    ("blue circle" beside an orange diamond) scores about 0.32, absent ones below 0."""
+    return [c < non_matching for c in result.cosine]
 
 
 def shared_scale_maps(result: SaliencyResult) -> np.ndarray:

@@ -8,7 +8,8 @@ result can say "this winner's cosine is far below what this model gives a real m
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,19 @@ def typical_cosines(engine, images: Sequence[Image.Image], texts: Sequence[str],
     diagonal = np.eye(len(images), dtype=bool)
     return TypicalCosines(float(np.median(cosine[diagonal])), float(np.median(cosine[~diagonal])), len(images),
                           measured_on)
+
+
+_MEASURED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> TypicalCosines
+
+
+def typical_for(engine, pairs: Callable[[], tuple[Sequence[Image.Image], Sequence[str], str]]) -> TypicalCosines:
+    """typical_cosines measured once per engine: `pairs()` gives (images, their texts, what they are), and is
+    called only the first time. Every reading of a cosine on the page (a weak match in the scoring tabs, a
+    text probably not in the image in Saliency) uses this one measurement."""
+    found = _MEASURED.get(engine)
+    if found is None:
+        found = _MEASURED[engine] = typical_cosines(engine, *pairs())
+    return found
 
 
 _ARTICLE = re.compile(r"^(a|an|the)\s", re.IGNORECASE)

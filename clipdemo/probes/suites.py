@@ -152,6 +152,14 @@ SUITES: dict[str, Callable[..., list[ProbeItem]]] = {
 }
 
 
+SHOWN = {"digits": "handwritten digits"}  # what a suite holds, where its CLI/API name says less
+
+
+def suite_label(suite: str) -> str:
+    """A suite's name on the page ("digits" holds handwritten digits; printed ones are fine)."""
+    return SHOWN.get(suite, suite)
+
+
 def suite_names(names) -> list[str]:
     """Expand 'all' and check the names; raises InputError naming the valid ones."""
     from ..errors import InputError

@@ -10,7 +10,8 @@ from ..figures import ranked_bars
 from ..text import parse_lines, percent
 from . import examples
 from . import reading
-from .common import answered_by, engine_for, error_box, export, load_uploads, preview_image, run_keeping_errors, user_errors
+from .common import (answered_by, clear_on_upload, engine_for, error_box, export, load_uploads, preview_image,
+                     run_keeping_errors, user_errors)
 from .state import ServerState
 from .where import where
 
@@ -92,7 +93,8 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
             error = error_box()
             notes = gr.Markdown()
             plot = gr.Plot(label="Captions")
-            table = gr.Dataframe(label="Ranking", interactive=False, wrap=True, elem_id="captions-table",
+            table = gr.Dataframe(label="Ranking", headers=["Rank", "Probability", "Cosine", "Caption", "Cut"],
+                                 interactive=False, wrap=True, elem_id="captions-table",
                                  column_widths=["64px", "120px", "84px", "48%", "12%"])
             csv = gr.File(label="Download CSV")
             where_button = gr.Button("Where? Show where the top 3 captions match")
@@ -107,4 +109,5 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
                        [notes, plot, table, csv], error, api_name="rank_captions", clears=[where_plot])
     run_keeping_errors(state.errors, where_button.click, rank_captions_where, [image, captions, session_model, model],
                        where_plot, error, api_name="rank_captions_where")
+    clear_on_upload(image, [notes, plot, table, csv, where_plot], "rank_captions_clear")
     return [notes, plot, table, csv, where_plot]

@@ -224,6 +224,12 @@ def preview_image(height: int = 280, label: str = "Preview") -> gr.Image:
 
 
 
+def clear_on_upload(box: gr.File, results: list, api_name: str) -> None:
+    """A new upload clears the tab's results: they were computed on the images it replaces."""
+    box.upload(lambda: [None] * len(results), None, results, api_name=api_name, api_visibility="private",
+               queue=False, show_progress="hidden")
+
+
 def replace_on_upload(box: gr.File, api_name: str) -> None:
     """Make a new upload into the multi-file `box` replace what it held (gradio appends it, duplicates included).
 

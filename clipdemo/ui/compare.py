@@ -13,10 +13,8 @@ from ..analysis.compare import compare as run_compare, score_model
 from ..compare_figures import COLOUR_B, cosine_scatter, paired_accuracy, top_k_bars
 from ..engine import get_pool
 from ..errors import InputError
-from ..probes import run_suites, suite_names
+from ..probes import SUITES, published_for, run_suites, suite_label, suite_names
 from ..probes.report import summary_rows
-from ..probes.published import published_for
-from ..probes.suites import SUITES
 from ..registry import BUNDLED_MODEL, BUNDLED_SIGLIP
 from ..text import check_template, parse_lines
 from . import examples
@@ -31,8 +29,8 @@ scores each image-label pair *on its own*: several labels can all be near 100%, 
 means different things on the two sides, and the two are never compared as numbers here.
 
 What both kinds share is an **order**: each image's top-1 label, and how it ranks all the labels.
-*Top-1 agreement* is the share of images whose best label is the same on both sides. *Rank correlation* is
-Spearman's rho between the two models' orders of each image's labels (1: the same order, 0: unrelated,
+*Top-1 agreement* is the share of images whose best label is the same on both sides. *Spearman ρ* is the
+rank correlation between the two models' orders of each image's labels (1: the same order, 0: unrelated,
 -1: reversed). The scatter sets the raw cosines side by side: each model has its own range of cosines
 (tiny-scenes sits near 0.6, OpenAI's CLIP near 0.3), so look at the order of the points, not the diagonal.
 """
@@ -100,7 +98,7 @@ def compare(images, candidate_labels: str, hypothesis_template: str = "{}", top_
         "Image": names, f"A: {a.name}": [labels.items[j] for j in result.top1_a],
         f"B: {b.name}": [labels.items[j] for j in result.top1_b],
         "Top-1 agrees": ["yes" if x else "no" for x in result.agreement],
-        "Rank correlation": [None if rho != rho else round(float(rho), 3) for rho in result.rank_correlation]})
+        "Spearman ρ": [None if rho != rho else round(float(rho), 3) for rho in result.rank_correlation]})
     apart = pd.DataFrame([(d.image, d.label, d.rank_a, d.rank_b, f"{d.score_a:.1%}", f"{d.score_b:.1%}")
                           for d in result.disagreements],
                          columns=["Image", "Label", "Rank in A", "Rank in B", f"A ({a.score_kind})",
@@ -152,19 +150,22 @@ def compare_probes(suites: list[str], n: float = 100, template: str = "{}", seed
                                                                                    desc=f"{side}: suite {s}")))
     (ra, rb), (name_a, name_b) = reports, [e.info.name for e in engines]
     rows = summary_rows(ra)
-    table = pd.DataFrame({"Suite": [r["suite"] for r in rows], "Chance": [r["chance"] for r in rows],
+    table = pd.DataFrame({"Suite": [suite_label(r["suite"]) for r in rows], "Chance": [r["chance"] for r in rows],
                           f"A: {name_a}": [round(r.accuracy, 4) for r in ra],
                           f"B: {name_b}": [round(r.accuracy, 4) for r in rb],
                           "OpenAI ViT-B/32 (published)": [r["published_accuracy"] for r in rows],
+                          "Its chance": [r["published_chance"] for r in rows],
                           "Published on": [r["published_benchmark"] for r in rows]})
-    published = [p.accuracy if (p := published_for(r.suite)) else None for r in ra]
-    chart = paired_accuracy([r.suite for r in ra], [r.accuracy for r in ra], [r.accuracy for r in rb],
-                            [r.chance for r in ra], published, name_a, name_b,
+    published = [published_for(r.suite) for r in ra]
+    chart = paired_accuracy([suite_label(r.suite) for r in ra], [r.accuracy for r in ra], [r.accuracy for r in rb],
+                            [r.chance for r in ra], [p.accuracy if p else None for p in published], name_a, name_b,
+                            published_chance=[p.chance if p else None for p in published],
                             title=f"Probe accuracy, {n} items per suite, template {template!r}: {name_a} vs {name_b}")
     better = sum(x.accuracy > y.accuracy for x, y in zip(ra, rb))
     summary = (f"**A: `{name_a}`** vs **B: `{name_b}`** on the same {n} items per suite: A is ahead on {better} "
                f"of {len(ra)} suites, B on {sum(y.accuracy > x.accuracy for x, y in zip(ra, rb))}. The black "
-               "dash is each suite's chance; a published point was measured on its own benchmark (see the table).")
+               "dash is each suite's chance; a published point was measured on its own benchmark, whose chance is the "
+               "green dash beside it (see the table).")
     return summary, _plot(chart), table, export("compare_probes.csv", table.to_csv(index=False))
 
 
@@ -207,17 +208,21 @@ def build(session_model: gr.State, state: ServerState) -> None:
             with gr.Row():
                 plot_a = gr.Plot(label="Model A: top-k")
                 plot_b = gr.Plot(label="Model B: top-k")
-            per_image = gr.Dataframe(label="Per image", interactive=False, wrap=True, elem_id="compare-table")
+            per_image = gr.Dataframe(label="Per image", headers=["Image", "A", "B", "Top-1 agrees", "Spearman ρ"],
+                                     column_widths=["30%", "20%", "20%", "14%", "16%"], interactive=False, wrap=True,
+                                     elem_id="compare-table")
             scatter = gr.Plot(label="Cosines, A vs B")
             apart = gr.Dataframe(label="Where they disagree most (rank of the label for that image)",
-                                 interactive=False, wrap=True)
+                                 headers=["Image", "Label", "Rank in A", "Rank in B", "A", "B"], interactive=False,
+                                 wrap=True)
             csv = gr.File(label="Download CSV (every image-label pair)")
     with gr.Accordion("Reading the comparison", open=False):
         gr.Markdown(EXPLAINER)
     with gr.Accordion("Probe suites on both models", open=False):
         with gr.Row():
             with gr.Column(scale=1):
-                suites = gr.CheckboxGroup(list(SUITES), value=["counting", "spatial", "binding"], label="Suites")
+                suites = gr.CheckboxGroup([(suite_label(name), name) for name in SUITES],
+                                          value=["counting", "spatial", "binding"], label="Suites")
                 n = gr.Slider(10, 1000, value=50, step=10, label="Items per suite")
                 probe_template = gr.Textbox(value="{}", label="Template around each caption")
                 seed = gr.Number(value=0, precision=0, label="Seed")
@@ -226,7 +231,9 @@ def build(session_model: gr.State, state: ServerState) -> None:
                 probe_error = error_box()
                 probe_notes = gr.Markdown()
                 chart = gr.Plot(label="Accuracy, A vs B")
-                table = gr.Dataframe(label="Accuracy by suite", interactive=False, wrap=True)
+                table = gr.Dataframe(label="Accuracy by suite", interactive=False,
+                                     headers=["Suite", "Chance", "A", "B", "OpenAI ViT-B/32 (published)",
+                                              "Its chance", "Published on"], wrap=True)
                 probe_csv = gr.File(label="Download CSV")
     run_keeping_errors(state.errors, run.click, compare,
                        [images, labels, template, top_k, model_b, session_model, model_a],

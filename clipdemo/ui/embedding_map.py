@@ -10,8 +10,8 @@ from ..figures import thumbnail_uri
 from ..map_figures import embedding_map as map_figure
 from ..text import parse_lines
 from . import examples, reading
-from .common import (engine_for, error_box, export, load_uploads, notes_markdown,
-                     run_keeping_errors, user_errors)
+from .common import (clear_on_upload, engine_for, error_box, export, load_uploads, notes_markdown, run_keeping_errors,
+                     user_errors)
 from .state import ServerState
 
 EXPLAINER = """
@@ -127,6 +127,7 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
     for option, name in ((projection, "embedding_map_projection"), (remove_means, "embedding_map_means")):
         run_keeping_errors(state.errors, option.change, _redraw, args, outputs, error, api_name=name,
                            api_visibility="private", concurrency_id=None)
+    clear_on_upload(images, [notes, plot, csv], "embedding_map_clear")
     return [notes, plot, csv]
 
 

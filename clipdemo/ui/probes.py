@@ -8,7 +8,7 @@ import pandas as pd
 from ..analysis.probes import evaluate_items
 from ..errors import InputError
 from ..figures import accuracy_bars, heatmap
-from ..probes import SUITES, published_for, run_suites, suite_names, to_csv, to_json
+from ..probes import SUITES, published_for, run_suites, suite_label, suite_names, to_csv, to_json
 from ..probes.custom import load_probe_set
 from ..probes.report import summary_rows
 from ..text import check_template, percent
@@ -25,14 +25,6 @@ binds colours to the wrong objects and ignores "no". The bundled tiny model was 
 1-4, left/right/above/below and colour-shape pairs, but never on words, negation or handwriting, nor on
 5-6 objects, so watch those sit near chance. The template wraps every caption: try `a photo of {}.`
 """
-
-
-SHOWN = {"digits": "handwritten digits"}  # what a suite holds, where its CLI/API name says less
-
-
-def suite_label(suite: str) -> str:
-    """A suite's name on the page ("digits" holds handwritten digits; printed ones are fine)."""
-    return SHOWN.get(suite, suite)
 
 
 @user_errors
@@ -119,16 +111,17 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
             run = gr.Button("Run probes", variant="primary")
         with gr.Column(scale=3):
             error = error_box()
-            summary = gr.Dataframe(label="Summary", interactive=False, elem_id="probes-table", wrap=True,
-                                   max_height=900,
-                                   column_widths=["128px", "96px", "80px", "64px", "120px", "88px", "15%", "15%"])
+            summary = gr.Dataframe(label="Summary", headers=list(SUMMARY_COLUMNS.values()), interactive=False,
+                                   elem_id="probes-table", wrap=True,
+                                   max_height=1400,
+                                   column_widths=["120px", "84px", "72px", "60px", "96px", "72px", "18%", "18%"])
             chart = gr.Plot(label="Accuracy")
             confusions = gr.State({})
             confusion_suite = gr.Dropdown([], label="Confusion matrix of suite", interactive=True)
             confusion = gr.Plot(label="Confusion")
             wrong = gr.Gallery(label="Most confidently wrong (what it said, how sure in the model's own score, "
                                      "the truth)", columns=3,
-                               height=600, object_fit="contain", elem_id="probes-wrong",
+                               height=840, object_fit="contain", elem_id="probes-wrong",
                                elem_classes="wrapped-captions")
             with gr.Row():
                 csv = gr.File(label="Items (CSV)")

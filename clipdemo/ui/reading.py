@@ -8,25 +8,20 @@ notes say what kind of score it carries and which of the model's measured weak s
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Sequence
 
 from ..analysis.photo import PHOTO_COLOURS, PHOTO_TEXTURE, photo_guess
-from ..analysis.typical import TypicalCosines, doubled_articles, typical_cosines
+from ..analysis import typical
+from ..analysis.typical import TypicalCosines, doubled_articles
 from ..images import open_images
 from ..model_card import ModelCard, card_for
 from . import examples
-
-_TYPICAL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> TypicalCosines, once per model
-_CARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> ModelCard, read once per model
-
 
 def typical_for(engine) -> TypicalCosines:
     """The model's own typical matching and non-matching cosines, measured once per engine on its
     examples: the 8 OpenAI notebook photos and their descriptions for a model of photos, else the 8
     example scenes and their captions (16 encodings, cached)."""
-    found = _TYPICAL.get(engine)
-    if found is None:
+    def pairs():
         if engine.info.knows_photos:
             files, texts = examples.similarity_examples()[0]
             where = f"the {len(files)} example photos and their descriptions"
@@ -34,17 +29,13 @@ def typical_for(engine) -> TypicalCosines:
             files, texts = examples.scene_files(), "\n".join(examples.scene_captions())
             where = f"the {len(files)} example scenes and their captions"
         loaded, _ = open_images(files)
-        found = typical_cosines(engine, [im.image for im in loaded], texts.splitlines(), where)
-        _TYPICAL[engine] = found
-    return found
+        return [im.image for im in loaded], texts.splitlines(), where
+    return typical.typical_for(engine, pairs)
 
 
 def card(engine) -> ModelCard:
-    """The model's card (model_card.card_for), read from disk once per engine."""
-    found = _CARDS.get(engine)
-    if found is None:
-        found = _CARDS[engine] = card_for(engine.info)
-    return found
+    """The model's card (model_card.card_for; a bundled card is read from disk once)."""
+    return card_for(engine.info)
 
 
 def default_template(engine) -> str:

@@ -6,11 +6,10 @@ import json
 
 import gradio as gr
 
-from ..analysis.saliency import (METHOD_NAMES, METHODS, SaliencyResult, cosine_levels, probably_absent,
-                                 saliency as run_saliency)
+from ..analysis.saliency import METHODS, SaliencyResult, probably_absent, saliency as run_saliency
 from ..text import parse_lines
 from . import examples, reading
-from .common import (engine_for, error_box, export, load_uploads, notes_markdown, preview_image,
+from .common import (clear_on_upload, engine_for, error_box, export, load_uploads, notes_markdown, preview_image,
                      run_keeping_errors, user_errors)
 from .state import ServerState
 from .where import overlay
@@ -27,7 +26,7 @@ greys out one patch of the model's input at a time and records how much the text
 black = least. Each panel is scaled to its own maximum, so compare *where* between panels, not *how
 much*; tick **one colour scale for all panels** to compare how much too. A map always lights up
 somewhere, even for a text that is not in the image: a panel whose text scores below this model's
-typical cosine for a *wrong* caption (measured once per model on 8 rendered scenes) is dimmed and
+typical cosine for a *wrong* caption (measured once per model on its examples, as in the other tabs) is dimmed and
 labelled "probably not in the image". The map has the resolution of the model's patches (8 x 8 for the bundled model, 7 x 7 for
 ViT-B/32), smoothed; the image is padded to a square, never cropped, so the map covers all of it.
 
@@ -46,7 +45,7 @@ def method_note(result: SaliencyResult, non_matching: float | None = None, absen
     gone = [t for t, a in zip(result.texts, absent) if a]
     if non_matching is not None and gone:
         note += (f" **Probably not in the image:** {', '.join(repr(t) for t in gone)}: below {non_matching:.2f}, "
-                 "this model's mean cosine for a scene and a caption of another scene; the brightest part of "
+                 "this model's typical cosine for an image and another image's text; the brightest part of "
                  "those panels is only the least unlike the text, so they are dimmed.")
     return note
 
@@ -84,8 +83,8 @@ def saliency(image, texts: str, method: str = "relevance", session_model=None, m
     loaded, notes = load_uploads(image, limit=1)
     engine = engine_for(model, session_model)
     result = run_saliency(engine, loaded[0].image, parsed.items, method=method)
-    level = cosine_levels(engine).non_matching
-    absent = probably_absent(result, cosine_levels(engine))
+    level = reading.typical_for(engine).nonmatch
+    absent = probably_absent(result, level)
     body = notes_markdown(parsed.notes + notes, reading.photo_caveat(engine, loaded), engine)
     drawn = (loaded[0].image, result, absent)  # kept for redrawing on one colour scale without a new run
     return ((body + "\n\n" if body else "") + method_note(result, level, absent),
@@ -114,7 +113,8 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
             preview = preview_image(height=240)
             texts = gr.Textbox(label=f"Texts to locate (one per line, at most {MAX_TEXTS})", lines=4)
             method = gr.Radio(list(METHODS), value="relevance", label="Method",
-                              info="; ".join(f"{k}: {v}" for k, v in METHOD_NAMES.items()))
+                              info="relevance: gradient-weighted attention relevance (Chefer et al., ICCV 2021); "
+                                   "occlusion: the drop in cosine when a grey patch covers each region")
             shared = gr.Checkbox(label="One colour scale for all panels", value=False,
                                  info="off: each panel scaled to its own maximum (compare where); "
                                       "on: compare how much too")
@@ -138,4 +138,5 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
         _redraw_if_shared, [drawn, shared], plot, api_name="saliency_scale", api_visibility="private", show_progress="hidden")
     shared.change(_redraw, [drawn, shared], plot, api_name="saliency_scale_change", api_visibility="private",
                   show_progress="hidden")
+    clear_on_upload(image, [notes, plot, words, download], "saliency_clear")
     return [notes, plot, words, download]

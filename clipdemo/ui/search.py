@@ -246,7 +246,7 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
             index_button = gr.Button("Index gallery", variant="primary")
             status = gr.Markdown(store_status(state.store))
             query = gr.Textbox(label="Text query", placeholder="three blue stars")
-            k = gr.Slider(1, 32, value=8, step=1, label="Top-k")
+            k = gr.Slider(1, 32, value=8, step=1, label="Top-k", info="images shown, at most 32")
             search_button = gr.Button("Search images")
             gr.Examples(examples=[[examples.scene_files(), "three blue stars"]], inputs=[files, query],
                         label="Example", example_labels=["The 8 scenes, then search 'three blue stars'"],
@@ -255,13 +255,14 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
             error = error_box()
             results = gr.Gallery(label="Best matches (cosine · file)", columns=4, height=660, object_fit="contain",
                                  elem_id="search-results", elem_classes="wrapped-captions")
-            hits = gr.Dataframe(label="Scores", interactive=False, wrap=True, column_widths=["64px", "84px", "70%"])
+            hits = gr.Dataframe(label="Scores", headers=RESULT_COLUMNS, interactive=False, wrap=True,
+                                column_widths=["64px", "84px", "70%"])
     with gr.Accordion("Image -> captions", open=False):
         with gr.Row():
             image = gr.File(label="Query image", file_count="single")
             captions = gr.Textbox(label="Captions (one per line)", lines=6, value="\n".join(examples.scene_captions()))
-            found = gr.Dataframe(label="Best captions", interactive=False, wrap=True,
-                                 column_widths=["64px", "84px", "70%"])
+            found = gr.Dataframe(label="Best captions", headers=["Rank", "Cosine", "Caption"], interactive=False,
+                                 wrap=True, column_widths=["64px", "84px", "70%"])
         image_button = gr.Button("Search captions")
     with gr.Accordion("Recall@K evaluation", open=False):
         with gr.Row():
@@ -273,7 +274,9 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
         eval_button = gr.Button("Evaluate")
         eval_error = error_box()
         eval_notes = gr.Markdown()
-        recall_table = gr.Dataframe(label="Recall", interactive=False, elem_id="recall-table")
+        recall_table = gr.Dataframe(label="Recall",
+                                    headers=["direction", "K", "whole set", "sampled mean", "sampled std"],
+                                    interactive=False, elem_id="recall-table")
         recall_chart = gr.Plot(label="Recall against K")
         with gr.Row():
             recall_csv, recall_json = gr.File(label="CSV"), gr.File(label="JSON")

@@ -10,8 +10,8 @@ from ..figures import heatmap, thumbnail_uri
 from ..text import parse_lines
 from . import examples
 from . import reading
-from .common import (answered_by, engine_for, error_box, export, load_uploads, replace_on_upload, run_keeping_errors,
-                     user_errors)
+from .common import (answered_by, clear_on_upload, engine_for, error_box, export, load_uploads, replace_on_upload,
+                     run_keeping_errors, user_errors)
 from .state import ServerState
 
 def explainer(session_model=None, model: str = "") -> str:
@@ -101,6 +101,7 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
                        api_name="similarity_matrix")
     run_keeping_errors(state.errors, view.change, _switch_view, args, [notes, plot, csv], error,
                        api_name="similarity_matrix_view", api_visibility="private")
+    clear_on_upload(images, [notes, plot, csv], "similarity_matrix_clear")
     return [notes, plot, csv]
 
 

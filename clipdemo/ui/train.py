@@ -130,15 +130,15 @@ def _bias(biases: list[float] | None) -> str:
     if not biases:
         return ""
     first, now = biases[0], biases[-1]
-    change = "rose" if now > first + 0.005 else "fell" if now < first - 0.005 else "held"
-    return f" · logit_bias b **{now:.2f}** ({change} from {first:.2f})"
+    change = "rose" if now > first + 0.005 else "fell" if now < first - 0.005 else None
+    return f" · logit_bias b **{now:.2f}** " + (f"({change} from {first:.2f})" if change else "(unchanged so far)")
 
 
 def _temperature(scales: list[float]) -> str:
     """What logit_scale did in this run, in words: it is easy to assume it only grows."""
     first, now = scales[0], scales[-1]
-    change = "rose" if now > first * 1.005 else "fell" if now < first * 0.995 else "held"
-    return f"logit_scale **{now:.1f}** ({change} from {first:.1f})"
+    change = "rose" if now > first * 1.005 else "fell" if now < first * 0.995 else None
+    return f"logit_scale **{now:.1f}** " + (f"({change} from {first:.1f})" if change else "(unchanged so far)")
 
 
 def stop_training(run_id: str = "", *, runs: TrainingRuns) -> str:

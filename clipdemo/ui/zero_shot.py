@@ -10,8 +10,8 @@ from ..figures import ranked_bars
 from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, ENSEMBLE_TEMPLATES
 from ..text import check_template, fill, parse_lines, percent
 from . import examples, reading
-from .common import (answered_by, engine_for, error_box, export, load_uploads, preview_gallery, progress_callback,
-                     replace_on_upload, run_keeping_errors, user_errors)
+from .common import (answered_by, clear_on_upload, engine_for, error_box, export, load_uploads, preview_gallery,
+                     progress_callback, replace_on_upload, run_keeping_errors, user_errors)
 from .state import ServerState
 from .where import where
 
@@ -115,7 +115,8 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
                                   placeholder="empty: the model's own template")
             with gr.Row():
                 ensemble = gr.Checkbox(label=f"Ensemble of {len(ENSEMBLE_TEMPLATES)} templates", value=False)
-                top_k = gr.Slider(1, TOP_K_MAX, value=5, step=1, label="Top-k")
+                top_k = gr.Slider(1, TOP_K_MAX, value=5, step=1, label="Top-k", elem_id="zero-shot-top-k",
+                                  info=f"labels charted per image, at most {TOP_K_MAX}; the CSV holds every label")
             with gr.Row():
                 run = gr.Button("Classify", variant="primary")
                 cifar = gr.Button("CIFAR-100: top 5 of 100 classes")
@@ -125,7 +126,8 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
             error = error_box()
             notes = gr.Markdown()
             plot = gr.Plot(label="Top labels")
-            table = gr.Dataframe(label="Scores", interactive=False, elem_id="zero-shot-table", wrap=True,
+            table = gr.Dataframe(label="Scores", headers=["Rank", "Probability", "Cosine", "Label", "Image"],
+                                 interactive=False, elem_id="zero-shot-table", wrap=True,
                                  column_widths=["64px", "120px", "84px", "33%", "27%"])
             csv = gr.File(label="Download CSV (all labels)")
             where_button = gr.Button("Where? Show where the top 3 labels match in the first image")
@@ -150,6 +152,7 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
     run_keeping_errors(state.errors, where_button.click, zero_shot_where,
                        [images, labels, template, ensemble, session_model, model], where_plot, error,
                        api_name="zero_shot_where")
+    clear_on_upload(images, [notes, plot, table, csv, where_plot], "zero_shot_clear")
     return [notes, plot, table, csv, where_plot]
 
 
