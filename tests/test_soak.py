@@ -43,4 +43,5 @@ def test_fifty_clients_for_a_minute():
     assert growth < 150, f"server RSS grew {growth:.0f} MB after warm-up"
     assert log.count("loaded model ") == 1, log[-3000:]
     assert max(result.model_info_seconds) <= 5.0, max(result.model_info_seconds)
-    assert len(result.model_info_seconds) >= SOAK_S / 5  # asked every 2 s plus its answer time, all along
+    # asked all along: every 2 s plus its answer time, at most 5 s (above), whatever this machine's speed
+    assert len(result.model_info_seconds) >= SOAK_S // (2 + 5)
