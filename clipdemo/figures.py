@@ -142,7 +142,10 @@ def ranked_bars(panels: Sequence[tuple[str, Sequence[str], Sequence[float]]], x_
         if x_title == "probability":
             axis["range"] = [0, 1]
     rows = max(len(lbl) for _, lbl, _ in panels) if panels else 1
-    return Figure(data=data, layout=layout(title, min(4000, 90 + n * (60 + 26 * rows)), **grid))
+    fig_layout = layout(title, min(4000, 125 + n * (60 + 26 * rows)), margin=dict(l=10, r=10, t=85, b=10), **grid)
+    # the title starts 40 px down, under gradio's label badge; the first panel's title sits under it
+    fig_layout["title"].update(y=1, yref="container", yanchor="top", pad={"t": 40})
+    return Figure(data=data, layout=fig_layout)
 
 
 def thumbnail_uri(image, size: int = 96) -> str:

@@ -39,7 +39,7 @@ def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str],
     cols = min(columns, t)
     rows = -(-t // cols)
     width = {1: 80, 2: 34}.get(cols, 22)  # characters per title line in a panel of this width
-    lines = [([f"<i>{ABSENT}</i>"] if gone else []) + textwrap.wrap(_short(s, 66), width)[:3]
+    lines = [[f"<i>{w}</i>" for w in textwrap.wrap(ABSENT, width)] * gone + textwrap.wrap(_short(s, 66), width)[:3]
              for s, gone in zip(titles, absent)]
     wrapped = ["<br>".join(ls) for ls in lines]
     top = 130 + 18 * max(len(ls) for ls in lines)  # gradio's label, the two-line title, the panel titles

@@ -56,3 +56,16 @@ def test_typical_cosines_are_the_models_own(bundled_engine):
     assert typical.match > 0.45 and typical.nonmatch < 0.1  # tiny-scenes: about 0.62 and -0.08, not CLIP's 0.3
     assert typical.is_weak(0.08) and not typical.is_weak(typical.match)
     assert typical_for(bundled_engine) is typical  # measured once per model
+
+
+def test_a_model_that_does_not_separate_its_examples_says_its_ranking_is_noise(random_engine):
+    """Random weights score matching and non-matching pairs alike: no cosine reads as a (weak) match, and
+    the notes say the ranking is noise instead of flagging one winner as weak."""
+    from clipdemo.ui import reading
+
+    typical = reading.typical_for(random_engine)
+    assert abs(typical.match - typical.nonmatch) < 0.05 and not typical.separates
+    assert not typical.is_weak(typical.nonmatch - 0.5)
+    notes = reading.weak_match_notes(random_engine, [("a.png", "red circle", typical.nonmatch - 0.5)])
+    assert len(notes) == 1 and "its ranking here is noise" in notes[0] and "Weak match" not in notes[0]
+    assert "does not tell them apart" in reading._typical_line(random_engine)

@@ -48,3 +48,15 @@ def test_the_engine_encodes_as_the_train_tab_drew_it(trained):
     engine = live.engine("trained here")
     assert engine.model is live.model and engine.info.knows_photos is False
     assert np.allclose(engine.encode_texts(captions).numpy(), text_features, atol=1e-5)
+
+
+def test_the_temperature_and_bias_words_follow_the_numbers_shown():
+    """A fall from 14.29 to 14.22 shows as 14.3 -> 14.2: it says "fell", never "unchanged" beside a falling
+    curve; equal at the precision shown is "unchanged so far"."""
+    from clipdemo.ui.train import _bias, _temperature
+
+    assert _temperature([14.29, 14.25, 14.22]) == "logit_scale **14.2** (fell from 14.3)"
+    assert _temperature([14.26, 14.28]) == "logit_scale **14.3** (unchanged so far)"
+    assert _temperature([10.0, 10.06]) == "logit_scale **10.1** (rose from 10.0)"
+    assert _bias([-10.0, -9.996]) == " · logit_bias b **-10.00** (unchanged so far)"
+    assert _bias([-10.0, -9.98]) == " · logit_bias b **-9.98** (rose from -10.00)"

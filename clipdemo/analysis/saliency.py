@@ -259,13 +259,15 @@ def saliency(engine, image: Image.Image, texts: Sequence[str], method: str = "re
 
 # -- reading the maps: is the text there at all, and one scale for all panels ------------------------------
 
-def probably_absent(result: SaliencyResult, non_matching: float) -> list[bool]:
-    """Per text: its cosine with the image is below the model's typical non-matching cosine (analysis.typical).
+def probably_absent(result: SaliencyResult, typical) -> list[bool]:
+    """Per text: its cosine with the image is a weak match by the model's own typical cosines
+    (analysis.typical.TypicalCosines.is_weak: below the midpoint of its matching and non-matching levels),
+    the line the scoring tabs flag a weak winner by.
 
     A saliency map is scaled to its own maximum, so a text that is not in the image still lights up
-    somewhere; its cosine says whether it matched at all. For tiny-scenes a present second object
-    ("blue circle" beside an orange diamond) scores about 0.32, absent ones below 0."""
-    return [c < non_matching for c in result.cosine]
+    somewhere; its cosine says whether it matched at all. For tiny-scenes (midpoint 0.27) a present second
+    object ("blue circle" beside an orange diamond) scores about 0.32; absent ones 0.15 and below."""
+    return [typical.is_weak(c) for c in result.cosine]
 
 
 def shared_scale_maps(result: SaliencyResult) -> np.ndarray:

@@ -29,8 +29,14 @@ class TypicalCosines:
         matching one (the midpoint of the two medians)."""
         return (self.match + self.nonmatch) / 2
 
+    @property
+    def separates(self) -> bool:
+        """Whether the model scores its examples' matching pairs clearly above the rest (by 0.05 or more); a
+        model with random weights does not, and then no single cosine reads as a match or a weak one."""
+        return self.match - self.nonmatch >= 0.05
+
     def is_weak(self, cosine: float) -> bool:
-        return cosine < self.weak_below
+        return self.separates and cosine < self.weak_below
 
 
 def typical_cosines(engine, images: Sequence[Image.Image], texts: Sequence[str], measured_on: str) -> TypicalCosines:

@@ -35,6 +35,10 @@ footer {display: none !important}
 .wrapped-captions .thumbnail-item > img {aspect-ratio: 1 / 1; height: auto !important; flex: none}
 .wrapped-captions .caption-label {position: static !important; max-width: none !important; border: none !important;
   border-radius: 0 !important; white-space: normal; overflow-wrap: anywhere; opacity: 1 !important}
+/* the results galleries' label badge sits over the top-left tile: the tiles start under it */
+.wrapped-captions .grid-wrap {padding-top: 40px}
+/* an upload preview shows each picture whole: its file name is in the file list above, not over the picture */
+.upload-preview .caption-label {display: none !important}
 /* gradio gives a lone image the gallery's whole width as a square tile, taller than the box: it showed cut.
    Tiles at most 200 px wide (square) fit the 240 px preview whole; several images are narrower anyway */
 .upload-preview .grid-container {grid-template-columns: repeat(var(--grid-cols), minmax(0, 200px)) !important}

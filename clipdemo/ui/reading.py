@@ -110,22 +110,28 @@ def text_notes(engine, texts: Sequence[str], template: str | None = None) -> lis
 def weak_match_notes(engine, winners: Sequence[tuple[str, str, float]]) -> list[str]:
     """A note per (image, winning text, cosine) whose cosine sits far below the model's typical match."""
     typical = typical_for(engine)
+    if not typical.separates:
+        return [f"⚠️ On {typical.measured_on}, `{engine.info.name}` scores matching pairs no higher than the rest "
+                f"(cosine {typical.match:.2f} against {typical.nonmatch:.2f}): its ranking here is noise."]
     weak = [(image, text, cos) for image, text, cos in winners if typical.is_weak(cos)]
     level = (f"far below this model's typical match ({typical.match:.2f}; its non-matching pairs sit at "
              f"{typical.nonmatch:.2f})")
+    first = "came first" if engine.family.independent else "won"  # independent scores: nothing is forced to win
     if len(weak) > 3:
         listed = "; ".join(f"{image}: “{text}” {cos:.3f}" for image, text, cos in weak[:6])
         return [f"⚠️ Weak matches on {len(weak)} images, their best text's cosine {level}: {listed}"
-                f"{'…' if len(weak) > 6 else ''}. They won only against these candidates."]
-    return [f"⚠️ Weak match on {image}: “{text}” won with cosine {cos:.3f}, {level}. It won only against "
+                f"{'…' if len(weak) > 6 else ''}. They {first} only among these candidates."]
+    return [f"⚠️ Weak match on {image}: “{text}” {first} with cosine {cos:.3f}, {level}. It {first} only among "
             "these candidates: it is probably not what the image shows." for image, text, cos in weak]
 
 
 def _typical_line(engine) -> str:
     typical = typical_for(engine)
-    return (f"For **`{engine.info.name}`**, measured on {typical.measured_on}: a matching pair's cosine sits "
-            f"around **{typical.match:.2f}**, a non-matching one around **{typical.nonmatch:.2f}**; a winner "
-            f"below {typical.weak_below:.2f} is flagged as a weak match.")
+    line = (f"For **`{engine.info.name}`**, measured on {typical.measured_on}: a matching pair's cosine sits "
+            f"around **{typical.match:.2f}**, a non-matching one around **{typical.nonmatch:.2f}**")
+    if not typical.separates:
+        return line + ": it does not tell them apart, so its rankings are noise and no weak match is flagged."
+    return line + f"; a winner below {typical.weak_below:.2f} is flagged as a weak match."
 
 
 def _scale_line(engine) -> str:

@@ -25,10 +25,10 @@ greys out one patch of the model's input at a time and records how much the text
 **Reading the colours.** Bright yellow = the parts of the image that raised this text's score most,
 black = least. Each panel is scaled to its own maximum, so compare *where* between panels, not *how
 much*; tick **one colour scale for all panels** to compare how much too. A map always lights up
-somewhere, even for a text that is not in the image: a panel whose text scores below this model's
-typical cosine for a *wrong* caption (measured once per model on its examples, as in the other tabs) is dimmed and
-labelled "probably not in the image". The map has the resolution of the model's patches (8 x 8 for the bundled model, 7 x 7 for
-ViT-B/32), smoothed; the image is padded to a square, never cropped, so the map covers all of it.
+somewhere, even for a text that is not in the image: a panel whose text's cosine is a weak match by
+this model's own typical cosines (measured once per model on its examples, the line the other tabs use)
+is dimmed and labelled "probably not in the image". The map has the resolution of the model's patches
+(8 x 8 for the bundled model, 7 x 7 for ViT-B/32), smoothed; the image is padded to a square, never cropped, so the map covers all of it.
 
 **Measured, not assumed.** On two-object scenes where the text names one object, the bundled model's
 relevance map points at the named object far more often than a map from random weights or a map
@@ -36,17 +36,19 @@ that peaks at the image centre: see docs/measurements.md in the project.
 """
 
 
-def method_note(result: SaliencyResult, non_matching: float | None = None, absent=()) -> str:
+def method_note(result: SaliencyResult, typical=None, absent=()) -> str:
     colours = ("bright = raised this text's score most, dark = least" if result.method == "relevance" else
                "bright = greying out this patch lowered the text's cosine most, dark = least (or raised it)")
     cosines = ", ".join(f"'{t}' {c:.3f}" for t, c in zip(result.texts, result.cosine))
     note = (f"Drawn by **{result.method_name}**. Colours: {colours}; each panel scaled to its own maximum "
             f"unless one scale is chosen. Cosine: {cosines}.")
     gone = [t for t, a in zip(result.texts, absent) if a]
-    if non_matching is not None and gone:
-        note += (f" **Probably not in the image:** {', '.join(repr(t) for t in gone)}: below {non_matching:.2f}, "
-                 "this model's typical cosine for an image and another image's text; the brightest part of "
-                 "those panels is only the least unlike the text, so they are dimmed.")
+    if typical is not None and gone:
+        note += (f" **Probably not in the image:** {', '.join(repr(t) for t in gone)}: cosine below "
+                 f"{typical.weak_below:.2f}, midway between this model's typical matching pair "
+                 f"({typical.match:.2f}) and non-matching pair ({typical.nonmatch:.2f}). A map always lights up "
+                 "somewhere, so those panels are dimmed: their bright part is only where the image is least "
+                 "unlike the text.")
     return note
 
 
@@ -83,11 +85,11 @@ def saliency(image, texts: str, method: str = "relevance", session_model=None, m
     loaded, notes = load_uploads(image, limit=1)
     engine = engine_for(model, session_model)
     result = run_saliency(engine, loaded[0].image, parsed.items, method=method)
-    level = reading.typical_for(engine).nonmatch
-    absent = probably_absent(result, level)
+    typical = reading.typical_for(engine)
+    absent = probably_absent(result, typical)
     body = notes_markdown(parsed.notes + notes, reading.photo_caveat(engine, loaded), engine)
     drawn = (loaded[0].image, result, absent)  # kept for redrawing on one colour scale without a new run
-    return ((body + "\n\n" if body else "") + method_note(result, level, absent),
+    return ((body + "\n\n" if body else "") + method_note(result, typical, absent),
             overlay(loaded[0].image, result, absent=absent), words_value(result),
             export("saliency.json", json.dumps(result.as_dict())), drawn)
 

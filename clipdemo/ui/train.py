@@ -130,15 +130,21 @@ def _bias(biases: list[float] | None) -> str:
     if not biases:
         return ""
     first, now = biases[0], biases[-1]
-    change = "rose" if now > first + 0.005 else "fell" if now < first - 0.005 else None
-    return f" · logit_bias b **{now:.2f}** " + (f"({change} from {first:.2f})" if change else "(unchanged so far)")
+    return f" · logit_bias b **{now:.2f}** " + _change(now, first, ".2f")
 
 
 def _temperature(scales: list[float]) -> str:
     """What logit_scale did in this run, in words: it is easy to assume it only grows."""
     first, now = scales[0], scales[-1]
-    change = "rose" if now > first * 1.005 else "fell" if now < first * 0.995 else None
-    return f"logit_scale **{now:.1f}** " + (f"({change} from {first:.1f})" if change else "(unchanged so far)")
+    return f"logit_scale **{now:.1f}** " + _change(now, first, ".1f")
+
+
+def _change(now: float, first: float, fmt: str) -> str:
+    """"(rose from x)" or "(fell from x)" at the precision shown; "(unchanged so far)" only when the shown
+    values are equal, so the words never contradict the curve's numbers."""
+    if format(now, fmt) == format(first, fmt):
+        return "(unchanged so far)"
+    return f"({'rose' if now > first else 'fell'} from {format(first, fmt)})"
 
 
 def stop_training(run_id: str = "", *, runs: TrainingRuns) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis.saliency import SaliencyResult, saliency as run_saliency, shared_scale_maps
+from ..analysis.saliency import SaliencyResult, probably_absent, saliency as run_saliency, shared_scale_maps
 from ..map_figures import saliency_overlay
+from . import reading
 
 
 def overlay(image, result: SaliencyResult, titles=None, absent=(), shared: bool = False):
@@ -21,5 +22,7 @@ def overlay(image, result: SaliencyResult, titles=None, absent=(), shared: bool 
 
 
 def where(engine, image, texts, method: str = "relevance"):
-    """The overlay of where in `image` each of `texts` matches: what a tab's "where?" button shows."""
-    return overlay(image, run_saliency(engine, image, texts, method=method))
+    """The overlay of where in `image` each of `texts` matches: what a tab's "where?" button shows. A text
+    that is probably not in the image gets a dimmed panel saying so, as in the Saliency tab."""
+    result = run_saliency(engine, image, texts, method=method)
+    return overlay(image, result, absent=probably_absent(result, reading.typical_for(engine)))

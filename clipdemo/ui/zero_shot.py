@@ -127,7 +127,7 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
             notes = gr.Markdown()
             plot = gr.Plot(label="Top labels")
             table = gr.Dataframe(label="Scores", headers=["Rank", "Probability", "Cosine", "Label", "Image"],
-                                 interactive=False, elem_id="zero-shot-table", wrap=True,
+                                 interactive=False, elem_id="zero-shot-table", wrap=True, max_height=900,
                                  column_widths=["64px", "120px", "84px", "33%", "27%"])
             csv = gr.File(label="Download CSV (all labels)")
             where_button = gr.Button("Where? Show where the top 3 labels match in the first image")
