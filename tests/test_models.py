@@ -194,3 +194,14 @@ def test_a_default_that_cannot_load_is_offered_as_the_model_that_answers(monkeyp
     assert pool.default == BUNDLED_MODEL and pool.check(DEFAULT_MODEL) == BUNDLED_MODEL
     assert pool.get(BUNDLED_MODEL) is engine and pool.get(DEFAULT_MODEL) is engine
     assert loads == [None] and pool.loaded() == [BUNDLED_MODEL]
+
+
+def test_a_probe_gap_is_called_only_beyond_noise():
+    """Compare's probe summary: 54% against 48% on 50 items is noise, not "A is ahead"; the same gap on
+    5,000 items is not; 30% on a 50%-chance suite of 50 items is below chance, 38% is not."""
+    from clipdemo.analysis.compare import ahead, below_chance, noise
+
+    assert noise(0.5, 0.5, 50) == pytest.approx(0.2)
+    assert ahead(0.54, 0.48, 50) == "" and ahead(0.96, 0.38, 50) == "A" and ahead(0.38, 0.96, 50) == "B"
+    assert ahead(0.54, 0.48, 5000) == "A"
+    assert below_chance(0.30, 0.5, 50) and not below_chance(0.38, 0.5, 50)

@@ -148,3 +148,22 @@ def compare(a: ModelScores, b: ModelScores, images: Sequence[str], candidate_lab
                      for i, j in pairs[:most] if gap[i, j] > 0]
     return Comparison(a, b, list(images), list(candidate_labels), top1_a, top1_b, top1_a == top1_b,
                       spearman(a.scores, b.scores), disagreements)
+
+
+# -- two accuracies on the same probe items: a gap, or noise ---------------------------------------------
+
+def noise(accuracy_a: float, accuracy_b: float, n: int) -> float:
+    """Two standard errors of the difference of two accuracies over n items each (binomial, treated as
+    independent: a little wider than the paired error, so a gap called real is real)."""
+    return 2 * float(np.sqrt((accuracy_a * (1 - accuracy_a) + accuracy_b * (1 - accuracy_b)) / max(n, 1)))
+
+
+def ahead(accuracy_a: float, accuracy_b: float, n: int) -> str:
+    """"A" or "B" when one accuracy beats the other by more than `noise`, else "" (within noise)."""
+    gap = accuracy_a - accuracy_b
+    return "" if abs(gap) <= noise(accuracy_a, accuracy_b, n) else ("A" if gap > 0 else "B")
+
+
+def below_chance(accuracy: float, chance: float, n: int) -> bool:
+    """Below chance by more than two standard errors of chance itself over n items."""
+    return accuracy < chance - 2 * float(np.sqrt(chance * (1 - chance) / max(n, 1)))

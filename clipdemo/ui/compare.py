@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 from gradio.components.plot import PlotData
 
-from ..analysis.compare import compare as run_compare, score_model
+from ..analysis.compare import ahead, below_chance, compare as run_compare, noise, score_model
 from ..compare_figures import COLOUR_B, cosine_scatter, paired_accuracy, top_k_bars
 from ..engine import get_pool
 from ..errors import InputError
@@ -161,12 +161,28 @@ def compare_probes(suites: list[str], n: float = 100, template: str = "{}", seed
                             [r.chance for r in ra], [p.accuracy if p else None for p in published], name_a, name_b,
                             published_chance=[p.chance if p else None for p in published],
                             title=f"Probe accuracy, {n} items per suite, template {template!r}: {name_a} vs {name_b}")
-    better = sum(x.accuracy > y.accuracy for x, y in zip(ra, rb))
-    summary = (f"**A: `{name_a}`** vs **B: `{name_b}`** on the same {n} items per suite: A is ahead on {better} "
-               f"of {len(ra)} suites, B on {sum(y.accuracy > x.accuracy for x, y in zip(ra, rb))}. The black "
-               "dash is each suite's chance; a published point was measured on its own benchmark, whose chance is the "
-               "green dash beside it (see the table).")
+    summary = f"**A: `{name_a}`** vs **B: `{name_b}`** on the same {n} items per suite: " + _verdict(ra, rb, n)
+    summary += (" The black dash is each suite's chance; a published point was measured on its own benchmark, "
+                "whose chance is the green dash beside it (see the table).")
     return summary, _plot(chart), table, export("compare_probes.csv", table.to_csv(index=False))
+
+
+def _verdict(ra, rb, n: int) -> str:
+    """Which model is ahead on which suite beyond noise, which gaps are noise, and any score below chance."""
+    sides = {"A": [], "B": [], "": []}
+    for x, y in zip(ra, rb):
+        sides[ahead(x.accuracy, y.accuracy, n)].append(suite_label(x.suite))
+    parts = [f"{side} is ahead on {', '.join(sides[side])}" for side in "AB" if sides[side]]
+    if sides[""]:
+        one = len(sides[""]) == 1
+        parts.append(f"the gap{'' if one else 's'} on {', '.join(sides[''])} {'is' if one else 'are'} within "
+                     f"noise (two standard errors at {n} items: ±{noise(0.5, 0.5, n) * 100:.0f} points near 50%)")
+    text = "; ".join(parts) + "."
+    low = [f"{side} on {suite_label(r.suite)} ({r.accuracy:.0%}, chance {r.chance:.0%})"
+           for side, report in (("A", ra), ("B", rb)) for r in report if below_chance(r.accuracy, r.chance, n)]
+    if low:
+        text += f" Below chance beyond noise: {'; '.join(low)}."
+    return text[0].upper() + text[1:]
 
 
 def _example_pair() -> tuple[str, str] | None:
