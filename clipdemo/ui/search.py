@@ -188,7 +188,9 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
     for d in ("image_to_text", "text_to_image"):
         for k in KS:
             m, s = sampled[d][k]
-            rows.append((d.replace("_", " "), f"R@{k}", round(full[d][k], 4), round(m, 4), round(s, 4)))
+            trivial = k >= int(sample_images)  # K at least the sample's images: every one is found, by construction
+            rows.append((d.replace("_", " "), f"R@{k}", round(full[d][k], 4), None if trivial else round(m, 4),
+                         None if trivial else round(s, 4)))
     table = pd.DataFrame(rows, columns=["direction", "K", "whole set", f"sampled mean ({int(sample_images)} images)",
                                         "sampled std"])
     ks = list(range(1, min(10, len(pairs.captions)) + 1))
@@ -200,6 +202,9 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
               "sampled": {"images": int(sample_images), "repeats": int(repeats), "seed": int(seed), **sampled}}
     notes = (f"Left out {len(pairs.skipped)}:\n" + notes_markdown(pairs.skipped[:20])) if pairs.skipped else ""
     hint = plateau_hint(pairs.captions, pairs.image_of_caption, full)
+    if any(k >= int(sample_images) for k in KS):
+        hint += ("\n\n" if hint else "") + (f"Sampled R@K is left blank for K >= {int(sample_images)}: with that many "
+                                             "images per sample, every one is within the top K by construction.")
     notes = "\n\n".join(part for part in (hint, notes) if part)
     return (notes, table, chart, export("recall.csv", table.to_csv(index=False)),
             export("recall.json", json.dumps(report, indent=2)))
@@ -220,12 +225,14 @@ def plateau_hint(captions, image_of_caption, full: dict) -> str:
                     "no caption here is shared by two images, so those misses are the model's.")
         return ""
     n = sum(1 for caption in captions if " ".join(str(caption).lower().split()) in shared)
-    example = next(iter(shared))
+    example, group = next(iter(shared)), max(len(images) for images in shared.values())
+    k = max(full["text_to_image"])
     return (f"**Why Recall@K plateaus:** {n} of {len(captions)} captions are word for word the same for "
             f"different images (“{example}” belongs to {len(shared[example])} images). Each is paired with one "
-            "image only, so the others it fits equally count as wrong (ties count against the model), and "
-            "text -> image cannot reach 100% until K passes the size of the group. Make the captions distinct "
-            "to measure the model alone.")
+            "image only, so the others it fits equally count as wrong (ties count against the model) until K "
+            f"reaches the size of its group ({group}). What is still missed at K = {k} (text -> image "
+            f"{full['text_to_image'][k]:.0%}, image -> text {full['image_to_text'][k]:.0%} found) is the model's "
+            "own. Make the captions distinct to measure only that.")
 
 
 GALLERY_LIST_PX = 260  # the upload's file list
