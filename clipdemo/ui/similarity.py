@@ -59,6 +59,8 @@ def similarity_matrix(images, texts: str, view: str = "cosine", session_model=No
     elif view != "cosine":
         notes.append(f"{view}: cosines x logit_scale {engine.logit_scale:.1f} (this model's learned value), "
                      "then softmax")
+    else:
+        notes.append("Shown: the raw cosine of each image and text, before the model's score turns it into one")
     best = result.cosine.argmax(axis=1)
     first += reading.weak_match_notes(engine, [(name, result.texts[j], float(result.cosine[i, j]))
                                                for i, (name, j) in enumerate(zip(result.images, best))])

@@ -60,7 +60,7 @@ def details(info: dict) -> str:
         return v
     rows = [(label, value(key)) for key, label in DETAILS if info.get(key) not in (None, "")]
     rows = [(label, v) for label, v in rows if v is not None]
-    return "| | |\n|---|---|\n" + "\n".join(f"| {label} | {str(v).replace('|', '/')} |" for label, v in rows)
+    return "| Property | Value |\n|---|---|\n" + "\n".join(f"| {label} | {str(v).replace('|', '/')} |" for label, v in rows)
 
 
 def banner(info: dict) -> str:
