@@ -32,9 +32,9 @@ negative fall to 0 independently, and a row need not sum to 1. It learns a bias 
 starts at -10 (t = 10), so at first every pair reads "no", as nearly all pairs in a batch are. With the
 sigmoid loss the heatmap shows these probabilities, and the curves show b moving. The sigmoid run
 trains a SigLIP model (the same size; it pools the image with an attention head, not a class token).
-Measured on these scenes at equal compute (`scripts/loss_vs_batch.py`, one seed, 24,576 examples per run;
-the README has the table): the sigmoid loss learned colour+shape 6 points better at batches of 8 and 32, and
-not at all at 128, where its 192 steps left b near -10 and every pair still read "no".
+Measured on these scenes at equal compute (`scripts/loss_vs_batch.py`, two seeds, 24,576 examples per run;
+the README has the table): the sigmoid loss learned colour+shape 6-8 points better at batches of 8 and 32,
+and not at all at 128, where its 192 steps left b near -10 and every pair still read "no".
 
 The **embedding map** shows the same 16 scenes and their captions at every update, projected to 2-D
 (PCA): images as circles, captions as diamonds, a grey line for each pair. Watch the two clouds: the
