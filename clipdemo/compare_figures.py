@@ -88,8 +88,7 @@ def paired_accuracy(suites: Sequence[str], accuracy_a: Sequence[float], accuracy
     if any(c is not None for c in published_chance):
         data.append({"type": "scatter", "mode": "markers", "name": "its benchmark's chance", "x": suites,
                      "y": list(published_chance),
-                     "marker": {"symbol": "line-ew-open", "size": 18, "color": "#059669",
-                                "line": {"width": 2, "dash": "dot"}}})
+                     "marker": {"symbol": "line-ew-open", "size": 18, "color": "#059669", "line": {"width": 2}}})
     return {"data": data, "layout": _layout(title or f"Probe accuracy: {name_a} vs {name_b}", 400, barmode="group",
                                             yaxis={"range": [0, 1.1], "tickformat": ".0%",
                                                    "title": {"text": "accuracy"}},

@@ -221,8 +221,7 @@ def accuracy_bars(names: Sequence[str], accuracy: Sequence[float], chance: Seque
     if published_chance and any(c is not None for c in published_chance):
         data.append({"type": "scatter", "x": list(names), "y": list(published_chance),
                      "name": "its benchmark's chance", "mode": "markers",
-                     "marker": {"symbol": "line-ew-open", "size": 18, "color": "#059669",
-                                "line": {"width": 2, "dash": "dot"}}})
+                     "marker": {"symbol": "line-ew-open", "size": 18, "color": "#059669", "line": {"width": 2}}})
     return Figure(data=data, layout=layout(title, 380, yaxis={"range": [0, 1.08], "tickformat": ".0%",
                                                                    "title": {"text": "accuracy"}}))
 

@@ -8,8 +8,8 @@ batch of 128), and reports held-out zero-shot accuracy on colour+shape, count an
 held-out scene stream, scored as the app scores) and the run's wall time. The defaults fit about an hour
 on 2 CPU cores per seed. Prints a Markdown table and saves a figure.
 
-Each finished run is appended to --results (JSON lines); a run already there (same loss, batch, seed and
-number of examples) is read instead of trained again, and the table and figure cover every run in the
+Each finished run is appended to --results (JSON lines); a run already there (same loss, batch, seed, number of
+examples, scene pool and held-out items) is read instead of trained again, and the table and figure cover every run in the
 file. So `--seeds 1` after a `--seeds 0` study adds the second seed to the first.
 """
 
@@ -114,13 +114,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     results = Path(args.results)
     done = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
-    rows = [r for r in done if r["examples"] == args.examples]
+    same = {"examples": args.examples, "pool": args.pool, "eval": args.eval}  # what makes two runs comparable
+    rows = [r for r in done if all(r.get(key) == value for key, value in same.items())]
     todo = [(seed, batch, loss) for seed in args.seeds for batch in args.batches for loss in LOSSES
             if not any((r["seed"], r["batch"], r["loss"]) == (seed, batch, loss) for r in rows)]
     tokenizer = CLIPTokenizer.from_pretrained(bundled_path())
     pool = ScenePool(args.pool, 64, seed=0) if todo else None
     for seed, batch, loss in todo:
-        r = run(loss, batch, args.examples, seed, pool, tokenizer, args.eval)
+        r = {**run(loss, batch, args.examples, seed, pool, tokenizer, args.eval), "pool": args.pool, "eval": args.eval}
         rows.append(r)
         results.parent.mkdir(parents=True, exist_ok=True)
         with results.open("a") as f:

@@ -183,7 +183,7 @@ def test_a_top_k_past_the_maximum_says_where_it_stops(page):
     number.fill("5000")
     number.press("Tab")
     expect(number).to_have_value("20")
-    number.fill("5")
+    number.fill("5")  # back to the default, for the tests after this one
     number.press("Tab")
 
 

@@ -66,7 +66,7 @@ def test_compare_tab_side_by_side_then_probes(page):
     chart = panel.locator(".js-plotly-plot").nth(3)  # the paired accuracy chart
     chart.wait_for()
     expect(panel).to_contain_text(f"A: tiny-scenes vs B: {b_name} on the same")
-    expect(panel).to_contain_text("within noise (two standard errors at 50 items")  # 50 items: gaps need ±20
+    expect(panel).to_contain_text("±20 points near 50% at 50 items")  # 50 items: a gap needs 20 points
     # issue 27 point 6 here too: a published point sits beside its own benchmark's chance (What'sUp: 25%)
     traces = chart.evaluate("p => p.data.map(t => ({name: t.name, x: t.x, y: t.y}))")
     own = {t["name"]: dict(zip(t["x"], t["y"])) for t in traces}

@@ -268,3 +268,30 @@ def test_the_bundled_model_card_says_it_knows_no_photos():
     from clipdemo import registry
 
     assert registry.knows_photos(str(registry.bundled_path())) is False
+
+
+def test_tokenizing_from_two_threads_gives_padded_batches(bundled_engine):
+    """A fast tokenizer sets its padding on every call: counting tokens in one request thread while another
+    pads a batch used to leave rows unpadded ("Unable to create tensor", 93 of 3,000 calls here before the
+    engine's lock; once in a 20-minute soak)."""
+    texts = ["a red circle", "three blue stars on a white background, and a few more words", "7"]
+    failures = []
+
+    def count():
+        for _ in range(2000):
+            bundled_engine.token_counts(texts)
+
+    def pad():
+        for _ in range(2000):
+            try:
+                batch = bundled_engine.text_inputs(texts)
+                assert batch["input_ids"].shape[0] == 3
+            except Exception as error:  # noqa: BLE001 - the race's error is what this test looks for
+                failures.append(repr(error)[:200])
+
+    threads = [threading.Thread(target=count), threading.Thread(target=pad)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, (len(failures), failures[:1])

@@ -68,4 +68,4 @@ def test_a_model_that_does_not_separate_its_examples_says_its_ranking_is_noise(r
     assert not typical.is_weak(typical.nonmatch - 0.5)
     notes = reading.weak_match_notes(random_engine, [("a.png", "red circle", typical.nonmatch - 0.5)])
     assert len(notes) == 1 and "its ranking here is noise" in notes[0] and "Weak match" not in notes[0]
-    assert "does not tell them apart" in reading._typical_line(random_engine)
+    assert "does not tell them apart" in reading.typical_line(random_engine)

@@ -53,10 +53,10 @@ def test_the_engine_encodes_as_the_train_tab_drew_it(trained):
 def test_the_temperature_and_bias_words_follow_the_numbers_shown():
     """A fall from 14.29 to 14.22 shows as 14.3 -> 14.2: it says "fell", never "unchanged" beside a falling
     curve; equal at the precision shown is "unchanged so far"."""
-    from clipdemo.ui.train import _bias, _temperature
+    from clipdemo.ui.train import change_words
 
-    assert _temperature([14.29, 14.25, 14.22]) == "logit_scale **14.2** (fell from 14.3)"
-    assert _temperature([14.26, 14.28]) == "logit_scale **14.3** (unchanged so far)"
-    assert _temperature([10.0, 10.06]) == "logit_scale **10.1** (rose from 10.0)"
-    assert _bias([-10.0, -9.996]) == " · logit_bias b **-10.00** (unchanged so far)"
-    assert _bias([-10.0, -9.98]) == " · logit_bias b **-9.98** (rose from -10.00)"
+    assert change_words(14.22, 14.29, ".1f") == "(fell from 14.3)"  # 14.3 -> 14.2 on the page
+    assert change_words(14.28, 14.26, ".1f") == "(unchanged so far)"  # 14.3 and 14.3
+    assert change_words(10.06, 10.0, ".1f") == "(rose from 10.0)"
+    assert change_words(-9.996, -10.0, ".2f") == "(unchanged so far)"
+    assert change_words(-9.98, -10.0, ".2f") == "(rose from -10.00)"

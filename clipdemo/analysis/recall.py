@@ -74,24 +74,29 @@ def recall_at_k(similarity: np.ndarray, truth, ks: Sequence[int] = KS) -> dict[s
 
 
 def sampled_recall(similarity: np.ndarray, image_of_text: np.ndarray, n_images: int = 10, repeats: int = 50,
-                   seed: int = 0, ks: Sequence[int] = KS) -> dict[str, dict[int, tuple[float, float]]]:
+                   seed: int = 0, ks: Sequence[int] = KS) -> dict[str, dict[int, tuple[float, float] | None]]:
     """Mean and std of Recall@K over `repeats` draws of `n_images` images with all their texts.
 
     Args:
         similarity: [I, C] image x text scores.
         image_of_text: [C] ints, the image of each text.
     Returns:
-        {"image_to_text": {k: (mean, std)}, "text_to_image": {k: (mean, std)}}, means in [0, 1].
+        {"image_to_text": {k: (mean, std)}, "text_to_image": {k: (mean, std)}}, means in [0, 1]; None where
+        K reaches the candidates of every sample (text -> image: the images drawn; image -> text: the
+        fewest texts a sample held), so the recall is 1 by construction and measures nothing.
     """
     image_of_text = np.asarray(image_of_text, int)
     rng = np.random.default_rng(seed)
     n_images = min(n_images, similarity.shape[0])
-    runs = []
+    runs, fewest_texts = [], similarity.shape[1]
     for _ in range(repeats):
         chosen = rng.choice(similarity.shape[0], n_images, replace=False)
         remap = {int(old): new for new, old in enumerate(chosen)}
         cols = np.flatnonzero(np.isin(image_of_text, chosen))
         owner = np.array([remap[int(i)] for i in image_of_text[cols]], dtype=int)
         runs.append(recall_at_k(similarity[np.ix_(chosen, cols)], owner, ks))
-    return {d: {k: (float(np.mean([r[d][k] for r in runs])), float(np.std([r[d][k] for r in runs]))) for k in ks}
+        fewest_texts = min(fewest_texts, len(cols))
+    candidates = {"image_to_text": fewest_texts, "text_to_image": n_images}
+    return {d: {k: None if k >= candidates[d] else
+                (float(np.mean([r[d][k] for r in runs])), float(np.std([r[d][k] for r in runs]))) for k in ks}
             for d in DIRECTIONS}

@@ -168,6 +168,8 @@ def format_recall(title: str, report: dict) -> str:
     """Recall@K as a text table: a row per direction, a column per K; cells "R" or "mean ± std"."""
 
     def cell(v):
+        if v is None:  # a sampled K that reaches every candidate: 1 by construction
+            return "-"
         return f"{v[0]:6.1%} ± {v[1]:5.1%}" if isinstance(v, tuple) else f"{v:6.1%}"
 
     ks = list(report["image_to_text"])

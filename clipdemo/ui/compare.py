@@ -161,25 +161,30 @@ def compare_probes(suites: list[str], n: float = 100, template: str = "{}", seed
                             [r.chance for r in ra], [p.accuracy if p else None for p in published], name_a, name_b,
                             published_chance=[p.chance if p else None for p in published],
                             title=f"Probe accuracy, {n} items per suite, template {template!r}: {name_a} vs {name_b}")
-    summary = f"**A: `{name_a}`** vs **B: `{name_b}`** on the same {n} items per suite: " + _verdict(ra, rb, n)
+    sizes = {r.n for r in ra}
+    items = (f"the same {ra[0].n} items per suite" if len(sizes) == 1 else
+             "the same items (" + ", ".join(f"{suite_label(r.suite)} {r.n}" for r in ra) + ")")
+    summary = f"**A: `{name_a}`** vs **B: `{name_b}`** on {items}: " + _verdict(ra, rb)
     summary += (" The black dash is each suite's chance; a published point was measured on its own benchmark, "
                 "whose chance is the green dash beside it (see the table).")
     return summary, _plot(chart), table, export("compare_probes.csv", table.to_csv(index=False))
 
 
-def _verdict(ra, rb, n: int) -> str:
-    """Which model is ahead on which suite beyond noise, which gaps are noise, and any score below chance."""
+def _verdict(ra, rb) -> str:
+    """Which model is ahead on which suite beyond noise (at the items each suite ran), which gaps are noise,
+    and any score below chance."""
     sides = {"A": [], "B": [], "": []}
     for x, y in zip(ra, rb):
-        sides[ahead(x.accuracy, y.accuracy, n)].append(suite_label(x.suite))
+        sides[ahead(x.accuracy, y.accuracy, x.n)].append(suite_label(x.suite))
     parts = [f"{side} is ahead on {', '.join(sides[side])}" for side in "AB" if sides[side]]
     if sides[""]:
-        one = len(sides[""]) == 1
+        one, n = len(sides[""]) == 1, min(r.n for r in ra if suite_label(r.suite) in sides[""])
         parts.append(f"the gap{'' if one else 's'} on {', '.join(sides[''])} {'is' if one else 'are'} within "
-                     f"noise (two standard errors at {n} items: ±{noise(0.5, 0.5, n) * 100:.0f} points near 50%)")
+                     f"noise (two standard errors of the gap: ±{noise(0.5, 0.5, n) * 100:.0f} points near 50% at "
+                     f"{n} items)")
     text = "; ".join(parts) + "."
     low = [f"{side} on {suite_label(r.suite)} ({r.accuracy:.0%}, chance {r.chance:.0%})"
-           for side, report in (("A", ra), ("B", rb)) for r in report if below_chance(r.accuracy, r.chance, n)]
+           for side, report in (("A", ra), ("B", rb)) for r in report if below_chance(r.accuracy, r.chance, r.n)]
     if low:
         text += f" Below chance beyond noise: {'; '.join(low)}."
     return text[0].upper() + text[1:]

@@ -111,8 +111,9 @@ def weak_match_notes(engine, winners: Sequence[tuple[str, str, float]]) -> list[
     """A note per (image, winning text, cosine) whose cosine sits far below the model's typical match."""
     typical = typical_for(engine)
     if not typical.separates:
-        return [f"⚠️ On {typical.measured_on}, `{engine.info.name}` scores matching pairs no higher than the rest "
-                f"(cosine {typical.match:.2f} against {typical.nonmatch:.2f}): its ranking here is noise."]
+        return [f"⚠️ On {typical.measured_on}, `{engine.info.name}` scores matching pairs hardly above the rest "
+                f"(cosine {typical.match:.2f} against {typical.nonmatch:.2f}, less than 0.05 apart): its ranking "
+                "here is noise."]
     weak = [(image, text, cos) for image, text, cos in winners if typical.is_weak(cos)]
     level = (f"far below this model's typical match ({typical.match:.2f}; its non-matching pairs sit at "
              f"{typical.nonmatch:.2f})")
@@ -125,7 +126,7 @@ def weak_match_notes(engine, winners: Sequence[tuple[str, str, float]]) -> list[
             "these candidates: it is probably not what the image shows." for image, text, cos in weak]
 
 
-def _typical_line(engine) -> str:
+def typical_line(engine) -> str:
     typical = typical_for(engine)
     line = (f"For **`{engine.info.name}`**, measured on {typical.measured_on}: a matching pair's cosine sits "
             f"around **{typical.match:.2f}**, a non-matching one around **{typical.nonmatch:.2f}**")
@@ -157,10 +158,10 @@ def explainer(tab: str, engine, ensemble_size: int = 12) -> str:
     if tab == "zero_shot":
         body = (f"Each label is put into the template (this model's default: `{default_template(engine)}`) and "
                 "encoded; the *cosine* is the similarity of that text's embedding with the image's. "
-                f"{_typical_line(engine)} {_scale_line(engine)} **Ensemble** averages each label's embedding "
+                f"{typical_line(engine)} {_scale_line(engine)} **Ensemble** averages each label's embedding "
                 f"over {ensemble_size} templates (CLIP's ImageNet prompt ensembling), which helps on photos.")
     elif tab == "captions":
-        body = (f"The *cosine* is the raw similarity of the image with each caption. {_typical_line(engine)} "
+        body = (f"The *cosine* is the raw similarity of the image with each caption. {typical_line(engine)} "
                 f"{_scale_line(engine)} `{engine.info.name}` reads at most {engine.max_text_tokens} tokens; "
                 "longer captions are cut, and the table marks them.")
     else:
@@ -169,7 +170,7 @@ def explainer(tab: str, engine, ensemble_size: int = 12) -> str:
                  "*Softmax over texts* is what zero-shot classification uses: each image's row, times "
                  "`logit_scale`, normalised to sum to 1; *softmax over images* normalises each text's column "
                  "instead. Both are relative to the images and texts on this chart.")
-        body = (f"*Cosine* is the raw similarity of each image's and each text's embedding. {_typical_line(engine)} "
+        body = (f"*Cosine* is the raw similarity of each image's and each text's embedding. {typical_line(engine)} "
                 f"{_scale_line(engine)} {views}")
     return lead + body + _photo_rule(engine)
 

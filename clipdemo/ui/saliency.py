@@ -140,5 +140,5 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
         _redraw_if_shared, [drawn, shared], plot, api_name="saliency_scale", api_visibility="private", show_progress="hidden")
     shared.change(_redraw, [drawn, shared], plot, api_name="saliency_scale_change", api_visibility="private",
                   show_progress="hidden")
-    clear_on_upload(image, [notes, plot, words, download], "saliency_clear")
+    clear_on_upload(image, [notes, plot, words, download, drawn], "saliency_clear")  # drawn: no redraw of the old
     return [notes, plot, words, download]

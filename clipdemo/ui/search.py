@@ -187,10 +187,9 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
     rows = []
     for d in ("image_to_text", "text_to_image"):
         for k in KS:
-            m, s = sampled[d][k]
-            trivial = k >= int(sample_images)  # K at least the sample's images: every one is found, by construction
-            rows.append((d.replace("_", " "), f"R@{k}", round(full[d][k], 4), None if trivial else round(m, 4),
-                         None if trivial else round(s, 4)))
+            m, s = sampled[d][k] or (None, None)  # None: K reaches every candidate of a sample
+            rows.append((d.replace("_", " "), f"R@{k}", round(full[d][k], 4), None if m is None else round(m, 4),
+                         None if s is None else round(s, 4)))
     table = pd.DataFrame(rows, columns=["direction", "K", "whole set", f"sampled mean ({int(sample_images)} images)",
                                         "sampled std"])
     ks = list(range(1, min(10, len(pairs.captions)) + 1))
@@ -202,9 +201,10 @@ def evaluate_pairs(pairs_zip=None, sample_images: float = 10, repeats: float = 5
               "sampled": {"images": int(sample_images), "repeats": int(repeats), "seed": int(seed), **sampled}}
     notes = (f"Left out {len(pairs.skipped)}:\n" + notes_markdown(pairs.skipped[:20])) if pairs.skipped else ""
     hint = plateau_hint(pairs.captions, pairs.image_of_caption, full)
-    if any(k >= int(sample_images) for k in KS):
-        hint += ("\n\n" if hint else "") + (f"Sampled R@K is left blank for K >= {int(sample_images)}: with that many "
-                                             "images per sample, every one is within the top K by construction.")
+    if any(v is None for d in sampled.values() for v in d.values()):
+        hint += ("\n\n" if hint else "") + ("Sampled R@K is left blank where K reaches every candidate of a sample "
+                                             "(text -> image: its images; image -> text: its captions): the true one "
+                                             "is then within the top K by construction.")
     notes = "\n\n".join(part for part in (hint, notes) if part)
     return (notes, table, chart, export("recall.csv", table.to_csv(index=False)),
             export("recall.json", json.dumps(report, indent=2)))
@@ -225,14 +225,16 @@ def plateau_hint(captions, image_of_caption, full: dict) -> str:
                     "no caption here is shared by two images, so those misses are the model's.")
         return ""
     n = sum(1 for caption in captions if " ".join(str(caption).lower().split()) in shared)
-    example, group = next(iter(shared)), max(len(images) for images in shared.values())
+    example, largest = next(iter(shared)), max(len(images) for images in shared.values())
     k = max(full["text_to_image"])
-    return (f"**Why Recall@K plateaus:** {n} of {len(captions)} captions are word for word the same for "
+    hint = (f"**Why Recall@K plateaus:** {n} of {len(captions)} captions are word for word the same for "
             f"different images (“{example}” belongs to {len(shared[example])} images). Each is paired with one "
             "image only, so the others it fits equally count as wrong (ties count against the model) until K "
-            f"reaches the size of its group ({group}). What is still missed at K = {k} (text -> image "
-            f"{full['text_to_image'][k]:.0%}, image -> text {full['image_to_text'][k]:.0%} found) is the model's "
-            "own. Make the captions distinct to measure only that.")
+            f"reaches the size of its group (at most {largest} here).")
+    if k >= largest:
+        hint += (f" What is still missed at K = {k} (text -> image {full['text_to_image'][k]:.0%}, image -> text "
+                 f"{full['image_to_text'][k]:.0%} found) is the model's own.")
+    return hint + " Make the captions distinct to measure the model alone."
 
 
 GALLERY_LIST_PX = 260  # the upload's file list

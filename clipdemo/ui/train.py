@@ -33,7 +33,7 @@ starts at -10 (t = 10), so at first every pair reads "no", as nearly all pairs i
 sigmoid loss the heatmap shows these probabilities, and the curves show b moving. The sigmoid run
 trains a SigLIP model (the same size; it pools the image with an attention head, not a class token).
 Measured on these scenes at equal compute (`scripts/loss_vs_batch.py`, two seeds, 24,576 examples per run;
-the README has the table): the sigmoid loss learned colour+shape 6-8 points better at batches of 8 and 32,
+the README has the table): the sigmoid loss learned colour+shape 8.5 and 6 points better at batches of 8 and 32,
 and not at all at 128, where its 192 steps left b near -10 and every pair still read "no".
 
 The **embedding map** shows the same 16 scenes and their captions at every update, projected to 2-D
@@ -130,16 +130,16 @@ def _bias(biases: list[float] | None) -> str:
     if not biases:
         return ""
     first, now = biases[0], biases[-1]
-    return f" · logit_bias b **{now:.2f}** " + _change(now, first, ".2f")
+    return f" · logit_bias b **{now:.2f}** " + change_words(now, first, ".2f")
 
 
 def _temperature(scales: list[float]) -> str:
     """What logit_scale did in this run, in words: it is easy to assume it only grows."""
     first, now = scales[0], scales[-1]
-    return f"logit_scale **{now:.1f}** " + _change(now, first, ".1f")
+    return f"logit_scale **{now:.1f}** " + change_words(now, first, ".1f")
 
 
-def _change(now: float, first: float, fmt: str) -> str:
+def change_words(now: float, first: float, fmt: str) -> str:
     """"(rose from x)" or "(fell from x)" at the precision shown; "(unchanged so far)" only when the shown
     values are equal, so the words never contradict the curve's numbers."""
     if format(now, fmt) == format(first, fmt):
