@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
 from app_server import running_app
 from clipdemo.ui import examples
@@ -140,9 +140,14 @@ def _clear_files(panel, index: int = 0):
 
 
 def _upload(panel, files, index: int = 0):
-    """Replace what the tab's `index`-th file box holds by `files` (a new upload adds to a multi-file box)."""
+    """Replace what the tab's `index`-th file box holds by `files` (a new upload adds to a multi-file box), and
+    wait until the box lists them and the upload's own handlers (which clear the tab's old results) are done,
+    as a person's next click would."""
     _clear_files(panel, index)
-    panel.locator(FILE_BOX).nth(index).locator("input[type=file]").set_input_files(files)
+    box = panel.locator(FILE_BOX).nth(index)
+    box.locator("input[type=file]").set_input_files(files)
+    expect(box.locator(".file-preview-holder")).to_contain_text(Path(files[-1]).stem[:12], timeout=30_000)
+    panel.page.wait_for_timeout(700)
 
 
 def _pick(page, model: str):
@@ -153,7 +158,10 @@ def _pick(page, model: str):
 
 def _dismiss_toasts(page):
     for close in page.locator(".toast-close").all():
-        close.click()
+        try:
+            close.click(timeout=2_000)
+        except PlaywrightTimeout:  # it went by itself between listing and clicking
+            pass
 
 
 def _run(page, panel, button: str):
