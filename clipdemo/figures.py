@@ -80,6 +80,13 @@ def layout(title: str, height: int, **more) -> dict:
             "margin": dict(l=10, r=10, t=50, b=10), **more}
 
 
+def title_under_label(fig_layout: dict, pad: int = 40) -> dict:
+    """Pin a layout's title `pad` px below the figure's top, under gradio's label badge (which covers the top
+    left of a gr.Plot); the layout's top margin must leave room for it. Returns the layout."""
+    fig_layout["title"].update(y=1, yref="container", yanchor="top", pad={"t": pad})
+    return fig_layout
+
+
 def subplot_grid(rows: int, cols: int, titles: Sequence[str] = (), horizontal_spacing: float = 0.2,
                  vertical_spacing: float = 0.3, secondary_y: bool = False) -> tuple[dict, list[tuple[str, str]]]:
     """The axes and panel titles of plotly's `make_subplots(rows, cols, ...)`, as layout entries.
@@ -142,10 +149,9 @@ def ranked_bars(panels: Sequence[tuple[str, Sequence[str], Sequence[float]]], x_
         if x_title == "probability":
             axis["range"] = [0, 1]
     rows = max(len(lbl) for _, lbl, _ in panels) if panels else 1
-    fig_layout = layout(title, min(4000, 125 + n * (60 + 26 * rows)), margin=dict(l=10, r=10, t=85, b=10), **grid)
     # the title starts 40 px down, under gradio's label badge; the first panel's title sits under it
-    fig_layout["title"].update(y=1, yref="container", yanchor="top", pad={"t": 40})
-    return Figure(data=data, layout=fig_layout)
+    fig_layout = layout(title, min(4000, 125 + n * (60 + 26 * rows)), margin=dict(l=10, r=10, t=85, b=10), **grid)
+    return Figure(data=data, layout=title_under_label(fig_layout))
 
 
 def thumbnail_uri(image, size: int = 96) -> str:
@@ -183,9 +189,8 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
         yaxis["ticklabelstandoff"] = THUMB_PX + 14  # the row labels start left of the thumbnails
     fig_layout = layout(title, height, xaxis={"side": "top", "tickangle": -60}, yaxis=yaxis,
                         margin=dict(l=10, r=10, t=top, b=10), **more)
-    # the title sits below gradio's label; plotly lifts a title's first line by the lines under it
-    fig_layout["title"].update(y=1, yref="container", yanchor="top", pad={"t": 40 + 18 * (lines - 1)})
-    return Figure(data=[trace], layout=fig_layout)
+    # plotly lifts a title's first line by the lines under it
+    return Figure(data=[trace], layout=title_under_label(fig_layout, 40 + 18 * (lines - 1)))
 
 
 def training_curves(steps: Sequence[int], losses: Sequence[float], scales: Sequence[float],

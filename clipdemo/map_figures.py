@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .figures import Figure, _short, array, colorscale, layout, subplot_grid
+from .figures import Figure, _short, array, colorscale, layout, subplot_grid, title_under_label
 
 SALIENCY_SCALE = "Inferno"
 IMAGE_COLOUR, TEXT_COLOUR = "#2563eb", "#dc2626"
@@ -63,8 +63,7 @@ def saliency_overlay(image: np.ndarray, maps: np.ndarray, titles: Sequence[str],
     panel = 330 * h / max(w, 1) if cols > 1 else min(520, 520 * h / max(w, 1))
     fig_layout = layout(f"Where each text matches<br><sup>{method}</sup>", int(top + rows * (panel + 40)),
                         margin=dict(l=10, r=10, t=top, b=10), **grid)
-    fig_layout["title"].update(y=1, yref="container", yanchor="top", pad={"t": 58})
-    return Figure(data=data, layout=fig_layout)
+    return Figure(data=data, layout=title_under_label(fig_layout, 58))
 
 
 def embedding_map(image_xy: np.ndarray, text_xy: np.ndarray, pairs: Sequence[tuple[int, int]],

@@ -173,13 +173,14 @@ def compare_probes(suites: list[str], n: float = 100, template: str = "{}", seed
 def _verdict(ra, rb) -> str:
     """Which model is ahead on which suite beyond noise (at the items each suite ran), which gaps are noise,
     and any score below chance."""
-    sides = {"A": [], "B": [], "": []}
+    sides = {"A": [], "B": [], "": []}  # reports of A, by who is ahead
     for x, y in zip(ra, rb):
-        sides[ahead(x.accuracy, y.accuracy, x.n)].append(suite_label(x.suite))
-    parts = [f"{side} is ahead on {', '.join(sides[side])}" for side in "AB" if sides[side]]
+        sides[ahead(x.accuracy, y.accuracy, x.n)].append(x)
+    names = {side: ", ".join(suite_label(r.suite) for r in reports) for side, reports in sides.items()}
+    parts = [f"{side} is ahead on {names[side]}" for side in "AB" if sides[side]]
     if sides[""]:
-        one, n = len(sides[""]) == 1, min(r.n for r in ra if suite_label(r.suite) in sides[""])
-        parts.append(f"the gap{'' if one else 's'} on {', '.join(sides[''])} {'is' if one else 'are'} within "
+        one, n = len(sides[""]) == 1, min(r.n for r in sides[""])
+        parts.append(f"the gap{'' if one else 's'} on {names['']} {'is' if one else 'are'} within "
                      f"noise (two standard errors of the gap: ±{noise(0.5, 0.5, n) * 100:.0f} points near 50% at "
                      f"{n} items)")
     text = "; ".join(parts) + "."

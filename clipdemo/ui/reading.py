@@ -11,8 +11,7 @@ import math
 from collections.abc import Sequence
 
 from ..analysis.photo import PHOTO_COLOURS, PHOTO_TEXTURE, photo_guess
-from ..analysis import typical
-from ..analysis.typical import TypicalCosines, doubled_articles
+from ..analysis.typical import TypicalCosines, doubled_articles, typical_for as measured_once
 from ..images import open_images
 from ..model_card import ModelCard, card_for
 from . import examples
@@ -30,7 +29,7 @@ def typical_for(engine) -> TypicalCosines:
             where = f"the {len(files)} example scenes and their captions"
         loaded, _ = open_images(files)
         return [im.image for im in loaded], texts.splitlines(), where
-    return typical.typical_for(engine, pairs)
+    return measured_once(engine, pairs)
 
 
 def card(engine) -> ModelCard:
