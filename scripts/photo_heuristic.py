@@ -11,25 +11,30 @@ from pathlib import Path
 from PIL import Image
 
 from clipdemo.analysis.photo import photo_guess
-from clipdemo.scenes import random_scene, scene_rng
+from clipdemo.scenes import STYLES, random_scene, scene_rng
 
 ROOT = Path(__file__).resolve().parents[1] / "examples"
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("-n", type=int, default=150, help="generated scenes per renderer (train, shifted)")
+    p.add_argument("-n", type=int, default=150, help="generated scenes per renderer (clipdemo.scenes.STYLES)")
     args = p.parse_args(argv)
     photos = sorted((ROOT / "photos").glob("*.jpg"))
     found = {f.name: photo_guess(Image.open(f)).likely_photo for f in photos}
-    scenes = [Image.open(f) for f in sorted((ROOT / "scenes").glob("*.png")) + sorted((ROOT / "pairs").glob("*.png"))]
-    for style in ("train", "shifted"):
+    groups = {"examples": [Image.open(f) for f in sorted((ROOT / "scenes").glob("*.png"))
+                           + sorted((ROOT / "pairs").glob("*.png"))]}
+    for style in STYLES:
         rng = scene_rng(5, "heldout")
-        scenes += [random_scene(rng, style=style).image for _ in range(args.n)]
-    false = sum(photo_guess(im).likely_photo for im in scenes)
+        groups[f"{style} renderer"] = [random_scene(rng, style=style).image for _ in range(args.n)]
     hits = sum(found.values())
     print(f"photos called photos: {hits}/{len(photos)} ({hits / len(photos):.0%}); "
           f"missed: {', '.join(n for n, ok in found.items() if not ok) or 'none'}")
+    for name, images in groups.items():
+        wrong = sum(photo_guess(im).likely_photo for im in images)
+        print(f"{name}: {wrong}/{len(images)} called photos ({wrong / len(images):.1%})")
+    scenes = [im for images in groups.values() for im in images]
+    false = sum(photo_guess(im).likely_photo for im in scenes)
     print(f"scenes called photos: {false}/{len(scenes)} ({false / len(scenes):.1%})")
     total = len(photos) + len(scenes)
     print(f"accuracy: {(hits + len(scenes) - false) / total:.1%} of {total} images")

@@ -69,3 +69,20 @@ def test_a_model_that_does_not_separate_its_examples_says_its_ranking_is_noise(r
     notes = reading.weak_match_notes(random_engine, [("a.png", "red circle", typical.nonmatch - 0.5)])
     assert len(notes) == 1 and "its ranking here is noise" in notes[0] and "Weak match" not in notes[0]
     assert "does not tell them apart" in reading.typical_line(random_engine)
+
+
+def test_the_photo_guess_is_measured_once_per_image(monkeypatch):
+    """Issue 26: the median filter was a third of a zero-shot call's server CPU, paid again for every call
+    with the same images; it is now remembered by the image's content."""
+    from clipdemo.analysis import photo
+
+    measured = []
+    real = photo._measure
+    monkeypatch.setattr(photo, "_measure", lambda im: measured.append(1) or real(im))
+    image = Image.open(examples.scene_files()[0])
+    first = photo_guess(image)
+    assert photo_guess(image.copy()) == first and photo_guess(image) == first
+    assert len(measured) <= 1  # 0 if an earlier test asked about this scene already
+    before = len(measured)
+    photo_guess(Image.new("RGB", (64, 64), (13, 57, 201)))
+    assert len(measured) == before + 1  # a new image is measured

@@ -63,3 +63,20 @@ def test_splits_are_disjoint_and_deterministic():
     held = np.asarray(group_scene(scene_rng(0, "heldout")).image)
     again = np.asarray(group_scene(scene_rng(0, "heldout")).image)
     assert not np.array_equal(train, held) and np.array_equal(held, again)
+
+
+@pytest.mark.parametrize("style, allowed", [("robust", "ROBUST_FONTS"), ("unseen-family", "HELDOUT_FONTS")])
+def test_robust_digits_keep_their_font_families_apart(monkeypatch, style, allowed):
+    """Issue 25: whole font families are held out; the robust renderer never draws one of them."""
+    from clipdemo.scenes import render
+
+    used = []
+    real = render.font
+    monkeypatch.setattr(render, "font", lambda name, size: used.append(name) or real(name, size))
+    rng = scene_rng(3, "heldout")
+    for _ in range(200):
+        digit_scene(rng, style=style)
+    assert set(used) <= set(getattr(render, allowed))
+    assert len(set(used)) == len(getattr(render, allowed))  # and every family of its side is drawn
+    assert not set(render.ROBUST_FONTS) & set(render.HELDOUT_FONTS)
+

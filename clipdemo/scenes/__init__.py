@@ -13,14 +13,21 @@ from PIL import Image, ImageDraw
 
 from .grammar import (COLOURS, COUNTS, DIGITS, OPPOSITE_SIDE, RELATIONS, SHAPES, canonical_caption, describe,
                       object_sides, relation_key)
-from .render import SHIFTED_FONTS, TRAIN_FONTS, background, draw_shape, draw_text, object_colour
+from .render import (HELDOUT_BACKGROUNDS, HELDOUT_FONTS, ROBUST_BACKGROUNDS, ROBUST_FONTS, SHIFTED_FONTS,
+                     TRAIN_FONTS, background, degrade, draw_shape, draw_text, object_colour, robust_background)
 
-__all__ = ["Placed", "Scene", "scene_rng", "object_mask", "group_scene", "relation_scene", "digit_scene",
+__all__ = ["STYLES", "Placed", "Scene", "scene_rng", "object_mask", "group_scene", "relation_scene", "digit_scene",
            "random_scene", "canonical_caption", "describe", "COLOURS", "SHAPES", "COUNTS", "DIGITS", "RELATIONS"]
 
 _SPLITS = {"train": 0, "heldout": 1, "probe": 2}
 _EXTENT = 1.2  # the widest shape (square) reaches 1.2 r from its centre
 _INK = {"black": (20, 20, 20), "white": (240, 240, 240)}
+# Renderer styles. "train" and "shifted": the first tiny-scenes recipe and its unseen renderer. "robust":
+# issue 25's recipe, where every axis that leaves the caption true varies; "unseen-family": the same, but
+# only with the background kinds and font families that "robust" never draws (its held-out families).
+STYLES = ("train", "shifted", "robust", "unseen-family")
+_FAMILIES = {"robust": (ROBUST_BACKGROUNDS, ROBUST_FONTS), "unseen-family": (HELDOUT_BACKGROUNDS, HELDOUT_FONTS)}
+_TURNS_FREELY = {"circle", "triangle", "star", "cross"}  # a square turned 45 degrees would be a diamond
 
 
 @dataclass(frozen=True)
@@ -57,31 +64,48 @@ def scene_rng(seed: int, split: str = "train") -> np.random.Generator:
 def _radius(rng, style: str) -> float:
     if style == "shifted":  # sizes training never sees: smaller or larger
         return rng.uniform(0.07, 0.09) if rng.random() < 0.5 else rng.uniform(0.19, 0.22)
+    if style in _FAMILIES:
+        return rng.uniform(0.06, 0.22)
     return rng.uniform(0.095, 0.185)
 
 
-def _place(rng, radii, accept=lambda pts: True, tries: int = 500):
-    """Non-overlapping centres for objects of the given radii, or None after `tries`."""
+def _place(rng, radii, accept=lambda pts: True, tries: int = 500, overlap: float = 0.0):
+    """Centres for objects of the given radii, or None after `tries`: apart, or with overlap > 0 allowed to
+    reach into each other by that share of their extents (each still mostly visible, so still countable)."""
+    reach, margin = 1 - overlap, 0.04 if overlap == 0 else 0.0
     for _ in range(tries):
         pts = [(rng.uniform(_EXTENT * r + 0.02, 1 - _EXTENT * r - 0.02),
                 rng.uniform(_EXTENT * r + 0.02, 1 - _EXTENT * r - 0.02)) for r in radii]
-        apart = all(np.hypot(pts[i][0] - pts[j][0], pts[i][1] - pts[j][1]) > _EXTENT * (radii[i] + radii[j]) + 0.04
+        apart = all(np.hypot(pts[i][0] - pts[j][0], pts[i][1] - pts[j][1])
+                    > _EXTENT * (radii[i] + radii[j]) * reach + margin
                     for i in range(len(pts)) for j in range(i))
         if apart and accept(pts):
             return pts
     return None
 
 
+def _background(size: int, rng, colours, style: str) -> Image.Image:
+    if style in _FAMILIES:
+        return robust_background(size, rng, colours, _FAMILIES[style][0])
+    return background(size, rng, colours=colours, style=style)
+
+
 def _draw(objects, rng, size: int, style: str) -> tuple[Image.Image, tuple[Placed, ...]]:
-    """The image, and the objects with the angles they were drawn at (so their masks can be redrawn)."""
-    img = background(size, rng, colours=[o.colour for o in objects], style=style)
+    """The image, and the objects with the angles they were drawn at (so their masks can be redrawn).
+
+    The robust styles turn shapes freely where that keeps their name, draw 30% of scenes as outlines only,
+    and degrade the image (colour cast, contrast, blur, JPEG)."""
+    robust = style in _FAMILIES
+    img = _background(size, rng, [o.colour for o in objects], style)
     draw = ImageDraw.Draw(img)
+    outline = max(1, round(rng.uniform(0.015, 0.04) * size)) if robust and rng.random() < 0.3 else 0
     drawn = []
     for o in objects:
-        angle = rng.uniform(-0.15, 0.15)
-        draw_shape(draw, o.shape, o.x * size, o.y * size, o.r * size, object_colour(o.colour, rng), angle)
+        turn = np.pi if robust and o.shape in _TURNS_FREELY else 0.26 if robust else 0.15
+        angle = rng.uniform(-turn, turn)
+        draw_shape(draw, o.shape, o.x * size, o.y * size, o.r * size, object_colour(o.colour, rng), angle, outline)
         drawn.append(replace(o, angle=angle))
-    return img, tuple(drawn)
+    return (degrade(img, rng) if robust else img), tuple(drawn)
 
 
 def object_mask(obj: Placed, size: int) -> np.ndarray:
@@ -103,7 +127,8 @@ def group_scene(rng, n=None, colour=None, shape=None, size: int = 96, style: str
     """n (1-4 unless given) identical objects: 'three red circles'."""
     n, colour, shape = _pick(rng, COUNTS, n), _pick(rng, list(COLOURS), colour), _pick(rng, SHAPES, shape)
     r = _radius(rng, style)
-    while (pts := _place(rng, [r] * n)) is None:
+    overlap = rng.uniform(0.1, 0.25) if style in _FAMILIES and n > 1 and rng.random() < 0.25 else 0.0
+    while (pts := _place(rng, [r] * n, overlap=overlap)) is None:
         r *= 0.9  # many large objects may not fit: shrink until they do
     objects = tuple(Placed(colour, shape, x, y, r) for x, y in pts)
     truths = frozenset({("group", n, colour, shape), ("group", n, colour, None), ("group", n, None, shape),
@@ -141,13 +166,14 @@ def relation_scene(rng, a=None, b=None, rel=None, size: int = 96, style: str = "
 def digit_scene(rng, digit=None, size: int = 96, style: str = "train") -> Scene:
     """One printed digit in one of several fonts, sizes, positions and colours: 'the digit 7'."""
     digit = _pick(rng, DIGITS, digit)
-    fonts = SHIFTED_FONTS if style == "shifted" else TRAIN_FONTS
+    robust = style in _FAMILIES
+    fonts = _FAMILIES[style][1] if robust else SHIFTED_FONTS if style == "shifted" else TRAIN_FONTS
     ink = _pick(rng, [*COLOURS, "black", "white"], None)
     if style == "shifted":
         height = rng.uniform(0.22, 0.3) if rng.random() < 0.5 else rng.uniform(0.72, 0.82)
     else:
-        height = rng.uniform(0.32, 0.7)
-    img = background(size, rng, colours=[ink] if ink in COLOURS else [], style=style)
+        height = rng.uniform(0.25, 0.8) if robust else rng.uniform(0.32, 0.7)
+    img = _background(size, rng, [ink] if ink in COLOURS else [], style)
     if ink in _INK:  # black ink on a light or mid background, white on a dark one
         lum = float(np.asarray(img, np.float32).mean()) / 255
         ink = "black" if lum > 0.4 else "white"
@@ -156,8 +182,9 @@ def digit_scene(rng, digit=None, size: int = 96, style: str = "train") -> Scene:
         fill = object_colour(ink, rng)
     half = height * 0.45
     cx, cy = rng.uniform(half + 0.05, 1 - half - 0.05), rng.uniform(height / 2 + 0.05, 1 - height / 2 - 0.05)
-    draw_text(img, str(digit), fonts[rng.integers(len(fonts))], height, cx, cy, fill)
-    return Scene(img, "digit", ("digit", digit), frozenset({("digit", digit)}))
+    angle = rng.uniform(-15, 15) if robust else 0.0
+    draw_text(img, str(digit), fonts[rng.integers(len(fonts))], height, cx, cy, fill, angle)
+    return Scene(degrade(img, rng) if robust else img, "digit", ("digit", digit), frozenset({("digit", digit)}))
 
 
 _KINDS = {"group": group_scene, "relation": relation_scene, "digit": digit_scene}
@@ -165,6 +192,7 @@ TRAIN_MIX = {"group": 0.45, "relation": 0.1, "digit": 0.45}
 
 
 def random_scene(rng, size: int = 96, style: str = "train", mix: dict[str, float] = TRAIN_MIX) -> Scene:
+    """One scene of a kind drawn from `mix` (shares of "group", "relation", "digit"), in renderer `style`."""
     kinds = list(mix)
     kind = kinds[rng.choice(len(kinds), p=np.array([mix[k] for k in kinds]) / sum(mix.values()))]
     return _KINDS[kind](rng, size=size, style=style)

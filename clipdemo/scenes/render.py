@@ -19,6 +19,17 @@ from .grammar import COLOURS
 TRAIN_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf",
                "DejaVuSerif-Bold.ttf")
 SHIFTED_FONTS = ("STIXGeneral.ttf", "cmr10.ttf", "cmss10.ttf", "DejaVuSans-Oblique.ttf")
+# The robust recipe (issue 25) draws every font family the packages ship but two, which it holds out whole:
+# STIX (a Times-like book face) and Pillow's own Aileron (a grotesque sans); "pillow" names the latter.
+ROBUST_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
+                "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf",
+                "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono-Oblique.ttf",
+                "DejaVuSansMono-BoldOblique.ttf", "cmr10.ttf", "cmb10.ttf", "cmss10.ttf", "cmti10.ttf", "cmtt10.ttf",
+                "cmmi10.ttf")
+HELDOUT_FONTS = ("STIXGeneral.ttf", "STIXGeneralItalic.ttf", "STIXGeneralBol.ttf", "STIXGeneralBolIta.ttf", "pillow")
+# Background kinds of the robust recipe, and those it holds out whole (regular patterns and vignettes).
+ROBUST_BACKGROUNDS = ("flat", "gradient", "blotches", "noise", "paper")
+HELDOUT_BACKGROUNDS = ("stripes", "checks", "radial")
 
 
 @lru_cache(maxsize=None)
@@ -30,6 +41,8 @@ def _font_dir() -> str:
 
 @lru_cache(maxsize=256)
 def font(name: str, size_px: int) -> ImageFont.FreeTypeFont:
+    if name == "pillow":
+        return ImageFont.load_default(size_px)
     return ImageFont.truetype(os.path.join(_font_dir(), name), size_px)
 
 
@@ -61,6 +74,79 @@ def background(size: int, rng: np.random.Generator, colours=(), style: str = "tr
     if rng.random() < 0.4:
         img += rng.normal(0, rng.uniform(0.005, 0.03), size=img.shape).astype(np.float32)
     return Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
+
+
+def _far_enough(base: np.ndarray, colours) -> bool:
+    """Every object colour stands out from the background's mean colour (RGB distance in [0, 1] units)."""
+    return all(np.linalg.norm(base - np.asarray(COLOURS.get(c, (128, 128, 128))) / 255) > 0.3 for c in colours)
+
+
+def robust_background(size: int, rng: np.random.Generator, colours=(), kinds=ROBUST_BACKGROUNDS) -> Image.Image:
+    """One background of a kind drawn from `kinds`, at any brightness from near black to near white, tinted.
+
+    flat, gradient (any direction, up to 0.35 across), blotches, noise (a grain of 0.02-0.08), paper (a warm
+    light tone with fibres); the held-out kinds: stripes, checks (any period and angle), radial (a vignette
+    or a spot). Brightness is redrawn until every object colour stands out from it.
+    """
+    kind = kinds[rng.integers(len(kinds))]
+    for _ in range(50):
+        if kind == "paper":
+            base = rng.uniform(0.78, 0.96) * np.array([1.0, rng.uniform(0.93, 0.99), rng.uniform(0.8, 0.93)])
+        else:
+            base = np.clip(rng.uniform(0.03, 0.97) + rng.uniform(-0.06, 0.06, size=3), 0, 1)
+        if _far_enough(base, colours):
+            break
+    img = np.empty((size, size, 3), np.float32)
+    img[:] = base
+    sign = 1 if base.mean() < 0.5 else -1
+    yy, xx = (np.mgrid[:size, :size].astype(np.float32) + 0.5) / size
+    if kind == "gradient":
+        a = rng.uniform(0, 2 * np.pi)
+        ramp = (np.cos(a) * (xx - 0.5) + np.sin(a) * (yy - 0.5)) * rng.uniform(0.1, 0.35)
+        img += (ramp * sign)[..., None]
+    elif kind == "blotches":
+        img += (_blotches(size, rng) * 1.5 * sign)[..., None]
+    elif kind == "noise":
+        img += rng.normal(0, rng.uniform(0.02, 0.08), size=img.shape).astype(np.float32)
+    elif kind == "paper":
+        fibres = np.asarray(Image.fromarray(rng.normal(0, 1, (size // 4, size)).astype(np.float32)).resize(
+            (size, size), Image.BILINEAR))
+        img -= (np.abs(fibres) * rng.uniform(0.01, 0.03))[..., None]
+    elif kind in ("stripes", "checks"):
+        a = rng.uniform(0, np.pi)
+        period = rng.uniform(0.05, 0.2)
+        u, v = np.cos(a) * xx + np.sin(a) * yy, -np.sin(a) * xx + np.cos(a) * yy
+        pattern = (np.floor(u / period) % 2) if kind == "stripes" else (np.floor(u / period) + np.floor(v / period)) % 2
+        img += (pattern * rng.uniform(0.06, 0.15) * sign)[..., None]
+    elif kind == "radial":
+        cx, cy = rng.uniform(0.2, 0.8, 2)
+        d = np.hypot(xx - cx, yy - cy) / 0.7
+        img += ((d if rng.random() < 0.5 else 1 - d) * rng.uniform(0.1, 0.3) * sign)[..., None]
+    if rng.random() < 0.3:
+        img += rng.normal(0, rng.uniform(0.005, 0.03), size=img.shape).astype(np.float32)
+    return Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
+
+
+def degrade(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """What cameras, scanners and the web do to a drawing, none of which changes its caption: a small colour
+    cast, a contrast change, blur, JPEG compression (each on a share of images)."""
+    from io import BytesIO
+
+    from PIL import ImageFilter
+
+    if rng.random() < 0.5:
+        x = np.asarray(img, np.float32) / 255
+        x = x * (1 + rng.uniform(-0.06, 0.06, size=3))  # colour cast
+        mean = x.mean()
+        x = (x - mean) * rng.uniform(0.7, 1.15) + mean  # contrast
+        img = Image.fromarray((np.clip(x, 0, 1) * 255).astype(np.uint8))
+    if rng.random() < 0.3:
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2) * img.size[0] / 96))
+    if rng.random() < 0.4:
+        buf = BytesIO()
+        img.save(buf, "JPEG", quality=int(rng.integers(15, 86)))
+        img = Image.open(BytesIO(buf.getvalue())).convert("RGB")
+    return img
 
 
 def _blotches(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -98,29 +184,38 @@ def _cross(cx, cy, r, angle):
 
 
 def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float,
-               fill: tuple[int, int, int], angle: float = 0.0) -> None:
-    """Draw one shape of 'radius' r (pixels) centred at (cx, cy) (pixels); angle in radians, small."""
+               fill: tuple[int, int, int], angle: float = 0.0, outline: int = 0) -> None:
+    """Draw one shape of 'radius' r (pixels) centred at (cx, cy) (pixels); angle in radians (square and
+    diamond only within +-0.26: a square turned 45 degrees is a diamond). outline > 0: only its outline,
+    that many pixels wide."""
+    paint = {"outline": fill, "width": outline} if outline else {"fill": fill}
     if shape == "circle":
-        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], **paint)
     elif shape == "square":
-        draw.polygon(_regular(cx, cy, r * 1.2, 4, math.pi / 4 + angle), fill=fill)
+        draw.polygon(_regular(cx, cy, r * 1.2, 4, math.pi / 4 + angle), **paint)
     elif shape == "diamond":
-        draw.polygon(_regular(cx, cy, r, 4, angle), fill=fill)
+        draw.polygon(_regular(cx, cy, r, 4, angle), **paint)
     elif shape == "triangle":
-        draw.polygon(_regular(cx, cy + r * 0.15, r * 1.15, 3, -math.pi / 2 + angle), fill=fill)
+        draw.polygon(_regular(cx, cy + r * 0.15, r * 1.15, 3, -math.pi / 2 + angle), **paint)
     elif shape == "star":
-        draw.polygon(_star(cx, cy, r * 1.15, angle), fill=fill)
+        draw.polygon(_star(cx, cy, r * 1.15, angle), **paint)
     elif shape == "cross":
-        draw.polygon(_cross(cx, cy, r, angle), fill=fill)
+        draw.polygon(_cross(cx, cy, r, angle), **paint)
     else:
         raise ValueError(f"unknown shape {shape!r}")
 
 
 def draw_text(img: Image.Image, text: str, font_name: str, height: float, cx: float, cy: float,
-              fill: tuple[int, int, int]) -> None:
-    """Draw `text` with its ink box of about `height` (unit) centred at (cx, cy) (unit)."""
+              fill: tuple[int, int, int], angle: float = 0.0) -> None:
+    """Draw `text` with its ink box of about `height` (unit) centred at (cx, cy) (unit), turned by `angle`
+    degrees (anticlockwise) about its centre."""
     size = img.size[0]
     f = font(font_name, max(6, int(height * size * 1.35)))
-    draw = ImageDraw.Draw(img)
+    target = Image.new("L", img.size, 0) if angle else img
+    draw = ImageDraw.Draw(target)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
-    draw.text((cx * size - (left + right) / 2, cy * size - (top + bottom) / 2), text, font=f, fill=fill)
+    draw.text((cx * size - (left + right) / 2, cy * size - (top + bottom) / 2), text, font=f,
+              fill=255 if angle else fill)
+    if angle:
+        mask = target.rotate(angle, Image.BICUBIC, center=(cx * size, cy * size))
+        img.paste(Image.new("RGB", img.size, fill), mask=mask)

@@ -1,8 +1,10 @@
 """Held-out zero-shot accuracy of a scenes model, per attribute: `python -m clipdemo.train.evaluate`.
 
 Each attribute is a probe suite over freshly rendered held-out scenes (a random stream training never
-drew from), scored with the engine exactly as the app scores. style="shifted" renders with sizes,
-backgrounds and fonts that training never used.
+drew from), scored with the engine exactly as the app scores, once per renderer style (clipdemo.scenes):
+"robust" is the bundled model's own training renderer (in distribution), "unseen-family" draws only the
+background kinds and font families that training never used, "shifted" is the first recipe's unseen
+renderer. Digits are also checked on scans that were never rendered at all: scikit-learn's load_digits.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import itertools
 
 from ..analysis.probes import ProbeItem, ProbeReport, evaluate_items
+from ..scenes import STYLES as SCENE_STYLES
 from ..scenes import (COLOURS, COUNTS, DIGITS, SHAPES, canonical_caption, digit_scene, group_scene,
                       relation_scene, scene_rng)
 from ..scenes.grammar import relation_phrase
@@ -69,21 +72,48 @@ def attribute_items(attribute: str, n: int, seed: int = 0, style: str = "train",
 ATTRIBUTES = ("colour", "shape", "shape+colour", "digit", "count", "count+colour+shape", "left/right", "above/below")
 
 
-def evaluate(engine, n: int = 500, seed: int = 0, styles=("train", "shifted"),
-             attributes=ATTRIBUTES) -> list[tuple[str, str, ProbeReport]]:
-    """[(attribute, style, report)] for every attribute and renderer style."""
-    return [(a, s, evaluate_items(engine, attribute_items(a, n, seed, s), a, TEMPLATE))
+def scanned_digit_items(n: int, seed: int = 0, size: int = 96) -> list[ProbeItem]:
+    """n of scikit-learn's 1,797 scanned 8x8 handwritten digits, upscaled (bicubic) to `size` px: every
+    other one white ink on black as load_digits stores them, the rest dark ink on white, as on paper."""
+    import numpy as np
+    from PIL import Image, ImageOps
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    captions = [canonical_caption(k) for k in DIGIT_KEYS]
+    items = []
+    for j, i in enumerate(np.random.default_rng(seed).permutation(len(digits.images))[:n]):
+        image = Image.fromarray((digits.images[i] / 16 * 255).astype(np.uint8), "L").resize((size, size),
+                                                                                            Image.BICUBIC)
+        image = (ImageOps.invert(image) if j % 2 else image).convert("RGB")
+        items.append(ProbeItem(image, captions, int(digits.target[i]), f"load_digits #{i}"))
+    return items
+
+
+STYLES = ("robust", "unseen-family", "shifted")
+SCANNED = "load_digits"  # the column of the scanned-digit check
+
+
+def evaluate(engine, n: int = 500, seed: int = 0, styles=STYLES, attributes=ATTRIBUTES,
+             scanned: bool = True) -> list[tuple[str, str, ProbeReport]]:
+    """[(attribute, style, report)] for every attribute and renderer style; with `scanned`, also
+    ("digit", "load_digits", report) for n scanned digits."""
+    rows = [(a, s, evaluate_items(engine, attribute_items(a, n, seed, s), a, TEMPLATE))
             for a, s in itertools.product(attributes, styles)]
+    if scanned and "digit" in attributes:
+        rows.append(("digit", SCANNED, evaluate_items(engine, scanned_digit_items(n, seed), "digit", TEMPLATE)))
+    return rows
 
 
 def format_table(rows, markdown: bool = False) -> str:
-    """One line per attribute: accuracy with the training renderer and the shifted one, chance, items."""
+    """One line per attribute: accuracy with each renderer (and on scans, for digits), chance, items."""
     styles = list(dict.fromkeys(s for _, s, _ in rows))
     table = {(a, s): r for a, s, r in rows}
     attributes = list(dict.fromkeys(a for a, _, _ in rows))
-    head = ["attribute", *[f"{s} renderer" for s in styles], "chance", "items"]
-    body = [[a, *[f"{table[a, s].accuracy:.1%}" for s in styles], f"{table[a, styles[0]].chance:.1%}",
-             str(table[a, styles[0]].n)] for a in attributes]
+    head = ["attribute", *[s if s == SCANNED else f"{s} renderer" for s in styles], "chance", "items"]
+    first = {a: next(table[a, s] for s in styles if (a, s) in table) for a in attributes}
+    body = [[a, *[f"{table[a, s].accuracy:.1%}" if (a, s) in table else "-" for s in styles],
+             f"{first[a].chance:.1%}", str(first[a].n)] for a in attributes]
     if markdown:
         return "\n".join("| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head), *body])
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
@@ -98,9 +128,11 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="tiny-scenes")
     p.add_argument("-n", type=int, default=500, help="items per attribute and renderer")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--styles", nargs="+", default=list(STYLES), choices=SCENE_STYLES,
+                   help="renderers to evaluate on (default: %(default)s)")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table (for the model card)")
     args = p.parse_args(argv)
-    print(format_table(evaluate(ClipEngine.load(args.model), args.n, args.seed), args.markdown))
+    print(format_table(evaluate(ClipEngine.load(args.model), args.n, args.seed, args.styles), args.markdown))
     return 0
 
 

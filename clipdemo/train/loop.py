@@ -43,6 +43,7 @@ class TrainConfig:
     relation_captions: dict[str, float] = field(default_factory=lambda: dict(RELATION_CAPTIONS))
     schedule: str = "cosine"  # or "constant" after the warmup
     stop_after: int | None = None  # end the phase after this step, its schedule still set by `steps`
+    style: str = "train"  # the renderer (clipdemo.scenes.STYLES): "robust" varies all a caption leaves open
 
 
 @dataclass
@@ -62,12 +63,12 @@ class ScenePool:
     """`size` rendered scenes as a uint8 tensor [N, S, S, 3] at the model's input size, plus their truths."""
 
     def __init__(self, size: int, image_size: int, seed: int = 0, render_size: int = 96, progress=None,
-                 mix: dict[str, float] = TRAIN_MIX):
+                 mix: dict[str, float] = TRAIN_MIX, style: str = "train"):
         rng = scene_rng(seed, "train")
         pixels = np.empty((size, image_size, image_size, 3), np.uint8)
         self.scenes = []
         for i in range(size):
-            scene = random_scene(rng, size=render_size, mix=mix)
+            scene = random_scene(rng, size=render_size, mix=mix, style=style)
             # the same resample as CLIPImageProcessor's PIL backend: bicubic, shortest edge to image_size
             pixels[i] = np.asarray(scene.image.resize((image_size, image_size), Image.BICUBIC))
             self.scenes.append(scene.__class__(image=None, kind=scene.kind, key=scene.key, truths=scene.truths))
@@ -183,7 +184,7 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     pool = pool or ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
-                             mix=config.mix)
+                             mix=config.mix, style=config.style)
     loss_fn = loss_for(model)
     opt = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
     start = time.perf_counter()

@@ -10,8 +10,8 @@ from ..figures import ranked_bars
 from ..text import parse_lines, percent
 from . import examples
 from . import reading
-from .common import (answered_by, clear_on_upload, engine_for, error_box, export, load_uploads, preview_image,
-                     run_keeping_errors, user_errors)
+from .common import (answered_by, clear_on_upload, csv_text, engine_for, error_box, export, load_uploads,
+                     preview_image, run_keeping_errors, user_errors)
 from .state import ServerState
 from .where import where
 
@@ -43,12 +43,11 @@ def rank_captions(image, captions: str, session_model=None, model: str = ""):
         notes.append(f"{len(cut)} caption(s) longer than {engine.max_text_tokens} tokens were truncated: "
                      + "; ".join(f"'{c[:40]}...'" for c in cut[:5]))
     kind = reading.kind_short(engine)
-    full = pd.DataFrame([(i, s.caption, round(s.probability, 6), round(s.cosine, 6), s.truncated, engine.family.score)
-                         for i, s in enumerate(scores, 1)],
-                        columns=["rank", "caption", "probability", "cosine", "truncated", "score"])
-    table = pd.DataFrame({"Rank": full["rank"], f"Probability ({kind})": full["probability"].map(percent),
-                          "Cosine": full["cosine"].round(4), "Caption": full["caption"],
-                          f"Cut at {engine.max_text_tokens} tokens": full["truncated"].map({True: "yes", False: ""})})
+    rows = [(i, s.caption, round(s.probability, 6), round(s.cosine, 6), s.truncated, engine.family.score)
+            for i, s in enumerate(scores, 1)]
+    table = pd.DataFrame({"Rank": [row[0] for row in rows], f"Probability ({kind})": [percent(row[2]) for row in rows],
+                          "Cosine": [round(row[3], 4) for row in rows], "Caption": [row[1] for row in rows],
+                          f"Cut at {engine.max_text_tokens} tokens": ["yes" if row[4] else "" for row in rows]})
     figure = ranked_bars([(loaded[0].name, [s.caption for s in scores], [s.probability for s in scores])],
                          title=f"{engine.info.name}: captions ranked · {kind} "
                          + ("(independent, not summing to 100%)" if engine.family.independent else "over the captions"))
@@ -58,7 +57,7 @@ def rank_captions(image, captions: str, session_model=None, model: str = ""):
     notes_md = answered_by(engine) + "\n\n" + reading.notes_then_caveat(first + parsed.notes + notes,
                                                                        reading.photo_caveat(engine, loaded))
     return (notes_md, figure, table,
-            export("captions.csv", full.to_csv(index=False)))
+            export("captions.csv", csv_text(["rank", "caption", "probability", "cosine", "truncated", "score"], rows)))
 
 
 @user_errors

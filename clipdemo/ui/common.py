@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import logging
 import os
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import gradio as gr
@@ -165,6 +168,16 @@ def notes_markdown(notes: list[str], caveat: str = "", engine=None) -> str:
     """The notes of a run as a list, after the model that answered (if given) and its caveat (if any)."""
     listed = "\n".join(f"- {n}" for n in notes)
     return "\n\n".join(part for part in (answered_by(engine) if engine is not None else "", caveat, listed) if part)
+
+
+def csv_text(header: Sequence[str], rows) -> str:
+    """Rows as CSV text, as pandas' to_csv(index=False) writes them (floats as Python writes them), without
+    building a DataFrame per request."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
 
 
 def export(filename: str, content: str) -> str:

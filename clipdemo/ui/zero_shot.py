@@ -10,8 +10,8 @@ from ..figures import ranked_bars
 from ..prompts import CIFAR100_CLASSES, CIFAR100_TEMPLATE, ENSEMBLE_TEMPLATES
 from ..text import check_template, fill, parse_lines, percent
 from . import examples, reading
-from .common import (answered_by, clear_on_upload, engine_for, error_box, export, load_uploads, preview_gallery,
-                     progress_callback, replace_on_upload, run_keeping_errors, user_errors)
+from .common import (answered_by, clear_on_upload, csv_text, engine_for, error_box, export, load_uploads,
+                     preview_gallery, progress_callback, replace_on_upload, run_keeping_errors, user_errors)
 from .state import ServerState
 from .where import where
 
@@ -65,19 +65,19 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str | None = N
                           for r in results], title=f"{engine.info.name}: top {k} of {len(labels.items)} labels · "
                           f"{kind} " + ("(independent, not summing to 100%)" if engine.family.independent
                                         else "over the labels"))
-    rows = [(r.image, rank, s.label, s.score, s.cosine, r.score_kind) for r in results
+    rows = [(r.image, rank, s.label, float(s.score), float(s.cosine), r.score_kind) for r in results
             for rank, s in enumerate(r.scores, 1)]
-    full = pd.DataFrame(rows, columns=["image", "rank", "label", "probability", "cosine", "score"])
-    top = full[full["rank"] <= k]
-    table = pd.DataFrame({"Rank": top["rank"], f"Probability ({kind})": top["probability"].map(percent),
-                          "Cosine": top["cosine"].round(4), "Label": top["label"], "Image": top["image"]})
+    top = [row for row in rows if row[1] <= k]
+    table = pd.DataFrame({"Rank": [row[1] for row in top], f"Probability ({kind})": [percent(row[3]) for row in top],
+                          "Cosine": [round(row[4], 4) for row in top], "Label": [row[2] for row in top],
+                          "Image": [row[0] for row in top]})
     first = [f"Scores: {reading.score_kind(engine, len(labels.items))}."]
     first += reading.weak_match_notes(engine, [(r.image, r.scores[0].label, r.scores[0].cosine) for r in results])
     first += reading.text_notes(engine, labels.items, None if use_ensemble else template)
     notes_md = answered_by(engine) + "\n\n" + reading.notes_then_caveat(first + labels.notes + notes,
                                                                        reading.photo_caveat(engine, loaded))
     return (notes_md, figure, table,
-            export("zero_shot.csv", full.to_csv(index=False)))
+            export("zero_shot.csv", csv_text(["image", "rank", "label", "probability", "cosine", "score"], rows)))
 
 
 @user_errors
