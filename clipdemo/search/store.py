@@ -2,10 +2,11 @@
 
     STORE/
       manifest.json         format, model, fingerprint (clipdemo.engine.fingerprint), backend, dim, count,
-                            shards, index (kind, parameters, recall@10 against exact)
+                            index (kind, parameters, recall@10 against exact)
       shards/run-NNNN/part-*.parquet
-                            every embedding computed, one shard per batch (local) or block (Ray):
-                            id, path, stamp, hash (sha256 of the file), embedding (float32 x dim), error
+                            while a run is going on: every embedding it computed, one shard per batch
+                            (local) or block (Ray): id, path, stamp, hash (sha256 of the file), embedding
+                            (float32 x dim), error; deleted when the run commits
       catalog.parquet       the live rows in vector order: id, path, stamp, hash (row i <-> vectors.npy[i])
       vectors.npy           [count, dim] float32 unit vectors, memory-mapped by readers
       index.faiss           a FAISS index whose row i is catalogue row i (faiss_index.py)
