@@ -15,7 +15,7 @@ def _onnx_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CLIPDEMO_CACHE", str(tmp_path_factory.getbasetemp() / "clipdemo-cache"))
 
 
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "torch"])
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b not in ("torch", "int8")])
 def test_each_backend_agrees_with_fp32_on_the_bundled_model(backend, scene_files, bundled_engine):
     engine = ClipEngine.load("tiny-scenes", backend=backend)
     reference = bundled_engine
@@ -37,6 +37,14 @@ def test_each_backend_agrees_with_fp32_on_the_bundled_model(backend, scene_files
         assert float((got * ref).sum(-1).min()) >= MIN_AGREEMENT
     # meaning survives: each scene's caption still ranks its own image first, as with fp32
     assert ((got_t @ got_i.T).argmax(1) == (ref_t @ ref_i.T).argmax(1)).float().mean() >= 0.85
+
+
+def test_int8_is_refused_on_the_bundled_model_where_it_disagrees():
+    """torch's dynamic int8 moves the robust-tuned tiny-scenes' embeddings to cosine 0.989 with fp32 on the
+    probes (the first checkpoint: 0.997; ONNX Runtime's int8 0.998): under MIN_AGREEMENT, so loading it that
+    way is refused, with the way out. int8 itself is checked at ViT-B/32 size below."""
+    with pytest.raises(ModelError, match="disagrees with fp32.*--backend torch"):
+        ClipEngine.load("tiny-scenes", backend="int8")
 
 
 def test_unknown_backend_is_a_user_error(random_engine):

@@ -246,7 +246,7 @@ def test_zero_shot_tab(page, tmp_path):
     table = page.locator("#zero-shot-table")
     expect(table).to_contain_text("a_purple_cross.png")
     text = table.inner_text()
-    assert re.search(r"1\s+100\.0%\s+[-\d.]+\s+green triangle\s+a_green_triangle_photographed", text), text
+    assert re.search(r"1\s+(99\.\d|100\.0)%\s+[-\d.]+\s+green triangle\s+a_green_triangle_photographed", text), text
     assert re.search(r"1\s+[\d.]+%\s+[-\d.]+\s+purple cross\s+a_purple_cross\.png", text), text
     assert "1 duplicate label removed" in panel.inner_text()
     _assert_table_fits(page, "#zero-shot-table")

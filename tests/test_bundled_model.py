@@ -31,7 +31,7 @@ def test_held_out_zero_shot_meets_the_floor(bundled_engine, attribute):
 # Issue 4 also asks that it hold up on a renderer it was not trained on: the "shifted" style draws
 # smaller and larger objects, striped or checked backgrounds and fonts of the first recipe's held-out set.
 # Measured on these 500 items: 100/73.6/74.6/73.6/84.8/75.2%; the first checkpoint scored 98/68/70/60/75/67%
-# and fails the shape, digit and count floors below.
+# and fails every floor below but colour.
 SHIFTED_FLOORS = {"colour": 0.95, "shape": 0.70, "shape+colour": 0.71, "digit": 0.70, "count": 0.81,
                   "count+colour+shape": 0.72}
 
@@ -45,7 +45,7 @@ def test_zero_shot_holds_up_on_the_unseen_renderer(bundled_engine, attribute):
 
 # Issue 25: the background kinds and font families that training never drew (style "unseen-family": stripes,
 # checks and vignettes; STIX and Pillow's Aileron), with everything else as varied as in training. Its
-# targets: colour 95, shape 90, shape+colour 90, count 85, digit 90, left/right 80. Measured on these 500
+# targets: colour 95, shape 90, shape+colour 90, digit 90, count 85, left/right 80. Measured on these 500
 # items: 99.2, 68.0, 70.0, 76.0, 71.4% (count+colour+shape 58.4%) and left/right 87.8%, so only colour and
 # left/right reach them (the first checkpoint: 85, 50, 47, 49, 57, 66% on 300 items). The floors sit about
 # 3 points under what it measures.
@@ -64,7 +64,7 @@ def test_scanned_digits_are_read_above_chance(bundled_engine):
     """Issue 25's scanned-digit check: load_digits' 8x8 scans, never rendered. 32.6% measured (chance 10%),
     the first checkpoint 29.7%; it never saw handwriting, and the floor says so."""
     report = evaluate_items(bundled_engine, scanned_digit_items(500, seed=1), "digit", TEMPLATE)
-    assert report.accuracy >= 0.28, f"{report.accuracy:.1%}"
+    assert report.accuracy >= 0.30, f"{report.accuracy:.1%}"
 
 
 def test_caption_ranking_puts_the_true_caption_first(bundled_engine, scene_files):

@@ -3,6 +3,8 @@ cosines, doubled articles."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from PIL import Image
 
@@ -28,7 +30,7 @@ def test_the_bundled_card_lists_its_weak_spots_with_numbers():
     assert card.default_template == "{}"
     names = lambda text: [s.name for s in card.touched(text)]  # noqa: E731
     assert names("a blue square to the left of a red circle") == ["left/right"]
-    assert "70.3%" in card.touched("on the left")[0].figure
+    assert re.match(r"\d+-\d+% on backgrounds and fonts it never saw", card.touched("on the left")[0].figure)
     assert names("a red circle above a blue star") == ["above/below"]
     assert names("five red circles") == ["counts past 4"] and names("four red circles") == []
     assert names("the digit 5") == [] and "handwritten digits" in names("a handwritten 7")

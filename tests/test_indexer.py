@@ -110,7 +110,7 @@ def test_a_store_refuses_another_model_or_backend(random_engine, bundled_engine,
     with pytest.raises(InputError, match="was built with model"):
         index_source(str(root), out, clip_engine=random_engine, progress=False)
     with pytest.raises(InputError, match="backend"):
-        index_source(str(root), out, model="tiny-scenes", backend="int8", progress=False)
+        index_source(str(root), out, model="tiny-scenes", backend="onnx", progress=False)
     with pytest.raises(InputError, match="not a clipdemo store"):
         open_store(tmp_path)
 

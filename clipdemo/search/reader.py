@@ -112,7 +112,7 @@ def _stamped(paths: list[str]) -> list[tuple[str, str]]:
                 rows.append((p, _stamp(pfs.info(proot))))
             else:
                 st = os.stat(p)
-                rows.append((p, _stamp({"size": st.st_size, "mtime": st.st_mtime})))
+                rows.append((p, _stamp({"size": st.st_size, "mtime": st.st_mtime, "created": st.st_ctime})))
         except FileNotFoundError:
             rows.append((p, "missing"))  # a later run retries it
     return rows
@@ -134,7 +134,7 @@ def list_images(folder: str | os.PathLike) -> list[str]:
         for name in filenames:
             if os.path.splitext(name)[1].lower() not in IMAGE_SUFFIXES:
                 continue
-            path = os.path.join(dirpath, name)
+            path = str(Path(dirpath, name))  # as rglob wrote it ("a.png", not "./a.png", under ".")
             if os.path.islink(path):
                 try:
                     inside = resolve_inside(folder, os.path.relpath(path, folder))

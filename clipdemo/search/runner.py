@@ -9,6 +9,7 @@ is the same code, so the same images give the same store either way.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from . import faiss_index
 from .mapper import ClipMapper
 from .reader import list_source
 from ..engine.fingerprint import model_fingerprint
-from .store import INDEX, VECTORS
+from .store import INDEX, SHARDS, VECTORS
 from .writer import ShardWriter, commit, prepare, store_lock, write_manifest
 
 ENGINES = ("local", "ray")
@@ -121,6 +122,7 @@ def index_source(source: str | list[str], out: str, model: str = "tiny-scenes", 
         (folder / (INDEX + ".tmp")).replace(folder / INDEX)
         manifest.update(index=report, engine=engine)
         write_manifest(folder, manifest)
+        shutil.rmtree(folder / SHARDS, ignore_errors=True)  # merged into vectors.npy: a second copy of each embedding
     return IndexReport(str(folder), counts["count"], counts["embedded"], counts["reused"],
                        time.perf_counter() - start, engine, report, counts["failed"], embed_seconds)
 

@@ -1,10 +1,10 @@
 """The writer: embeddings -> Parquet shards, then a committed store (store.py says the format).
 
 A run writes each batch as a shard (ShardWriter locally; Ray's actors write the same rows), then `commit`
-merges the reused rows and the run's shards into the catalogue and vectors, in listing order, and deletes
-the shards (every embedding is then in vectors.npy). A commit writes the catalogue, vectors and index under
-temporary names and renames them, and the manifest last, so an interrupted run leaves the previous store
-intact (its shards are simply embedded again next time).
+merges the reused rows and the run's shards into the catalogue and vectors, in listing order; once the
+manifest is written, the runner deletes the shards (every embedding is then in vectors.npy). A commit
+writes the catalogue, vectors and index under temporary names and renames them, and the manifest last, so
+an interrupted run leaves the previous store intact (its shards are simply embedded again next time).
 Writers of one store folder in this process take turns (`store_lock`); two processes writing the same
 store at once are not supported.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 import time
 import weakref
@@ -138,8 +137,8 @@ def commit(folder: Path, manifest: dict, listing: pd.DataFrame, prior: pd.DataFr
     catalog = keep[["id", "path", "stamp", "hash"]].astype({"id": "int64"})
     pq.write_table(pa.Table.from_pandas(catalog, preserve_index=False), folder / (CATALOG + ".tmp"))
     os.replace(folder / (CATALOG + ".tmp"), folder / CATALOG)
-    shutil.rmtree(run_dir, ignore_errors=True)  # merged into the vectors: a second copy of every embedding
     next_id = int(max(manifest["next_id"], catalog["id"].max() + 1 if len(catalog) else 0))
+    manifest.pop("shards", None)  # stores written before shards were deleted listed them here
     manifest.update(count=len(catalog), next_id=next_id, runs=manifest["runs"] + 1,
                     updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
     return {"count": len(catalog), "reused": int(reused.sum()), "embedded": int(is_fresh.sum()),

@@ -90,11 +90,11 @@ def scanned_digit_items(n: int, seed: int = 0, size: int = 96) -> list[ProbeItem
     return items
 
 
-STYLES = ("robust", "unseen-family", "shifted")
+DEFAULT_STYLES = ("robust", "unseen-family", "shifted")
 SCANNED = "load_digits"  # the column of the scanned-digit check
 
 
-def evaluate(engine, n: int = 500, seed: int = 0, styles=STYLES, attributes=ATTRIBUTES,
+def evaluate(engine, n: int = 500, seed: int = 0, styles=DEFAULT_STYLES, attributes=ATTRIBUTES,
              scanned: bool = True) -> list[tuple[str, str, ProbeReport]]:
     """[(attribute, style, report)] for every attribute and renderer style; with `scanned`, also
     ("digit", "load_digits", report) for n scanned digits."""
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="tiny-scenes")
     p.add_argument("-n", type=int, default=500, help="items per attribute and renderer")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--styles", nargs="+", default=list(STYLES), choices=SCENE_STYLES,
+    p.add_argument("--styles", nargs="+", default=list(DEFAULT_STYLES), choices=SCENE_STYLES,
                    help="renderers to evaluate on (default: %(default)s)")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table (for the model card)")
     args = p.parse_args(argv)
