@@ -41,24 +41,27 @@ def counting(n: int, seed: int = 0) -> list[ProbeItem]:
 
 
 @lru_cache(maxsize=1)
-def _sklearn_digits():
+def scanned_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 scanned handwritten digits: (images [N, 8, 8] in 0-16, targets [N])."""
     from sklearn.datasets import load_digits
 
     d = load_digits()
     return d.images, d.target
 
 
+def scanned_digit(index: int, size: int = 96) -> Image.Image:
+    """Scan `index` of `scanned_digits`, upscaled (bicubic) to `size` px: white ink on black, mode "L"."""
+    pixels = (scanned_digits()[0][index] / 16 * 255).astype(np.uint8)
+    return Image.fromarray(pixels, "L").resize((size, size), Image.BICUBIC)
+
+
 def digits(n: int, seed: int = 0) -> list[ProbeItem]:
     """Real handwriting: scikit-learn's 1,797 8x8 digits, upscaled to 96 px, white ink on black."""
-    images, target = _sklearn_digits()
+    images, target = scanned_digits()
     idx = np.random.default_rng(seed).permutation(len(images))[:n]
     captions = [f"the digit {d}" for d in range(10)]
-    items = []
-    for i in idx:
-        pixels = (images[i] / 16 * 255).astype(np.uint8)
-        im = Image.fromarray(pixels, "L").resize((96, 96), Image.BICUBIC).convert("RGB")
-        items.append(ProbeItem(im, captions, int(target[i]), f"load_digits #{i}", [str(d) for d in range(10)]))
-    return items
+    return [ProbeItem(scanned_digit(i).convert("RGB"), captions, int(target[i]), f"load_digits #{i}",
+                      [str(d) for d in range(10)]) for i in idx]
 
 
 def text(n: int, seed: int = 0) -> list[ProbeItem]:

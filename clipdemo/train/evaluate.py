@@ -76,17 +76,17 @@ def scanned_digit_items(n: int, seed: int = 0, size: int = 96) -> list[ProbeItem
     """n of scikit-learn's 1,797 scanned 8x8 handwritten digits, upscaled (bicubic) to `size` px: every
     other one white ink on black as load_digits stores them, the rest dark ink on white, as on paper."""
     import numpy as np
-    from PIL import Image, ImageOps
-    from sklearn.datasets import load_digits
+    from PIL import ImageOps
 
-    digits = load_digits()
+    from ..probes.suites import scanned_digit, scanned_digits
+
+    _, target = scanned_digits()
     captions = [canonical_caption(k) for k in DIGIT_KEYS]
     items = []
-    for j, i in enumerate(np.random.default_rng(seed).permutation(len(digits.images))[:n]):
-        image = Image.fromarray((digits.images[i] / 16 * 255).astype(np.uint8), "L").resize((size, size),
-                                                                                            Image.BICUBIC)
+    for j, i in enumerate(np.random.default_rng(seed).permutation(len(target))[:n]):
+        image = scanned_digit(i, size)
         image = (ImageOps.invert(image) if j % 2 else image).convert("RGB")
-        items.append(ProbeItem(image, captions, int(digits.target[i]), f"load_digits #{i}"))
+        items.append(ProbeItem(image, captions, int(target[i]), f"load_digits #{i}"))
     return items
 
 

@@ -65,7 +65,7 @@ def zero_shot(images, candidate_labels: str, hypothesis_template: str | None = N
                           for r in results], title=f"{engine.info.name}: top {k} of {len(labels.items)} labels · "
                           f"{kind} " + ("(independent, not summing to 100%)" if engine.family.independent
                                         else "over the labels"))
-    rows = [(r.image, rank, s.label, float(s.score), float(s.cosine), r.score_kind) for r in results
+    rows = [(r.image, rank, s.label, s.score, s.cosine, r.score_kind) for r in results
             for rank, s in enumerate(r.scores, 1)]
     top = [row for row in rows if row[1] <= k]
     table = pd.DataFrame({"Rank": [row[1] for row in top], f"Probability ({kind})": [percent(row[3]) for row in top],
