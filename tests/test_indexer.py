@@ -52,6 +52,24 @@ def test_local_store_holds_the_engines_embeddings_and_hashes(bundled_engine, fol
     assert rows[0][0] == 3 and scores[0][0] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_indexing_leaves_the_engines_image_cache_empty_and_gives_the_cached_paths_vectors(bundled_engine, folder,
+                                                                                          tmp_path):
+    # an indexer sees each image once: cached, 10,000 small rows pinned 900 MB of heap between batches
+    from clipdemo.engine import ClipEngine
+
+    root, _ = folder
+    engine = ClipEngine(bundled_engine.model, tokenizer=bundled_engine.tokenizer, name="tiny-scenes", source="memory",
+                        image_processor=bundled_engine.image_processor)
+    index_source(str(root), str(tmp_path / "store"), clip_engine=engine, progress=False)
+    assert engine.cache_sizes()["images"]["entries"] == 0
+    store = open_store(tmp_path / "store")
+    images = [_open(p) for p in store.paths]
+    np.testing.assert_allclose(engine.encode_images(images, cache=False).numpy(), store.vectors, atol=1e-5)
+    assert engine.cache_sizes()["images"]["entries"] == 0
+    np.testing.assert_allclose(engine.encode_images(images).numpy(), store.vectors, atol=1e-5)
+    assert engine.cache_sizes()["images"]["entries"] == len(images)
+
+
 def test_resuming_embeds_only_new_or_changed_files(bundled_engine, folder, tmp_path):
     root, _ = folder
     out = str(tmp_path / "store")

@@ -165,10 +165,14 @@ class ClipEngine:
                 for k, v in batch.items()}
 
     def encode_images(self, images: Sequence[Image.Image], batch_size: int = 64,
-                      progress: Progress | None = None) -> torch.Tensor:
-        """Embed RGB images. Returns [len(images), D] unit vectors (float32, CPU); cached by pixel content."""
+                      progress: Progress | None = None, cache: bool = True) -> torch.Tensor:
+        """Embed RGB images. Returns [len(images), D] unit vectors (float32, CPU); cached by pixel content.
+
+        cache=False neither reads nor fills the image cache: for callers that see each image once (the
+        indexer), whose thousands of small cached rows would only pin the heap between batches.
+        """
         keys = [image_key(im) for im in images]
-        found = {k: v for k in dict.fromkeys(keys) if (v := self._images.get(k)) is not None}
+        found = {k: v for k in dict.fromkeys(keys) if cache and (v := self._images.get(k)) is not None}
         todo = [(k, im) for k, im in dict(zip(keys, images)).items() if k not in found]
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
@@ -177,7 +181,8 @@ class ClipEngine:
                 out = self._image_features(inputs)
             for (k, _), row in zip(chunk, self._normalise(out)):
                 found[k] = row
-                self._images.put(k, row)
+                if cache:
+                    self._images.put(k, row)
             if progress:
                 progress(min(start + batch_size, len(todo)), len(todo))
         return self._stack([found[k] for k in keys])

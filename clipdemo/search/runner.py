@@ -103,7 +103,7 @@ def index_source(source: str | list[str], out: str, model: str = "tiny-scenes", 
         embed_start = time.perf_counter()
         if len(todo):
             if engine == "local":
-                mapper = ClipMapper(engine=clip_engine, clear_cache=own_engine)
+                mapper = ClipMapper(engine=clip_engine)
                 _run_local(todo, mapper, ShardWriter(run_dir), batch_size, progress)
             else:
                 from .ray_engine import run_ray
