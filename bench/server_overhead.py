@@ -53,7 +53,8 @@ def build_floor():
     from PIL import Image
 
     from clipdemo.figures import heatmap, ranked_bars, thumbnail_uri
-    from clipdemo.limits import CONCURRENCY, MAX_UPLOAD, QUEUE_SIZE
+    from clipdemo.limits import MAX_UPLOAD
+    from clipdemo.ui.app import queue
 
     folder = Path(tempfile.mkdtemp(prefix="clipdemo-floor-"))
     csv = folder / "scores.csv"
@@ -88,7 +89,7 @@ def build_floor():
                      api_name="zero_shot")
         button.click(rank_captions, [one, text, state], [notes, plot, frame, out], api_name="rank_captions")
         button.click(similarity_matrix, [files, text, view, state], [notes, plot, out], api_name="similarity_matrix")
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
+    queue(demo)  # the app's own queue settings (size, concurrency, polling)
     return demo, MAX_UPLOAD
 
 

@@ -23,6 +23,7 @@ MAX_GALLERY_FILES = 5_000  # images in an uploaded gallery (files or a zip); --g
 # the server as a whole
 QUEUE_SIZE = 64  # requests waiting; more are refused with "queue full"
 CONCURRENCY = 4  # requests run at once: in the model queue (quick requests), and per long job
+QUEUE_POLL_S = 0.01  # how often an idle queue looks for work (gradio: 1 ms on Linux, 50 ms on Windows)
 SESSIONS = 500  # browser sessions whose state the server keeps (gradio holds ~300 KB of page config for each)
 TEXT_CACHE_BYTES = 64 * 1024 * 1024  # text embeddings kept, keys included (about 30,000 at 512-d)
 IMAGE_CACHE_BYTES = 64 * 1024 * 1024  # image embeddings kept, keys included

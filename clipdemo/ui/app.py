@@ -10,13 +10,15 @@ import gradio as gr
 
 from .. import engine as engine_module
 from ..engine.backends import CHOICES
-from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_MODELS, MAX_UPLOAD, QUEUE_SIZE, SESSIONS
+from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_MODELS, MAX_UPLOAD, QUEUE_POLL_S, QUEUE_SIZE, SESSIONS
 from ..registry import DEFAULT_MODEL, available_models
 from ..search import serving_backend
 from . import (captions, compare, embedding_map, examples, probes, saliency, search, similarity, status, train,
                zero_shot)
 from .common import TRAINED_HERE, engine_for, picker_choices, user_errors
 from .state import ServerState, bind
+
+log = logging.getLogger(__name__)
 
 TITLE = "CLIP Explorer"
 INTRO = """# CLIP Explorer
@@ -175,6 +177,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def queue(demo: gr.Blocks) -> gr.Blocks:
+    """The app's queue: bounded (the API cannot skip it), and polling for work every QUEUE_POLL_S.
+
+    Gradio's queue loop looks for work every 1 ms on Linux while nothing is waiting or every worker is busy
+    (50 ms on Windows): a thousand wakeups a second, 80 ms of CPU a second on this project's machine with no
+    request at all, and more for each second a request runs. Every 10 ms costs an idle server a tenth of that
+    and a request at most 10 ms more before it starts. The attribute is gradio's own (queueing.Queue,
+    gradio 6); tests/test_app.py fails if it is renamed.
+    """
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
+    if hasattr(demo._queue, "sleep_when_free"):
+        demo._queue.sleep_when_free = QUEUE_POLL_S
+    else:
+        log.warning("gradio's queue has no sleep_when_free: it polls at its own rate")
+    return demo
+
+
 def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False, gallery_folder: str | None = None,
            **kwargs):
     """Queue with bounded size (the API cannot skip it) and launch with an upload size limit.
@@ -185,7 +204,7 @@ def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False,
     Gradio keeps each session's copy of the page's config (~300 KB here) until `state_session_capacity` newer
     sessions have come, closed or not: its default of 10,000 lets a public page grow by 3 GB. SESSIONS bounds it.
     """
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
+    queue(demo)
     served = [str(examples.ROOT)] + ([str(gallery_folder)] if gallery_folder else [])
     return demo.launch(server_name=host, server_port=port, share=share, mcp_server=mcp, max_file_size=MAX_UPLOAD,
                        show_error=True, allowed_paths=served, state_session_capacity=SESSIONS,
