@@ -10,6 +10,10 @@ ratio to the fp32 FLOP floor (the tower's FLOPs at this machine's measured fp32 
 bench/zero_shot_1000_labels.py computes it). Each backend's smallest cosine with fp32 on the probes is
 printed too (the check the engine makes at load), and "cores": CPU time over wall time while it ran, i.e.
 how many of the cores it actually got (on a shared machine, less than its threads).
+
+Last, the default backend `auto` (the app's on CPU): what it picked, and its start-up cold (a fresh cache:
+export, load, agreement check) against warm (a restart: the export found on disk by the weights'
+fingerprint, loaded and checked), with its batch-1 speed.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from zero_shot_1000_labels import matmul_rate, vision_flops  # noqa: E402
 
+from clipdemo.engine import ClipEngine  # noqa: E402
 from clipdemo.engine.backends import BACKENDS, checked_towers  # noqa: E402
 
 
@@ -85,6 +90,7 @@ def main() -> None:
     os.environ.setdefault("CLIPDEMO_CACHE", tempfile.mkdtemp(prefix="clipdemo-bench-"))  # a fresh ONNX export
 
     model, processor, tokenizer = vit_b32()
+    engine = ClipEngine(model, processor, name="ViT-B/32-sized CLIP (random weights)", source="memory")
     size = model.config.vision_config.image_size
     flops = vision_flops(model.config)
     # the floor is the best fp32 matmul rate this machine reaches, best of five (it is shared): torch's BLAS,
@@ -96,7 +102,7 @@ def main() -> None:
     rows = []
     for name in args.backends:
         start = time.perf_counter()
-        towers, agreement = checked_towers(name, model, processor, tokenizer)
+        towers, agreement = checked_towers(name, engine)
         setup = time.perf_counter() - start
         row = {"backend": name, "cosine": agreement["min_cosine"], "setup": setup}
         with torch.inference_mode():
@@ -106,6 +112,16 @@ def main() -> None:
                 row[batch] = seconds / batch
         rows.append(row)
         print(f"  {name}: done ({setup:.0f} s to create and check)", file=sys.stderr)
+    auto = {}
+    for start_kind in ("cold", "warm"):  # cold: nothing exported yet under this cache; warm: a restart
+        if start_kind == "cold":
+            os.environ["CLIPDEMO_CACHE"] = tempfile.mkdtemp(prefix="clipdemo-bench-auto-")
+        start = time.perf_counter()
+        towers, agreement = checked_towers("auto", engine)
+        auto[start_kind] = time.perf_counter() - start
+    with torch.inference_mode():
+        pixels = torch.randn(1, 3, size, size)
+        auto["b1"], _ = per_call(lambda: towers.image_features(pixels), args.repeats)
 
     base = {b: next((r[b] for r in rows if r["backend"] == "torch"), None) for b in (1, 32)}
     print(f"ViT-B/32-sized CLIP image tower, random weights; torch {torch.__version__}, "
@@ -121,6 +137,11 @@ def main() -> None:
             speed = f"{base[b] / r[b]:7.2f}x" if base[b] else f"{'-':>8}"
             cells.append(f"{r[b] * 1e3:11.1f}{1 / r[b]:7.1f}{speed}{r[b] / floor:8.2f}x{r[f'cores{b}']:6.2f}")
         print(f"{r['backend']:10}{r['cosine']:9.5f}  {cells[0]}  {' ' + cells[1]}")
+    picked = "torch" if agreement.get("reference") else "onnx"
+    print(f"default (--backend auto) picked {picked} (smallest cosine {agreement['min_cosine']:.6f}): start-up "
+          f"cold {auto['cold']:.1f} s (export + check), warm {auto['warm']:.1f} s (cached export + check), "
+          f"{auto['b1'] * 1e3:.1f} ms/image at batch 1"
+          + (f" ({base[1] / auto['b1']:.2f}x torch fp32)" if base[1] else ""))
     fastest = min(rows, key=lambda r: r[1])
     if base[1]:
         print(f"fastest at batch 1: {fastest['backend']}, {base[1] / fastest[1]:.2f}x torch fp32, "
