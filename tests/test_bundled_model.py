@@ -108,12 +108,15 @@ def test_same_answers_as_the_transformers_pipeline(bundled_engine, scene_files):
     np.testing.assert_allclose([s.score for s in ours.scores], [r["score"] for r in reference], atol=1e-5)
 
 
-# tiny-scenes-siglip, the sigmoid-loss twin (its model card): measured on the same 1,000 items each, seed 1:
-# colour 99.5%, shape 65.5%, shape+colour 66.2%, digit 83.0%, count 87.7%, count+colour+shape 70.7%.
-# Issue 23 asked colour 97, shape 95, digit 93, count 90; the checkpoint had 1,600 steps and meets only the
-# first. These floors sit 3 points under what it measures, so a retrain that loses ground fails.
-SIGLIP_FLOORS = {"colour": 0.965, "shape": 0.625, "shape+colour": 0.632, "digit": 0.80, "count": 0.847,
-                 "count+colour+shape": 0.677}
+# tiny-scenes-siglip, the sigmoid-loss twin (its model card), tuned on the robust renderer as tiny-scenes was.
+# Measured on the same 1,000 items each, seed 1: colour 99.6%, shape 70.0%, shape+colour 70.1%, digit 90.2%,
+# count 88.0%, count+colour+shape 73.4%; on the held-out families (500 items): colour 94.2%, shape 47.4%,
+# digit 60.4%, count 69.6%. Issue 23 asked colour 97, shape 95, digit 93, count 90: its measured best, with
+# 3,600 steps in all, meets only colour (the card). These floors sit 3 points under what it measures, so a
+# retrain that loses ground fails.
+SIGLIP_FLOORS = {"colour": 0.966, "shape": 0.67, "shape+colour": 0.671, "digit": 0.872, "count": 0.85,
+                 "count+colour+shape": 0.704}
+SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.912, "shape": 0.444, "digit": 0.574, "count": 0.666}
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +131,13 @@ def test_siglip_twin_meets_its_held_out_floor(siglip_engine, attribute):
     assert siglip_engine.family.name == "siglip"
     report = evaluate_items(siglip_engine, attribute_items(attribute, 1000, seed=1), attribute, TEMPLATE)
     assert report.accuracy >= SIGLIP_FLOORS[attribute], f"{attribute}: {report.accuracy:.1%}"
+
+
+@pytest.mark.parametrize("attribute", list(SIGLIP_UNSEEN_FAMILY_FLOORS))
+def test_siglip_twin_holds_up_on_the_held_out_families(siglip_engine, attribute):
+    items = attribute_items(attribute, 500, seed=1, style="unseen-family")
+    report = evaluate_items(siglip_engine, items, attribute, TEMPLATE)
+    assert report.accuracy >= SIGLIP_UNSEEN_FAMILY_FLOORS[attribute], f"{attribute}: {report.accuracy:.1%}"
 
 
 def test_siglip_twin_scores_equal_the_pipelines_sigmoid(siglip_engine, scene_files):
