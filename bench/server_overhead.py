@@ -8,7 +8,8 @@ same inputs, outputs, api names and queue settings whose handlers return ready-m
 (/zero_shot, /rank_captions, /similarity_matrix) `--calls` times in a row on each server, with fresh labels
 each call as bench/soak.py sends; the server's CPU time per call is read from /proc/PID/stat (all its
 threads). The engine's own work per call is the analysis function on the same inputs, timed in this process
-(CPU time, the model already loaded and the images already cached, as they are in the server). Prints, per
+(CPU time, on the app's default backend, the model already loaded and the images already cached, as they
+are in the server). Prints, per
 endpoint: app CPU, floor CPU, engine CPU (ms per call), app / floor and app / (floor + engine); the goal is
 the last one <= 1.5.
 """
@@ -54,7 +55,7 @@ def build_floor():
 
     from clipdemo.figures import heatmap, ranked_bars, thumbnail_uri
     from clipdemo.limits import MAX_UPLOAD
-    from clipdemo.ui.app import queue
+    from clipdemo.ui.serving import queue
 
     folder = Path(tempfile.mkdtemp(prefix="clipdemo-floor-"))
     csv = folder / "scores.csv"
@@ -138,7 +139,7 @@ def engine_cpu_per_call(endpoint: str, calls: int, warmup: int, seed: int = 0) -
     from clipdemo.text import parse_lines
     from clipdemo.ui import examples
 
-    engine = ClipEngine.load("tiny-scenes")
+    engine = ClipEngine.load("tiny-scenes", backend="auto")  # the app's default backend on CPU
     paths = examples.scene_files()
     images = {p: im.image for p, im in zip(paths, open_images(paths)[0])}
     rng = random.Random(seed + 1)  # other labels than the servers got: nothing is cached in this engine anyway

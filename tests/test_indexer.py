@@ -52,8 +52,8 @@ def test_local_store_holds_the_engines_embeddings_and_hashes(bundled_engine, fol
     assert rows[0][0] == 3 and scores[0][0] == pytest.approx(1.0, abs=1e-5)
 
 
-def test_indexing_leaves_the_engines_image_cache_empty_and_gives_the_cached_paths_vectors(bundled_engine, folder,
-                                                                                          tmp_path):
+def test_indexing_leaves_the_engines_image_cache_empty_and_uncached_vectors_equal_cached(bundled_engine, folder,
+                                                                                         tmp_path):
     # an indexer sees each image once: cached, 10,000 small rows pinned 900 MB of heap between batches
     from clipdemo.engine import ClipEngine
 

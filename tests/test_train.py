@@ -99,6 +99,16 @@ def test_the_spatial_recipe_runs_from_the_command_line(tokenizer, tmp_path, caps
     assert record["init_training_args"] == {"recipe": "scenes"}
 
 
+@pytest.mark.parametrize("recipe", ["spatial", "robust-tune", "siglip-robust"])
+def test_a_tuning_recipe_without_a_checkpoint_is_refused(recipe, tmp_path, capsys):
+    # without --init these would silently train a fresh softmax CLIP from random weights
+    from clipdemo.train.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--recipe", recipe, "--out", str(tmp_path / "out")])
+    assert "--init DIR" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 def test_short_training_run_lowers_the_loss(tokenizer):
     model = build_model(tokenizer, seed=0, width=64, vision_layers=2, text_layers=1, image_size=32)
     pool = ScenePool(400, 32, seed=0)

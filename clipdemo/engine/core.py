@@ -171,7 +171,7 @@ class ClipEngine:
         cache=False neither reads nor fills the image cache: for callers that see each image once (the
         indexer), whose thousands of small cached rows would only pin the heap between batches.
         """
-        keys = [image_key(im) for im in images]
+        keys = [image_key(im) for im in images] if cache else list(range(len(images)))  # uncached: no hashing
         found = {k: v for k in dict.fromkeys(keys) if cache and (v := self._images.get(k)) is not None}
         todo = [(k, im) for k, im in dict(zip(keys, images)).items() if k not in found]
         for start in range(0, len(todo), batch_size):

@@ -38,7 +38,8 @@ class Engine(Protocol):
                      progress: Callable[[int, int], None] | None = None) -> torch.Tensor: ...
 
     def encode_images(self, images: Sequence[Image.Image], batch_size: int = 64,
-                      progress: Callable[[int, int], None] | None = None) -> torch.Tensor: ...
+                      progress: Callable[[int, int], None] | None = None,
+                      cache: bool = True) -> torch.Tensor: ...  # cache=False: neither read nor fill the cache
 
     def token_counts(self, texts: Sequence[str]) -> list[int]: ...
 

@@ -155,7 +155,7 @@ def encode_pairs(engine, pairs: Pairs, batch_size: int = 64, progress=None) -> t
             except InputError as exc:
                 skipped.append(str(exc))
         if batch:
-            features.append(engine.encode_images(batch).numpy())
+            features.append(engine.encode_images(batch, cache=False).numpy())  # each image once: nothing to cache
         if progress:
             progress(min(start + batch_size, len(pairs.images)), len(pairs.images))
     kept = pairs.keep_images(keep, skipped)

@@ -19,7 +19,7 @@ import torch
 from ..registry import bundled_path
 from .loop import ScenePool, train
 from .model import build_model, tiny_processor
-from .recipes import RECIPES
+from .recipes import FROM_CHECKPOINT, RECIPES
 from .tokenizer import build_tokenizer, save_clip_vocab
 
 
@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-phases", type=int, default=0,
                    help="start at phase N+1 of the recipe: resume a run whose first N phases were saved (--init)")
     args = p.parse_args(argv)
+    if args.recipe in FROM_CHECKPOINT and not args.init:
+        p.error(f"--recipe {args.recipe} continues a checkpoint: give it --init DIR (clipdemo/train/recipes.py)")
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pool=args.pool,

@@ -52,3 +52,5 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
                replace(SIDES_PHASE, style="robust", relation_captions={"side": 0.7, "rel": 0.3}),
                replace(MIXED_PHASE, style="robust", batch_size=128, steps=1000, pool=12_000)),
 }
+
+FROM_CHECKPOINT = {"spatial", "robust-tune", "siglip-robust"}  # recipes that continue a checkpoint (--init)

@@ -10,15 +10,14 @@ import gradio as gr
 
 from .. import engine as engine_module
 from ..engine.backends import CHOICES
-from ..limits import CONCURRENCY, EXPORT_MAX_AGE_S, MAX_MODELS, MAX_UPLOAD, QUEUE_POLL_S, QUEUE_SIZE, SESSIONS
+from ..limits import EXPORT_MAX_AGE_S, MAX_MODELS, MAX_UPLOAD, SESSIONS
 from ..registry import DEFAULT_MODEL, available_models
 from ..search import serving_backend
 from . import (captions, compare, embedding_map, examples, probes, saliency, search, similarity, status, train,
                zero_shot)
 from .common import TRAINED_HERE, engine_for, picker_choices, user_errors
+from .serving import queue
 from .state import ServerState, bind
-
-log = logging.getLogger(__name__)
 
 TITLE = "CLIP Explorer"
 INTRO = """# CLIP Explorer
@@ -175,23 +174,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.max_models < 1:
         p.error("--max-models must be at least 1")
     return args
-
-
-def queue(demo: gr.Blocks) -> gr.Blocks:
-    """The app's queue: bounded (the API cannot skip it), and polling for work every QUEUE_POLL_S.
-
-    Gradio's queue loop looks for work every 1 ms on Linux while nothing is waiting or every worker is busy
-    (50 ms on Windows): a thousand wakeups a second, 80 ms of CPU a second on this project's machine with no
-    request at all, and more for each second a request runs. Every 10 ms costs an idle server a tenth of that
-    and a request at most 10 ms more before it starts. The attribute is gradio's own (queueing.Queue,
-    gradio 6); tests/test_app.py fails if it is renamed.
-    """
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
-    if hasattr(demo._queue, "sleep_when_free"):
-        demo._queue.sleep_when_free = QUEUE_POLL_S
-    else:
-        log.warning("gradio's queue has no sleep_when_free: it polls at its own rate")
-    return demo
 
 
 def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False, gallery_folder: str | None = None,
