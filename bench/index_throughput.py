@@ -9,6 +9,8 @@ and for the whole run (listing, model load, commit, FAISS index), the ratio to -
 memory of this process and every process it started (Ray's raylet, GCS and workers), sampled every 0.2 s.
 Ray runs in this process on all of this machine's CPUs (RAY_NUM_CPUS to change), started once after the
 local run (its start is printed, not counted); a last local run over the built store shows what resuming costs.
+The machine's torch fp32 matmul rate, measured in the same run, is printed beside the local rate: the local
+engine is compute-bound, so a run on a busier or slower day compares by images/s per GFLOP/s.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from zero_shot_1000_labels import matmul_rate  # noqa: E402
 
 from clipdemo.engine.backends import BACKENDS, probe_images
 from clipdemo.search import index_source
@@ -94,6 +99,7 @@ def main() -> None:
         print(f"generated {args.images} images in {time.perf_counter() - start:.1f} s", file=sys.stderr)
         from clipdemo.search.ray_engine import ensure_ray
 
+        rate_before = max(matmul_rate(1024, 10) for _ in range(3))
         rows, ray, ray_start = [], None, 0.0
         for engine, workers in [("local", 1), ("ray", 1), ("ray", 2)]:
             if engine == "ray" and ray is None:  # after the local run, so its memory is its own
@@ -123,6 +129,9 @@ def main() -> None:
             rate = args.images / report.embed_seconds
             print(f"{name:18}{rate:12.1f}{rate / base:8.2f}x{report.seconds:10.1f}s{args.images / report.seconds:8.1f}"
                   f"{peak / 2**20:8.0f} MB")
+        gflops = (rate_before + max(matmul_rate(1024, 10) for _ in range(3))) / 2e9  # around the runs
+        print(f"torch fp32 matmul in this run: {gflops:.0f} GFLOP/s; local embedding {base / gflops * 100:.0f} "
+              "images/s per 100 GFLOP/s")
         print(f"{'resume (local)':18}{'-':>12}{'':9}{resumed.seconds:10.1f}s{'':8}{mem.peak / 2**20:8.0f} MB"
               f"   (0 embedded, {resumed.reused} unchanged)")
     finally:
