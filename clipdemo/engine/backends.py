@@ -123,7 +123,7 @@ class OnnxTowers:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         # ONNX Runtime's worker threads spin after each run waiting for the next: a server's call then costs
-        # ~55 ms of CPU for a 4 ms text encode (tiny-scenes; issue 26). Without spinning: 5 ms, the same wall time.
+        # ~55 ms of CPU for a 4 ms text encode (tiny-scenes; issue 26). Without spinning: 5-6 ms, the same wall time.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._vision = ort.InferenceSession(str(vision), options, providers=["CPUExecutionProvider"])
         self._text = ort.InferenceSession(str(text), options, providers=["CPUExecutionProvider"])

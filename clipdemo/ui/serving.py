@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 
 def queue(demo: gr.Blocks) -> gr.Blocks:
-    """Queue `demo` as the app does: bounded (the API cannot skip it), and looking for work every QUEUE_POLL_S.
+    """Queue `demo` as the app does: bounded (the API cannot skip it), and looking for work every QUEUE_POLL_S
+    (or gradio's own interval where that is longer).
 
     Gradio's queue loop looks for work every 1 ms on Linux while nothing is waiting or every worker is busy
     (50 ms on Windows): a thousand wakeups a second. On this project's machine an idle gradio app used
@@ -23,7 +24,7 @@ def queue(demo: gr.Blocks) -> gr.Blocks:
     """
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY, api_open=False)
     if hasattr(demo._queue, "sleep_when_free"):
-        demo._queue.sleep_when_free = QUEUE_POLL_S
+        demo._queue.sleep_when_free = max(demo._queue.sleep_when_free, QUEUE_POLL_S)  # Windows: 50 ms already
     else:
         log.warning("gradio's queue has no sleep_when_free: it polls at its own rate")
     return demo
