@@ -36,7 +36,8 @@ from clipdemo.engine import ClipEngine  # noqa: E402
 from clipdemo.engine.backends import BACKENDS, checked_towers  # noqa: E402
 
 
-def vit_b32():
+def vit_b32() -> ClipEngine:
+    """An engine over a seeded ViT-B/32-sized CLIP with random weights (the same weights in every process)."""
     from transformers import CLIPConfig, CLIPModel
 
     from clipdemo.train.model import tiny_processor
@@ -47,7 +48,8 @@ def vit_b32():
                                          bos_token_id=tokenizer.bos_token_id, pad_token_id=tokenizer.pad_token_id))
     torch.manual_seed(0)
     model = CLIPModel(config).eval()
-    return model, tiny_processor(tokenizer, image_size=config.vision_config.image_size), tokenizer
+    processor = tiny_processor(tokenizer, image_size=config.vision_config.image_size)
+    return ClipEngine(model, processor, name="ViT-B/32-sized CLIP (random weights)", source="memory")
 
 
 def ort_matmul_rate(size: int = 2048, repeats: int = 3) -> float:
@@ -93,8 +95,7 @@ def _auto_start_seconds(cache: str) -> float:
 
 
 def _time_auto() -> None:
-    model, processor, _ = vit_b32()
-    engine = ClipEngine(model, processor, name="ViT-B/32-sized CLIP (random weights)", source="memory")
+    engine = vit_b32()
     start = time.perf_counter()
     checked_towers("auto", engine)
     print(f"{time.perf_counter() - start:.3f}")
@@ -109,8 +110,8 @@ def main() -> None:
     args = p.parse_args()
     os.environ.setdefault("CLIPDEMO_CACHE", tempfile.mkdtemp(prefix="clipdemo-bench-"))  # a fresh ONNX export
 
-    model, processor, tokenizer = vit_b32()
-    engine = ClipEngine(model, processor, name="ViT-B/32-sized CLIP (random weights)", source="memory")
+    engine = vit_b32()
+    model = engine.model
     size = model.config.vision_config.image_size
     flops = vision_flops(model.config)
     # the floor is the best fp32 matmul rate this machine reaches, best of five (it is shared): torch's BLAS,

@@ -171,8 +171,11 @@ class ClipEngine:
         cache=False neither reads nor fills the image cache: for callers that see each image once (the
         indexer), whose thousands of small cached rows would only pin the heap between batches.
         """
-        keys = [image_key(im) for im in images] if cache else list(range(len(images)))  # uncached: no hashing
-        found = {k: v for k in dict.fromkeys(keys) if cache and (v := self._images.get(k)) is not None}
+        if cache:
+            keys = [image_key(im) for im in images]
+            found = {k: v for k in dict.fromkeys(keys) if (v := self._images.get(k)) is not None}
+        else:  # no hashing: each image is its own key
+            keys, found = list(range(len(images))), {}
         todo = [(k, im) for k, im in dict(zip(keys, images)).items() if k not in found]
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]

@@ -3,8 +3,9 @@
 scenes   from random weights: the bundled checkpoint's first 3,600 steps (49 minutes on 2 CPU cores).
 spatial  from a scenes checkpoint (`--init DIR`): left and right, in two phases (about 20 minutes).
 robust   from random weights, one command: tried for issue 25 and stopped (its model card, "Runs tried").
-         Issue 25's renderer, which varies every axis a caption leaves open (clipdemo.scenes: backgrounds of five kinds at any
-         brightness, outlines, free rotation, sizes 0.06-0.22, overlap, blur, JPEG, 18 fonts), then
+         Issue 25's renderer, which varies every axis a caption leaves open (clipdemo.scenes: backgrounds
+         of five kinds at any brightness, outlines, free rotation, sizes 0.06-0.22, overlap, blur, JPEG,
+         18 fonts), then
          spatial's two phases on the same renderer, with relation captions already in the sides phase (30%),
          as its model card suggested for left and right. Batch 128 throughout and 2,700 + 1,000 + 1,000
          steps, to fit 90 minutes on 2 CPU cores (1.0-1.5 s a step there).
