@@ -3,9 +3,10 @@
     python bench/soak.py [--clients 50] [--seconds 120]
 
 Starts the app as its own process (`python app.py --model tiny-scenes`), then runs `--clients` threads,
-each a `gradio_client.Client` calling /zero_shot, /rank_captions and /similarity_matrix in turn with
-fresh label sets (so the embedding caches keep filling), while a process of its own asks /model_info, 2 s after each answer
-(its own GIL: one shared with 50 clients would time the wait for it) and a thread
+each a client (`--client plain`: gradio's HTTP API over httpx; `gradio`: a `gradio_client.Client`) calling
+/zero_shot, /rank_captions and /similarity_matrix in turn, uploading its scenes with each call, with fresh
+label sets (so the embedding caches keep filling), while a process of its own asks /model_info, 2 s after
+each answer (its own GIL: one shared with 50 clients would time the wait for it) and a thread
 samples the server's resident memory. Prints calls/s, p50/p95 latency per endpoint, refusals, the
 slowest /model_info answer, the server's RSS over time and its slope over the last minute and the last half
 (MB per minute, and KB per call: the figure that does not depend on the machine's speed). The server runs
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import socket
@@ -133,13 +135,58 @@ def _labels(rng: random.Random, n: int) -> str:
     return "\n".join(" ".join(rng.sample(WORDS, 3)) + f" {rng.randrange(10**6)}" for _ in range(n))
 
 
-def connect(url: str, n: int) -> list:
-    """`n` gradio clients of the app at `url`, connected a few at a time before the load starts (each reads
-    the app's config and API description once); close them with `close`. A soak reuses them from its
-    warm-up to its end, as a page's visitors keep their connection: 50 clients connecting at once under load
-    measure the connection storm, not the calls."""
+class PlainClient:
+    """One visitor over gradio's plain HTTP API, with the server work of a `gradio_client.Client`'s call:
+    its files uploaded (POST /gradio_api/upload), the call queued (POST /gradio_api/call/NAME) and its result
+    read from the event stream (GET /gradio_api/call/NAME/EVENT_ID), in one session of its own, as a page's
+    visitor and a gradio client keep one (without it, each call would be a new session: gradio keeps ~0.5 MB
+    for each, up to limits.SESSIONS). One httpx connection, no threads of its own: on a 2-core machine, 50
+    gradio clients' threads took 1.5 cores, so the driver bounded calls/s."""
+
+    def __init__(self, url: str, timeout: float = 60):
+        import httpx
+
+        self.api = url.rstrip("/") + "/gradio_api"
+        self.http = httpx.Client(timeout=timeout)
+        self.session_hash = os.urandom(8).hex()
+
+    def upload(self, files: list[tuple[str, bytes]]) -> list[dict]:
+        parts = [("files", (name, data, "image/png")) for name, data in files]
+        reply = self.http.post(f"{self.api}/upload", files=parts)
+        reply.raise_for_status()
+        return [{"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+                for path, (name, _) in zip(reply.json(), files)]
+
+    def call(self, api_name: str, data: list):
+        """The endpoint's outputs; raises RuntimeError("queue is full") on a refusal, and on any error."""
+        reply = self.http.post(f"{self.api}/call/{api_name}", json={"data": data, "session_hash": self.session_hash})
+        if reply.status_code == 503:
+            raise RuntimeError(f"queue is full: {reply.text[:200]}")
+        reply.raise_for_status()
+        kind = ""
+        with self.http.stream("GET", f"{self.api}/call/{api_name}/{reply.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
+                elif line.startswith("data:") and kind == "complete":
+                    return json.loads(line[5:])
+                elif line.startswith("data:") and kind == "error":
+                    raise RuntimeError(f"{api_name} failed: {line[5:].strip()[:300]}")
+        raise RuntimeError(f"{api_name}: the event stream ended without a result")
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def connect(url: str, n: int, kind: str = "plain") -> list:
+    """`n` clients of the app at `url`, connected before the load starts: `PlainClient`s, or with kind
+    "gradio", `gradio_client.Client`s (each reads the app's config and API description once, a few at a
+    time); close them with `close`. A soak reuses them from its warm-up to its end, as a page's visitors keep
+    their connection: 50 clients connecting at once under load measure the connection storm, not the calls."""
     import concurrent.futures as cf
 
+    if kind == "plain":
+        return [PlainClient(url) for _ in range(n)]
     from gradio_client import Client
 
     with cf.ThreadPoolExecutor(4) as pool:
@@ -157,22 +204,32 @@ def soak(url: str, pid: int, clients: list, seconds: float = 120, call_timeout: 
     docstring.
 
     Each call names one of `models` at random as its `model` argument ("" is the server's default)."""
-    from gradio_client import handle_file
-
     from clipdemo.ui import examples
 
-    files = [handle_file(f) for f in examples.scene_files()]
+    paths = examples.scene_files()
+    scenes = [(Path(f).name, Path(f).read_bytes()) for f in paths]
     result, lock, stop = SoakResult(seconds), threading.Lock(), threading.Event()
     start, server_cpu, driver_cpu = time.monotonic(), cpu_seconds(pid), cpu_seconds()
 
     def call(client, endpoint: str, rng: random.Random):
+        """One call of `endpoint` with fresh labels; its files uploaded with it, by either kind of client."""
         model = rng.choice(models)
+        picked = rng.sample(range(len(scenes)), 3 if endpoint == "/similarity_matrix" else 2)
+        if isinstance(client, PlainClient):
+            files = client.upload([scenes[i] for i in picked])
+        else:
+            from gradio_client import handle_file
+
+            files = [handle_file(paths[i]) for i in picked]
         if endpoint == "/zero_shot":
-            return client.submit(rng.sample(files, 2), _labels(rng, 6), "a photo of a {}.", False, 3, model,
-                                 api_name=endpoint)
-        if endpoint == "/rank_captions":
-            return client.submit(rng.choice(files), _labels(rng, 5), model, api_name=endpoint)
-        return client.submit(rng.sample(files, 3), _labels(rng, 4), "cosine", model, api_name=endpoint)
+            data = [files, _labels(rng, 6), "a photo of a {}.", False, 3, model]
+        elif endpoint == "/rank_captions":
+            data = [files[0], _labels(rng, 5), model]
+        else:
+            data = [files, _labels(rng, 4), "cosine", model]
+        if isinstance(client, PlainClient):
+            return client.call(endpoint.lstrip("/"), data)
+        return client.submit(*data, api_name=endpoint).result(timeout=call_timeout)
 
     def worker(i: int):
         rng, client, n = random.Random(f"{i}-{start}"), clients[i], i
@@ -181,7 +238,7 @@ def soak(url: str, pid: int, clients: list, seconds: float = 120, call_timeout: 
             n += 1
             t = time.monotonic()
             try:
-                call(client, endpoint, rng).result(timeout=call_timeout)
+                call(client, endpoint, rng)
                 with lock:
                     result.latencies[endpoint].append(time.monotonic() - t)
                     result.done_at.append(time.monotonic() - start)
@@ -271,6 +328,9 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--seconds", type=float, default=120)
     p.add_argument("--warmup", type=float, default=15, help="seconds of load before the measured run")
+    p.add_argument("--client", choices=("plain", "gradio"), default="plain",
+                   help="plain: gradio's HTTP API over httpx (light); gradio: gradio_client.Client (1.5 cores for "
+                        "50 of them on 2 cores, so it bounds calls/s)")
     p.add_argument("--model", action="append", default=[],
                    help="also serve this model (app.py --model, after tiny-scenes); each call picks one of the "
                         "served models at random. Give it more than once for more models")
@@ -279,7 +339,7 @@ def main() -> None:
     models = ("tiny-scenes", *(Path(m).name if Path(m).is_dir() else m for m in args.model))
     with server(*extra) as (url, process):
         print(f"server started: RSS {rss_mb(process.pid):.0f} MB, models {', '.join(models)}")
-        clients = connect(url, args.clients)
+        clients = connect(url, args.clients, args.client)
         try:
             warm = soak(url, process.pid, clients, args.warmup, models=models)
             baseline = rss_mb(process.pid)

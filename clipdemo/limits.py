@@ -25,7 +25,8 @@ QUEUE_SIZE = 64  # requests waiting; more are refused with "queue full"
 CONCURRENCY = 4  # requests run at once: in the model queue (quick requests), and per long job
 QUEUE_POLL_S = 0.01  # how often an idle queue looks for work (gradio: 1 ms on Linux, 50 ms on Windows)
 SESSIONS = 500  # browser sessions whose state the server keeps (gradio holds ~300 KB of page config for each)
-TEXT_CACHE_BYTES = 64 * 1024 * 1024  # text embeddings kept, keys included (about 30,000 at 512-d)
-IMAGE_CACHE_BYTES = 64 * 1024 * 1024  # image embeddings kept, keys included
+TEXT_CACHE_BYTES = 32 * 1024 * 1024  # text embeddings kept, counting all they take: ~14,000 at 512-d
+# (a 1,000-label ensemble of 12 templates fits), ~45,000 at 128-d
+IMAGE_CACHE_BYTES = 64 * 1024 * 1024  # image embeddings kept, counting all they take
 MAX_MODELS = 3  # models in memory at once (--max-models): the default and the two bundled; the least recently used is dropped
 EXPORT_MAX_AGE_S = 3_600  # downloads (CSV, JSON) are kept this long, at most twice as long; so is gradio's own cache

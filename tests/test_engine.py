@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -220,7 +222,7 @@ def test_cached_rows_do_not_keep_their_batch_alive(random_engine):
     rows = list(engine._texts._d.values())
     assert len(rows) == 256
     # each cached row owns exactly its D floats, not a view into the [256, D] batch it came from
-    assert {r.untyped_storage().nbytes() for r in rows} == {4 * engine.info.embed_dim}
+    assert {len(r) for r in rows} == {4 * engine.info.embed_dim}
 
 
 def test_text_cache_stays_under_its_byte_limit_across_many_label_sets(random_engine):
@@ -230,7 +232,7 @@ def test_text_cache_stays_under_its_byte_limit_across_many_label_sets(random_eng
         labels = [f"set {n} label {i}" for i in range(100)] + [f"set {n} " + "long caption " * 400]
         engine.encode_texts(labels)
         stats = engine.cache_sizes()["texts"]
-        real = sum(len(k) + v.untyped_storage().nbytes() for k, v in engine._texts._d.items())
+        real = sum(len(k) + len(v) for k, v in engine._texts._d.items())
         assert real <= stats["bytes"] <= limit
     assert stats["entries"] < 30 * 101  # old entries were evicted ...
     assert 0.9 * limit < stats["bytes"]  # ... and the cache is used up to its limit
@@ -238,6 +240,32 @@ def test_text_cache_stays_under_its_byte_limit_across_many_label_sets(random_eng
     long_text = "set 29 " + "long caption " * 400
     assert max(len(k) for k in engine._texts._d) < 200
     torch.testing.assert_close(engine.encode_texts([long_text]), random_engine.encode_texts([long_text]))
+
+
+_CACHE_RSS = """
+import gc, torch
+from clipdemo.engine.cache import LRU, text_key
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+cache = LRU(1 << 40)
+rows = torch.nn.functional.normalize(torch.randn(256, {dim}), dim=-1)
+gc.collect(); before = rss()
+for i in range(40_000):
+    cache.put(text_key(f"a photo of a red circle number {{i}}"), rows[i % 256])
+gc.collect()
+print((rss() - before) / 40_000, cache.bytes / 40_000)
+"""
+
+
+@pytest.mark.parametrize("dim", [128, 512])
+def test_a_cache_counts_the_memory_its_entries_really_take(dim):
+    """The caches' limits bound the server's memory only if their count is what an entry costs: 40,000
+    entries in a fresh process, resident memory per entry against the bytes counted per entry. (Kept as
+    tensors, a 128-d entry took 1.2 KB and was counted as 0.65.)"""
+    out = subprocess.run([sys.executable, "-c", _CACHE_RSS.format(dim=dim)], capture_output=True, text=True,
+                         check=True).stdout.split()
+    real, counted = float(out[0]), float(out[1])
+    assert real <= 1.1 * counted, (real, counted)
 
 
 def test_image_cache_stays_under_its_byte_limit(random_engine):
