@@ -24,6 +24,8 @@ MAX_GALLERY_FILES = 5_000  # images in an uploaded gallery (files or a zip); --g
 QUEUE_SIZE = 64  # requests waiting; more are refused with "queue full"
 CONCURRENCY = 4  # requests run at once: in the model queue (quick requests), and per long job
 QUEUE_POLL_S = 0.01  # how often an idle queue looks for work (gradio: 1 ms on Linux, 50 ms on Windows)
+MALLOC_ARENAS = 2  # glibc malloc arenas in the server process (its default: 8 per core, one per new thread)
+MALLOC_TRIM_S = 30  # how often the server hands freed memory back to the system (malloc_trim)
 SESSIONS = 500  # browser sessions whose state the server keeps (gradio holds ~300 KB of page config for each)
 TEXT_CACHE_BYTES = 32 * 1024 * 1024  # text embeddings kept, counting all they take: ~14,000 at 512-d
 # (a 1,000-label ensemble of 12 templates fits), ~45,000 at 128-d

@@ -16,7 +16,7 @@ from ..search import serving_backend
 from . import (captions, compare, embedding_map, examples, probes, saliency, search, similarity, status, train,
                zero_shot)
 from .common import TRAINED_HERE, engine_for, picker_choices, user_errors
-from .serving import queue
+from .serving import queue, tame_malloc
 from .state import ServerState, bind
 
 TITLE = "CLIP Explorer"
@@ -196,6 +196,7 @@ def launch(demo: gr.Blocks, host="127.0.0.1", port=7860, share=False, mcp=False,
 def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    tame_malloc()  # before the model's and gradio's threads
     state = ServerState(gallery_folder=args.gallery, store=search.open_served_store(args.store))
     manifest = state.store.manifest if state.store is not None else {}
     stored_backend = serving_backend(manifest.get("backend"), args.device)  # the CLI's rule too
