@@ -47,9 +47,22 @@ class SoakResult:
     failed: list[str] = field(default_factory=list)  # anything else: errors, hangs
     model_info_seconds: list[float] = field(default_factory=list)
     rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MB)
+    cpu_at: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, server CPU seconds)
     done_at: list[float] = field(default_factory=list)  # seconds since start at which each call was answered
     server_cpu: float = 0.0  # CPU seconds the server used during the run, all its threads
     driver_cpu: float = 0.0  # CPU seconds this process (the clients) used: on one machine they share the cores
+
+    def by_quarter(self) -> list[tuple[float, float]]:
+        """(calls/s, server CPU ms a call) in each quarter of the run: a server whose per-call cost grows with
+        its age shows it here first."""
+        out = []
+        if len(self.cpu_at) < 8:
+            return out
+        edges = [self.cpu_at[round(i * (len(self.cpu_at) - 1) / 4)] for i in range(5)]
+        for (t0, c0), (t1, c1) in zip(edges, edges[1:]):
+            calls = sum(t0 <= t < t1 for t in self.done_at)
+            out.append((calls / max(t1 - t0, 1e-9), (c1 - c0) * 1000 / max(calls, 1)))
+        return out
 
     @property
     def calls(self) -> int:
@@ -250,7 +263,9 @@ def soak(url: str, pid: int, clients: list, seconds: float = 120, call_timeout: 
 
     def monitor():
         while not stop.is_set():
-            result.rss_mb.append((time.monotonic() - start, rss_mb(pid)))
+            now = time.monotonic() - start
+            result.rss_mb.append((now, rss_mb(pid)))
+            result.cpu_at.append((now, cpu_seconds(pid)))
             stop.wait(2.0)
 
     # /model_info is asked from a process of its own: in this one, 50 clients' threads share one GIL, and a
@@ -293,6 +308,10 @@ def report(r: SoakResult) -> str:
             q = statistics.quantiles(values, n=20) if len(values) > 1 else values * 19
             lines.append(f"  {endpoint:<20} {len(values):>6} calls  p50 {statistics.median(values) * 1000:7.0f} ms  "
                          f"p95 {q[18] * 1000:7.0f} ms")
+    quarters = r.by_quarter()
+    if quarters:
+        lines.append("  by quarter of the run: " + ", ".join(f"{rate:.1f} calls/s at {ms:.0f} ms of server CPU"
+                                                           for rate, ms in quarters))
     if r.model_info_seconds:
         lines.append(f"  /model_info during the load: max {max(r.model_info_seconds):.2f} s over "
                      f"{len(r.model_info_seconds)} calls")
