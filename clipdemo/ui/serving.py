@@ -12,7 +12,8 @@ import time
 
 import gradio as gr
 
-from ..limits import CONCURRENCY, MALLOC_ARENAS, MALLOC_TRIM_S, QUEUE_POLL_S, QUEUE_SIZE
+from ..limits import (ANALYTICS_EVENTS, ANALYTICS_EVERY, CONCURRENCY, MALLOC_ARENAS, MALLOC_TRIM_S, QUEUE_POLL_S,
+                      QUEUE_SIZE)
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,26 @@ def queue(demo: gr.Blocks) -> gr.Blocks:
         demo._queue.sleep_when_free = max(demo._queue.sleep_when_free, QUEUE_POLL_S)  # Windows: 50 ms already
     else:
         log.warning("gradio's queue has no sleep_when_free: it polls at its own rate")
+    _summarise_seldom(demo._queue)
     return demo
+
+
+def _summarise_seldom(q) -> None:
+    """Gradio's monitoring summary (`/monitoring`, off unless enabled) at a cost that does not grow with the
+    server's age: after every event, gradio builds a pandas DataFrame of the last 10,000 events to take
+    percentiles. Under 50 clients that grew from 12% of the server's CPU at 1,500 events to 18% at 7,000, and
+    the server's CPU a call from 79 to 95 ms (docs/server.md). The app keeps ANALYTICS_EVENTS events and
+    summarises every ANALYTICS_EVERY; gradio's own environment variables, when set, win. The attributes are
+    gradio's (queueing.Queue, gradio 6, its spelling); tests/test_flat_cost.py fails if they are no longer read.
+    """
+    if not all(hasattr(q, a) for a in ("ANALYTICS_MAX_EVENTS", "ANAYLTICS_CACHE_FREQUENCY")):
+        log.warning("gradio's queue has no ANALYTICS_MAX_EVENTS or ANAYLTICS_CACHE_FREQUENCY: it summarises "
+                    "its events at its own rate")
+        return
+    if "GRADIO_ANALYTICS_MAX_EVENTS" not in os.environ:
+        q.ANALYTICS_MAX_EVENTS = min(q.ANALYTICS_MAX_EVENTS, ANALYTICS_EVENTS)
+    if "GRADIO_ANALYTICS_CACHE_FREQUENCY" not in os.environ:
+        q.ANAYLTICS_CACHE_FREQUENCY = max(q.ANAYLTICS_CACHE_FREQUENCY, ANALYTICS_EVERY)
 
 
 _M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
