@@ -44,8 +44,8 @@ STYLES = ("train", "unseen-family")
 
 def agreement(name: str, n: int, pointing_n: int, device: str) -> dict:
     cpu, gpu = load(name, "cpu", backend="auto"), load(name, device, backend="auto")
-    if device.startswith("cuda"):  # what the app gets on a GPU: fp16, and auto leaves the towers to torch
-        assert gpu.info.backend == "torch" and gpu.dtype == torch.float16, (gpu.info.backend, gpu.dtype)
+    if device.startswith("cuda") and (gpu.info.backend, gpu.dtype) != ("torch", torch.float16):
+        raise SystemExit(f"on CUDA the app should get fp16 on torch; got {gpu.dtype} on {gpu.info.backend}")
     row = {"model": name, "family": gpu.family.name, "cpu_backend": cpu.info.backend, "accuracy": {}}
     top1 = worst_prob = 0.0
     total = 0
@@ -62,7 +62,7 @@ def agreement(name: str, n: int, pointing_n: int, device: str) -> dict:
             for encode, inputs in ((ClipEngine.encode_images, images), (ClipEngine.encode_texts, texts)):
                 a, b = encode(cpu, inputs), encode(gpu, inputs)
                 min_cos = min(min_cos, float((a * b).sum(-1).min()))
-            for it in items[:50]:
+            for it in items[:50]:  # probabilities item by item: the first 50 of each set
                 cand = [fill(TEMPLATE, c) for c in it.candidates]
                 p = [e.probabilities(e.encode_images([it.image]) @ e.encode_texts(cand).T)[0] for e in (cpu, gpu)]
                 worst_prob = max(worst_prob, float((p[0] - p[1]).abs().max()))
@@ -119,7 +119,7 @@ def batching(device: str, sizes=(1, 8, 32, 128)) -> list[dict]:
             torch.cuda.synchronize()
 
     with torch.inference_mode():
-        x = engine.image_inputs(photos[:32])["pixel_values"]
+        x = engine.image_processor(photos[:32], return_tensors="pt")["pixel_values"].to(device)  # fp32 pixels
         low, full = (torch.nn.functional.normalize(pooled(m.get_image_features(pixel_values=x.to(d))).float(), dim=-1)
                      for m, d in ((model, dtype), (fp32, torch.float32)))
     rows = [dict(dtype=str(dtype), min_cosine_with_fp32=round(float((low * full).sum(-1).min()), 6))]
@@ -134,7 +134,7 @@ def batching(device: str, sizes=(1, 8, 32, 128)) -> list[dict]:
                 model.get_image_features(pixel_values=x)
             sync()
         tower_ms = (time.perf_counter() - t) / 20 * 1000
-        engine.encode_images(photos[:batch], cache=False)
+        engine.encode_images(photos[:batch], batch_size=batch, cache=False)  # warm-up at this size
         t = time.perf_counter()
         for _ in range(3):
             engine.encode_images(photos[:batch], batch_size=batch, cache=False)

@@ -8,9 +8,10 @@ each a client (`--client plain`: gradio's HTTP API over httpx; `gradio`: a `grad
 label sets (so the embedding caches keep filling), while a process of its own asks /model_info, 2 s after
 each answer (its own GIL: one shared with 50 clients would time the wait for it) and a thread
 samples the server's resident memory. Prints calls/s, p50/p95 latency per endpoint, refusals, the
-slowest /model_info answer, the server's RSS over time and its slope over the last minute and the last half
-(MB per minute, and KB per call: the figure that does not depend on the machine's speed). The server runs
-with the environment given (`MALLOC_ARENA_MAX=2 python bench/soak.py` to try glibc's arenas).
+slowest /model_info answer, calls/s and the server's CPU a call by quarter of the run, the server's RSS over
+time and its slope over the last minute and the last half (MB per minute, and KB per call: the figure that
+does not depend on the machine's speed). The server runs with the environment given
+(`CLIPDEMO_MALLOC=default python bench/soak.py` runs it with glibc's own malloc settings).
 tests/test_soak.py runs the same and asserts.
 """
 
@@ -170,10 +171,12 @@ class PlainClient:
         return [{"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
                 for path, (name, _) in zip(reply.json(), files)]
 
-    def call(self, api_name: str, data: list):
-        """The endpoint's outputs; raises RuntimeError("queue is full") on a refusal, and on any error."""
+    def call(self, api_name: str, data: list, timeout: float = 60):
+        """The endpoint's outputs. Raises RuntimeError on an error ("queue is full: ..." on gradio's refusal),
+        TimeoutError when no result came within `timeout` seconds (the stream's heartbeats come every 15 s)."""
+        deadline = time.monotonic() + timeout
         reply = self.http.post(f"{self.api}/call/{api_name}", json={"data": data, "session_hash": self.session_hash})
-        if reply.status_code == 503:
+        if reply.status_code == 503 and "queue is full" in reply.text.lower():
             raise RuntimeError(f"queue is full: {reply.text[:200]}")
         reply.raise_for_status()
         kind = ""
@@ -185,6 +188,8 @@ class PlainClient:
                     return json.loads(line[5:])
                 elif line.startswith("data:") and kind == "error":
                     raise RuntimeError(f"{api_name} failed: {line[5:].strip()[:300]}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{api_name}: no result in {timeout:.0f} s")
         raise RuntimeError(f"{api_name}: the event stream ended without a result")
 
     def close(self) -> None:
@@ -200,6 +205,8 @@ def connect(url: str, n: int, kind: str = "plain") -> list:
 
     if kind == "plain":
         return [PlainClient(url) for _ in range(n)]
+    if kind != "gradio":
+        raise ValueError(f"unknown client kind {kind!r}: plain or gradio")
     from gradio_client import Client
 
     with cf.ThreadPoolExecutor(4) as pool:
@@ -227,7 +234,7 @@ def soak(url: str, pid: int, clients: list, seconds: float = 120, call_timeout: 
     def call(client, endpoint: str, rng: random.Random):
         """One call of `endpoint` with fresh labels; its files uploaded with it, by either kind of client."""
         model = rng.choice(models)
-        picked = rng.sample(range(len(scenes)), 3 if endpoint == "/similarity_matrix" else 2)
+        picked = rng.sample(range(len(scenes)), {"/zero_shot": 2, "/similarity_matrix": 3}.get(endpoint, 1))
         if isinstance(client, PlainClient):
             files = client.upload([scenes[i] for i in picked])
         else:
@@ -241,7 +248,7 @@ def soak(url: str, pid: int, clients: list, seconds: float = 120, call_timeout: 
         else:
             data = [files, _labels(rng, 4), "cosine", model]
         if isinstance(client, PlainClient):
-            return client.call(endpoint.lstrip("/"), data)
+            return client.call(endpoint.lstrip("/"), data, call_timeout)
         return client.submit(*data, api_name=endpoint).result(timeout=call_timeout)
 
     def worker(i: int):

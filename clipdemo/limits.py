@@ -24,13 +24,10 @@ MAX_GALLERY_FILES = 5_000  # images in an uploaded gallery (files or a zip); --g
 QUEUE_SIZE = 64  # requests waiting; more are refused with "queue full"
 CONCURRENCY = 4  # requests run at once: in the model queue (quick requests), and per long job
 QUEUE_POLL_S = 0.01  # how often an idle queue looks for work (gradio: 1 ms on Linux, 50 ms on Windows)
-ANALYTICS_EVENTS = 1_000  # events gradio's monitoring summary covers (its default: 10,000) ...
-ANALYTICS_EVERY = 100  # ... and how often it is recomputed (its default: after every event)
-MALLOC_ARENAS = 2  # glibc malloc arenas in the server process (its default: 8 per core, one per new thread)
-MALLOC_TRIM_S = 30  # how often the server hands freed memory back to the system (malloc_trim)
 SESSIONS = 500  # browser sessions whose state the server keeps (gradio holds ~300 KB of page config for each)
-TEXT_CACHE_BYTES = 32 * 1024 * 1024  # text embeddings kept, counting all they take: ~14,000 at 512-d
-# (a 1,000-label ensemble of 12 templates fits), ~45,000 at 128-d
+TEXT_CACHE_BYTES = 64 * 1024 * 1024  # text embeddings kept, counting all they take: ~29,000 at 512-d ...
+TEXT_CACHE_ENTRIES = 30_000  # ... and at most this many (22 MB at 128-d): 2,000 labels x 12 templates fit
 IMAGE_CACHE_BYTES = 64 * 1024 * 1024  # image embeddings kept, counting all they take
-MAX_MODELS = 3  # models in memory at once (--max-models): the default and the two bundled; the least recently used is dropped
+MAX_MODELS = 3  # models in memory at once (--max-models): the default and the two bundled; the least recently
+# used is dropped
 EXPORT_MAX_AGE_S = 3_600  # downloads (CSV, JSON) are kept this long, at most twice as long; so is gradio's own cache

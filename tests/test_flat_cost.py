@@ -131,7 +131,7 @@ def test_an_idle_queue_looks_for_work_every_queue_poll_s():
 
 
 _ARENAS = """
-import ctypes, sys, tempfile, threading
+import ctypes, os, sys, tempfile, threading
 from clipdemo.ui import serving
 if sys.argv[1] == "tamed":
     assert serving.tame_malloc()
@@ -144,11 +144,12 @@ threads = [threading.Thread(target=work) for _ in range(12)]
 [t.join() for t in threads]
 libc = ctypes.CDLL("libc.so.6")
 libc.fopen.restype = ctypes.c_void_p
-path = tempfile.mktemp()
-out = libc.fopen(path.encode(), b"w")
-libc.malloc_info(0, ctypes.c_void_p(out))
-libc.fclose(ctypes.c_void_p(out))
-print(open(path).read().count("<heap nr="))
+with tempfile.TemporaryDirectory() as folder:
+    path = os.path.join(folder, "malloc_info.xml")
+    out = libc.fopen(path.encode(), b"w")
+    libc.malloc_info(0, ctypes.c_void_p(out))
+    libc.fclose(ctypes.c_void_p(out))
+    print(open(path).read().count("<heap nr="))
 """
 
 
@@ -160,9 +161,9 @@ def test_the_server_process_keeps_malloc_arenas_few():
     import subprocess
     import sys
 
-    from clipdemo.limits import MALLOC_ARENAS
+    from clipdemo.ui.serving import MALLOC_ARENAS
 
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES", "CLIPDEMO_MALLOC")}
     count = {how: int(subprocess.run([sys.executable, "-c", _ARENAS, how], env=env, capture_output=True, text=True,
                                      check=True).stdout) for how in ("plain", "tamed")}
     assert count["plain"] > MALLOC_ARENAS  # glibc's default: the 12 threads got arenas of their own
@@ -178,8 +179,7 @@ def test_gradios_event_summary_costs_the_same_at_any_age(monkeypatch):
     import gradio as gr
     from gradio import queueing
 
-    from clipdemo.limits import ANALYTICS_EVENTS, ANALYTICS_EVERY
-    from clipdemo.ui.serving import queue
+    from clipdemo.ui.serving import ANALYTICS_EVENTS, ANALYTICS_EVERY, queue
 
     for name in ("GRADIO_ANALYTICS_MAX_EVENTS", "GRADIO_ANALYTICS_CACHE_FREQUENCY"):
         monkeypatch.delenv(name, raising=False)
@@ -198,10 +198,19 @@ def test_gradios_event_summary_costs_the_same_at_any_age(monkeypatch):
 
     monkeypatch.setattr(queueing.Queue, "_get_df", staticmethod(counted))
     record = {"time": 0.0, "status": "success", "process_time": 0.01, "function": "noop", "session_hash": "s"}
-    for age in (0, 20_000):  # events before: a new server and an old one
-        q.events_recorded = q.event_count_at_last_cache = age
-        frames.clear()
-        for _ in range(1_000):  # what gradio does at the end of each event
-            q.events_recorded += 1
-            q.compute_analytics_summary([record] * min(q.events_recorded, q.ANALYTICS_MAX_EVENTS))
-        assert len(frames) == 1_000 // ANALYTICS_EVERY and max(frames) <= ANALYTICS_EVENTS, (age, frames[:5])
+    built_at = {}
+    for event in range(21_000):  # what gradio does for each event: record it (push), then summarise
+        q.event_analytics[str(event)] = dict(record)
+        q.events_recorded += 1
+        q.events_recorded_per_fn["noop"] += 1
+        while len(q.event_analytics) > q.ANALYTICS_MAX_EVENTS:
+            q.event_analytics.pop(next(iter(q.event_analytics)))
+        before = len(frames)
+        q.compute_analytics_summary(list(q.event_analytics.values()))
+        if len(frames) > before:
+            built_at[event] = frames[-1]
+    young = [e for e in built_at if e < 1_000]
+    old = [e for e in built_at if e >= 20_000]
+    assert len(young) == len(old) == 1_000 // ANALYTICS_EVERY, (len(young), len(old))  # as often, young or old
+    assert max(built_at.values()) <= ANALYTICS_EVENTS  # and over as many events
+    assert q.cached_event_analytics_summary["functions"]["noop"]["total_requests"] == 21_000

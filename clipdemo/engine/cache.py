@@ -20,7 +20,7 @@ def image_key(image: Image.Image) -> str:
 
 
 _ENTRY_OVERHEAD = 200  # bytes per cached item beyond its key's characters and its floats: the str and bytes
-# headers and the OrderedDict's node (measured: tests/test_engine.py, RSS per entry over 19,200 entries)
+# headers and the OrderedDict's node (measured: tests/test_engine.py, RSS per entry over 40,000 entries)
 _LONG_KEY = 128  # texts longer than this (in characters) are keyed by their hash
 
 
@@ -32,15 +32,16 @@ def text_key(text: str) -> str:
 
 
 class LRU:
-    """A least-recently-used map of key -> float32 vector, bounded by the memory its entries really take.
+    """A least-recently-used map of key -> float32 vector, bounded by the memory its entries really take
+    (`max_bytes`) and, if given, by their number (`max_entries`).
 
-    A vector is kept as the bytes of its floats, not as a tensor: a tensor costs about 700 bytes of headers
-    besides its data (a 128-d row took 1.3 KB), and a row sliced from a batch would keep the whole batch
+    A vector is kept as the bytes of its floats, not as a tensor: a tensor costs about 600 bytes of headers
+    besides its data (a 128-d row took 1.2 KB), and a row sliced from a batch would keep the whole batch
     alive. `get` returns a fresh float32 tensor.
     """
 
-    def __init__(self, max_bytes: int):
-        self.max_bytes, self.bytes = max_bytes, 0
+    def __init__(self, max_bytes: int, max_entries: int | None = None):
+        self.max_bytes, self.max_entries, self.bytes = max_bytes, max_entries, 0
         self._d: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -66,12 +67,16 @@ class LRU:
                 self.bytes -= self._size(key, self._d.pop(key))
             self._d[key] = value
             self.bytes += size
-            while self.bytes > self.max_bytes:
+            while self.bytes > self.max_bytes or (self.max_entries is not None and len(self._d) > self.max_entries):
                 old_key, old = self._d.popitem(last=False)
                 self.bytes -= self._size(old_key, old)
 
     def stats(self) -> dict[str, int]:
-        return {"entries": len(self._d), "bytes": self.bytes, "limit_bytes": self.max_bytes}
+        with self._lock:
+            out = {"entries": len(self._d), "bytes": self.bytes, "limit_bytes": self.max_bytes}
+        if self.max_entries is not None:
+            out["limit_entries"] = self.max_entries
+        return out
 
     def __len__(self):
         return len(self._d)

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from ..errors import ModelError
-from ..limits import IMAGE_CACHE_BYTES, TEXT_CACHE_BYTES
+from ..limits import IMAGE_CACHE_BYTES, TEXT_CACHE_BYTES, TEXT_CACHE_ENTRIES
 from .cache import LRU, image_key, text_key
 from .families import Family, family_of
 
@@ -63,7 +63,8 @@ class ClipEngine:
 
     def __init__(self, model, processor=None, *, tokenizer=None, image_processor=None, name: str,
                  source: str = "", load_seconds: float = 0.0, note: str = "", knows_photos: bool = True,
-                 text_cache_bytes: int = TEXT_CACHE_BYTES, image_cache_bytes: int = IMAGE_CACHE_BYTES):
+                 text_cache_bytes: int = TEXT_CACHE_BYTES, image_cache_bytes: int = IMAGE_CACHE_BYTES,
+                 text_cache_entries: int | None = TEXT_CACHE_ENTRIES):
         self.model = model.eval()
         self.processor = processor  # the transformers processor when built from one (tests, training), else None
         self.tokenizer = tokenizer if tokenizer is not None else processor.tokenizer
@@ -72,7 +73,7 @@ class ClipEngine:
         self.device = next(model.parameters()).device
         self.dtype = next(model.parameters()).dtype
         self._forward_lock = threading.Lock()  # one forward pass at a time: no thread oversubscription
-        self._texts, self._images = LRU(text_cache_bytes), LRU(image_cache_bytes)
+        self._texts, self._images = LRU(text_cache_bytes, text_cache_entries), LRU(image_cache_bytes)
         self.max_text_tokens = int(model.config.text_config.max_position_embeddings)
         self.info = ModelInfo(name=name, source=source or name, device=str(self.device),
                               dtype=str(self.dtype).replace("torch.", ""),
@@ -254,7 +255,7 @@ class ClipEngine:
 
     def clear_cache(self, texts: bool = True, images: bool = True) -> None:
         if texts:
-            self._texts = LRU(self._texts.max_bytes)
+            self._texts = LRU(self._texts.max_bytes, self._texts.max_entries)
         if images:
             self._images = LRU(self._images.max_bytes)
 

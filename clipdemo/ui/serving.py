@@ -12,10 +12,15 @@ import time
 
 import gradio as gr
 
-from ..limits import (ANALYTICS_EVENTS, ANALYTICS_EVERY, CONCURRENCY, MALLOC_ARENAS, MALLOC_TRIM_S, QUEUE_POLL_S,
-                      QUEUE_SIZE)
+from ..limits import CONCURRENCY, QUEUE_POLL_S, QUEUE_SIZE
 
 log = logging.getLogger(__name__)
+
+# how the server process runs, not limits a user meets (so not in /model_info's limits)
+ANALYTICS_EVENTS = 1_000  # events gradio's monitoring summary covers (its default: 10,000) ...
+ANALYTICS_EVERY = 100  # ... and how often it is recomputed (its default: after every event)
+MALLOC_ARENAS = 2  # glibc malloc arenas in the server process (its default: 8 per core, one per new thread)
+MALLOC_TRIM_S = 30  # how often the server hands freed memory back to the system (malloc_trim)
 
 
 def queue(demo: gr.Blocks) -> gr.Blocks:
@@ -38,12 +43,14 @@ def queue(demo: gr.Blocks) -> gr.Blocks:
 
 
 def _summarise_seldom(q) -> None:
-    """Gradio's monitoring summary (`/monitoring`, off unless enabled) at a cost that does not grow with the
-    server's age: after every event, gradio builds a pandas DataFrame of the last 10,000 events to take
-    percentiles. Under 50 clients that grew from 12% of the server's CPU at 1,500 events to 18% at 7,000, and
-    the server's CPU a call from 79 to 95 ms (docs/server.md). The app keeps ANALYTICS_EVENTS events and
-    summarises every ANALYTICS_EVERY; gradio's own environment variables, when set, win. The attributes are
-    gradio's (queueing.Queue, gradio 6, its spelling); tests/test_flat_cost.py fails if they are no longer read.
+    """Gradio's monitoring summary at a cost that does not grow with the server's age. After every event,
+    whether or not monitoring is on (the app leaves it off), gradio built a pandas DataFrame of its last
+    10,000 events to take percentiles: under 50 clients that grew from 12% of the server's CPU at 1,500
+    events to 18% at 7,000, and its CPU a call from 79 to 95 ms over 10 minutes (py-spy; docs/server.md).
+    The app keeps ANALYTICS_EVENTS events and summarises every ANALYTICS_EVERY, so with monitoring on
+    (`enable_monitoring`) its summary lags by up to that many events. Gradio's own environment variables,
+    when set, win. The attributes are gradio's (queueing.Queue, gradio 6, its spelling);
+    tests/test_flat_cost.py fails if they are no longer read.
     """
     if not all(hasattr(q, a) for a in ("ANALYTICS_MAX_EVENTS", "ANAYLTICS_CACHE_FREQUENCY")):
         log.warning("gradio's queue has no ANALYTICS_MAX_EVENTS or ANAYLTICS_CACHE_FREQUENCY: it summarises "
@@ -58,22 +65,33 @@ def _summarise_seldom(q) -> None:
 _M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 
 
+_malloc_tamed = False
+
+
 def tame_malloc(arenas: int = MALLOC_ARENAS, trim_every_s: float = MALLOC_TRIM_S) -> bool:
     """Bound what glibc's malloc keeps: at most `arenas` arenas, and free pages handed back to the system
-    every `trim_every_s` seconds (malloc_trim). Call it first thing in the server process, before its threads.
+    every `trim_every_s` seconds (malloc_trim). Call it first thing in the server process, before its threads;
+    a second call does nothing.
 
     Gradio runs handlers on up to 40 worker threads, and glibc gives each new thread an arena of its own, up to
     8 per core; each arena keeps its high-water mark and its holes. Under 50 clients for 20 minutes the app's
-    resident memory grew 155 MB with glibc's defaults (docs/server.md). `MALLOC_ARENA_MAX` in the environment
-    wins over `arenas`. Returns False, doing nothing, where the C library is not glibc (macOS, musl).
+    resident memory grew 155 MB with glibc's defaults and 131 MB with this, flat over the last 10 minutes
+    (docs/server.md). Malloc settings in the environment (MALLOC_ARENA_MAX, GLIBC_TUNABLES) or
+    CLIPDEMO_MALLOC=default leave glibc as it is. Returns whether the arena limit was set: False also where
+    the C library is not glibc (macOS, musl).
     """
+    global _malloc_tamed
+    if _malloc_tamed or os.environ.get("CLIPDEMO_MALLOC") == "default" or \
+            {"MALLOC_ARENA_MAX", "GLIBC_TUNABLES"} & set(os.environ):
+        return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt, malloc_trim = libc.mallopt, libc.malloc_trim
     except (OSError, AttributeError):
         return False
-    if "MALLOC_ARENA_MAX" not in os.environ:
-        mallopt(_M_ARENA_MAX, int(arenas))
+    if mallopt(_M_ARENA_MAX, int(arenas)) != 1:
+        return False
+    _malloc_tamed = True
 
     def trim_forever():
         while True:
