@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import random
@@ -164,12 +165,13 @@ class PlainClient:
         self.http = httpx.Client(timeout=timeout)
         self.session_hash = os.urandom(8).hex()
 
-    def upload(self, files: list[tuple[str, bytes]]) -> list[dict]:
-        parts = [("files", (name, data, "image/png")) for name, data in files]
+    def upload(self, paths: list[str]) -> list[dict]:
+        """The files at `paths` uploaded (their bytes read once per process), as the API's FileData."""
+        parts = [("files", (Path(p).name, _file_bytes(p), "image/png")) for p in paths]
         reply = self.http.post(f"{self.api}/upload", files=parts)
         reply.raise_for_status()
-        return [{"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
-                for path, (name, _) in zip(reply.json(), files)]
+        return [{"path": path, "orig_name": Path(p).name, "meta": {"_type": "gradio.FileData"}}
+                for path, p in zip(reply.json(), paths)]
 
     def call(self, api_name: str, data: list, timeout: float = 60):
         """The endpoint's outputs. Raises RuntimeError on an error ("queue is full: ..." on gradio's refusal),
@@ -196,6 +198,32 @@ class PlainClient:
         self.http.close()
 
 
+@functools.lru_cache(maxsize=None)
+def _file_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+class GradioClient:
+    """A `gradio_client.Client` behind PlainClient's calls (`--client gradio`): the same server work, but its
+    threads and event handling cost the driver far more CPU."""
+
+    def __init__(self, url: str):
+        from gradio_client import Client
+
+        self.client = Client(url, verbose=False)
+
+    def upload(self, paths: list[str]) -> list:
+        from gradio_client import handle_file
+
+        return [handle_file(p) for p in paths]  # uploaded by submit, with the call
+
+    def call(self, api_name: str, data: list, timeout: float = 60):
+        return self.client.submit(*data, api_name="/" + api_name).result(timeout=timeout)
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def connect(url: str, n: int, kind: str = "plain") -> list:
     """`n` clients of the app at `url`, connected before the load starts: `PlainClient`s, or with kind
     "gradio", `gradio_client.Client`s (each reads the app's config and API description once, a few at a
@@ -207,10 +235,8 @@ def connect(url: str, n: int, kind: str = "plain") -> list:
         return [PlainClient(url) for _ in range(n)]
     if kind != "gradio":
         raise ValueError(f"unknown client kind {kind!r}: plain or gradio")
-    from gradio_client import Client
-
     with cf.ThreadPoolExecutor(4) as pool:
-        return list(pool.map(lambda _: Client(url, verbose=False), range(n)))
+        return list(pool.map(lambda _: GradioClient(url), range(n)))
 
 
 def close(clients: list) -> None:
@@ -227,29 +253,20 @@ def soak(url: str, pid: int, clients: list, seconds: float = 120, call_timeout: 
     from clipdemo.ui import examples
 
     paths = examples.scene_files()
-    scenes = [(Path(f).name, Path(f).read_bytes()) for f in paths]
     result, lock, stop = SoakResult(seconds), threading.Lock(), threading.Event()
     start, server_cpu, driver_cpu = time.monotonic(), cpu_seconds(pid), cpu_seconds()
 
     def call(client, endpoint: str, rng: random.Random):
         """One call of `endpoint` with fresh labels; its files uploaded with it, by either kind of client."""
         model = rng.choice(models)
-        picked = rng.sample(range(len(scenes)), {"/zero_shot": 2, "/similarity_matrix": 3}.get(endpoint, 1))
-        if isinstance(client, PlainClient):
-            files = client.upload([scenes[i] for i in picked])
-        else:
-            from gradio_client import handle_file
-
-            files = [handle_file(paths[i]) for i in picked]
+        files = client.upload(rng.sample(paths, {"/zero_shot": 2, "/similarity_matrix": 3}.get(endpoint, 1)))
         if endpoint == "/zero_shot":
             data = [files, _labels(rng, 6), "a photo of a {}.", False, 3, model]
         elif endpoint == "/rank_captions":
             data = [files[0], _labels(rng, 5), model]
         else:
             data = [files, _labels(rng, 4), "cosine", model]
-        if isinstance(client, PlainClient):
-            return client.call(endpoint.lstrip("/"), data, call_timeout)
-        return client.submit(*data, api_name=endpoint).result(timeout=call_timeout)
+        return client.call(endpoint.lstrip("/"), data, call_timeout)
 
     def worker(i: int):
         rng, client, n = random.Random(f"{i}-{start}"), clients[i], i
