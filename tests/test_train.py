@@ -60,6 +60,26 @@ def test_hard_negatives_are_false_and_one_edit_away():
     assert truth[:, :32].diagonal().all() and truth[:, 32:].sum() < truth[:, 32:].numel() * 0.1
 
 
+def test_symmetries_turn_and_mirror_groups_only():
+    """Each group is shown in one of the square's 8 symmetries, which keep its captions true; digits and
+    two-object scenes, whose captions a turn or mirror would change, are shown as drawn."""
+    pool = ScenePool(48, 32, seed=0, mix={"group": 0.5, "relation": 0.2, "digit": 0.3})
+    plain, _, _ = pool.batch(np.random.default_rng(0), 48)
+    turned, _, _ = pool.batch(np.random.default_rng(0), 48, symmetries=True)
+    idx = np.random.default_rng(0).choice(48, 48, replace=False)  # the batch's first draw: the same scenes
+    moved = 0
+    for j, i in enumerate(idx):
+        if pool.scenes[i].kind != "group":
+            torch.testing.assert_close(turned[j], plain[j], atol=0, rtol=0)
+            continue
+        views = [torch.rot90(plain[j], k, (1, 2)) for k in range(4)]
+        views += [v.flip(2) for v in views]
+        assert any(torch.equal(turned[j], v) for v in views), pool.scenes[i].key
+        moved += not torch.equal(turned[j], plain[j])
+    groups = sum(pool.scenes[i].kind == "group" for i in idx)
+    assert groups >= 10 and moved >= groups // 2, (groups, moved)
+
+
 def test_the_sides_phase_asks_only_where_one_object_is_against_the_other_side():
     from clipdemo.train.recipes import SIDES_PHASE
 

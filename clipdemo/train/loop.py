@@ -38,6 +38,7 @@ class TrainConfig:
     seed: int = 0
     pool: int = 30_000  # scenes rendered once up front; captions are re-drawn every time
     hard_negatives: float = 0.5  # share of images that add a false caption one edit away
+    symmetries: bool = False  # turn and mirror group scenes at random (see ScenePool.batch)
     render_size: int = 96
     mix: dict[str, float] = field(default_factory=lambda: dict(TRAIN_MIX))  # kinds of scene in the pool
     relation_captions: dict[str, float] = field(default_factory=lambda: dict(RELATION_CAPTIONS))
@@ -77,18 +78,30 @@ class ScenePool:
         self.pixels = torch.from_numpy(pixels)
 
     def batch(self, rng: np.random.Generator, batch_size: int, hard_negatives: float = 0.5,
-              relation_captions: dict[str, float] = RELATION_CAPTIONS):
+              relation_captions: dict[str, float] = RELATION_CAPTIONS, symmetries: bool = False):
         """pixel_values [B, 3, S, S] normalised as CLIP does; captions [B + H]: one true caption per image,
         then H hard negatives (false captions one edit away, for a `hard_negatives` share of the images);
-        truth [B, B + H] bool: truth[i, j] = caption j is true of image i."""
+        truth [B, B + H] bool: truth[i, j] = caption j is true of image i.
+
+        With `symmetries`, each group scene is shown in one of the square's 8 symmetries (turned by a
+        multiple of 90 degrees, mirrored or not), drawn at random: all of a group's captions stay true (a
+        square stays a square, a diamond a diamond, a count its count), so the pool's groups count eight
+        times over. Digits and two-object scenes are shown as drawn: a turn or mirror changes their captions."""
         idx = rng.choice(len(self.scenes), batch_size, replace=False)
+        pixels = self.pixels[idx]
+        if symmetries:
+            pixels = pixels.clone()
+            for j, i in enumerate(idx):
+                if self.scenes[i].kind == "group":
+                    turned = torch.rot90(pixels[j], int(rng.integers(4)), (0, 1))
+                    pixels[j] = turned.flip(1) if rng.random() < 0.5 else turned
         captions, keys = map(list, zip(*(training_caption(self.scenes[i], rng, relation_captions) for i in idx)))
         for key in list(keys):
             if rng.random() < hard_negatives and (negative := hard_negative(key, rng)) is not None:
                 captions.append(describe(negative, rng))
                 keys.append(negative)
         truth = torch.tensor([[k in self.scenes[i].truths for k in keys] for i in idx])
-        return normalise(self.pixels[idx]), captions, truth
+        return normalise(pixels), captions, truth
 
 
 def normalise(pixels: torch.Tensor) -> torch.Tensor:
@@ -195,7 +208,8 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
             lr = lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))  # as before: same bits, same run
         for g in opt.param_groups:
             g["lr"] = lr
-        pixels, captions, truth = pool.batch(rng, config.batch_size, config.hard_negatives, config.relation_captions)
+        pixels, captions, truth = pool.batch(rng, config.batch_size, config.hard_negatives, config.relation_captions,
+                                             config.symmetries)
         out = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
         loss = loss_fn(out.logits_per_image, truth)
         opt.zero_grad(set_to_none=True)

@@ -48,10 +48,12 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "spatial": (SIDES_PHASE, MIXED_PHASE),
     "siglip": (TrainConfig(steps=2600, stop_after=1200), replace(MIXED_PHASE, steps=400)),
     "robust-tune": (replace(MIXED_PHASE, style="robust", batch_size=128, steps=1500, warmup=50, seed=13),),
+    "robust-sym": (replace(MIXED_PHASE, style="robust", batch_size=128, steps=1500, warmup=50, seed=13,
+                           symmetries=True),),
     "siglip-robust": (TrainConfig(style="robust", batch_size=128, steps=2000, warmup=100, seed=14),),
     "robust": (TrainConfig(style="robust", batch_size=128, steps=2700),
                replace(SIDES_PHASE, style="robust", relation_captions={"side": 0.7, "rel": 0.3}),
                replace(MIXED_PHASE, style="robust", batch_size=128, steps=1000, pool=12_000)),
 }
 
-FROM_CHECKPOINT = {"spatial", "robust-tune", "siglip-robust"}  # recipes that continue a checkpoint (--init)
+FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "siglip-robust"}  # recipes that continue a checkpoint (--init)
