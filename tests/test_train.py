@@ -119,7 +119,7 @@ def test_the_spatial_recipe_runs_from_the_command_line(tokenizer, tmp_path, caps
     assert record["init_training_args"] == {"recipe": "scenes"}
 
 
-@pytest.mark.parametrize("recipe", ["spatial", "robust-tune", "siglip-robust"])
+@pytest.mark.parametrize("recipe", ["spatial", "robust-tune", "robust-sym", "siglip-robust"])
 def test_a_tuning_recipe_without_a_checkpoint_is_refused(recipe, tmp_path, capsys):
     # without --init these would silently train a fresh softmax CLIP from random weights
     from clipdemo.train.__main__ import main

@@ -13,6 +13,12 @@ robust-tune  from a scenes checkpoint (`--init`, the first tiny-scenes): 1,500 s
          mixed phase on the robust renderer, at lr 3e-4 and batch 128 (about 30 minutes): what knows shapes
          and digits already learns the new looks far faster than random weights learn everything (the
          `robust` recipe's first phase reached shape 50% and digit 58% on its own renderer in 50 minutes).
+robust-sym  the bundled tiny-scenes' last stage: robust-tune, with each group scene shown in one of the
+         square's 8 symmetries (turned by a multiple of 90 degrees, mirrored or not;
+         `TrainConfig.symmetries`), which keep every group caption true. A 20,000-scene pool is seen about
+         ten times in 1,500 steps, and a supervised check (the vision tower alone, 500 steps on 6,000 robust
+         scenes) read shapes on held-out scenes at 74% without them and 83% with them: without, the pool's
+         groups are memorised. Through the contrastive loss they bought less (its model card).
 siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
