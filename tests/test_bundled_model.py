@@ -32,7 +32,7 @@ def test_held_out_zero_shot_meets_the_floor(bundled_engine, attribute):
 # smaller and larger objects, striped or checked backgrounds and fonts of the first recipe's held-out set.
 # Measured on these 500 items: 100/73.8/73.0/73.2/86.0/75.2%; the first checkpoint scored 98/68/70/60/75/67%
 # and fails every floor below but colour.
-SHIFTED_FLOORS = {"colour": 0.95, "shape": 0.70, "shape+colour": 0.70, "digit": 0.70, "count": 0.83,
+SHIFTED_FLOORS = {"colour": 0.95, "shape": 0.70, "shape+colour": 0.71, "digit": 0.70, "count": 0.83,
                   "count+colour+shape": 0.72}
 
 
@@ -134,7 +134,7 @@ def test_siglip_twin_meets_its_held_out_floor(siglip_engine, attribute):
 
 
 def test_siglip_twin_reads_scanned_digits_above_chance(siglip_engine):
-    """22.0% measured on these 500 scans (chance 10%; tiny-scenes 32.6%): it never saw handwriting."""
+    """22.0% measured on these 500 scans (chance 10%; tiny-scenes 36.6%): it never saw handwriting."""
     report = evaluate_items(siglip_engine, scanned_digit_items(500, seed=1), "digit", TEMPLATE)
     assert report.accuracy >= 0.19, f"{report.accuracy:.1%}"
 

@@ -67,17 +67,33 @@ def test_symmetries_turn_and_mirror_groups_only():
     plain, _, _ = pool.batch(np.random.default_rng(0), 48)
     turned, _, _ = pool.batch(np.random.default_rng(0), 48, symmetries=True)
     idx = np.random.default_rng(0).choice(48, 48, replace=False)  # the batch's first draw: the same scenes
-    moved = 0
+    moved = mirrored = 0
     for j, i in enumerate(idx):
         if pool.scenes[i].kind != "group":
             torch.testing.assert_close(turned[j], plain[j], atol=0, rtol=0)
             continue
-        views = [torch.rot90(plain[j], k, (1, 2)) for k in range(4)]
-        views += [v.flip(2) for v in views]
-        assert any(torch.equal(turned[j], v) for v in views), pool.scenes[i].key
+        turns = [torch.rot90(plain[j], k, (1, 2)) for k in range(4)]
+        mirrors = [v.flip(2) for v in turns]
+        assert any(torch.equal(turned[j], v) for v in turns + mirrors), pool.scenes[i].key
         moved += not torch.equal(turned[j], plain[j])
+        mirrored += not any(torch.equal(turned[j], v) for v in turns)  # a view only a mirror gives
     groups = sum(pool.scenes[i].kind == "group" for i in idx)
-    assert groups >= 10 and moved >= groups // 2, (groups, moved)
+    assert groups >= 10 and moved >= groups // 2 and mirrored >= 3, (groups, moved, mirrored)
+
+
+def test_training_passes_its_symmetries_to_the_pool(tokenizer):
+    from clipdemo.train.loop import TrainConfig, train
+
+    class Recording(ScenePool):
+        def batch(self, *args, **kwargs):
+            self.asked = args[4:] + tuple(kwargs.values())
+            return super().batch(*args, **kwargs)
+
+    model = build_model(tokenizer, seed=0, width=32, vision_layers=1, text_layers=1, image_size=32)
+    for symmetries in (False, True):
+        pool = Recording(32, 32, seed=0)
+        list(train(model, tokenizer, TrainConfig(steps=1, batch_size=8, warmup=1, symmetries=symmetries), pool=pool))
+        assert pool.asked == (symmetries,)
 
 
 def test_the_sides_phase_asks_only_where_one_object_is_against_the_other_side():

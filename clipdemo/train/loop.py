@@ -88,9 +88,8 @@ class ScenePool:
         square stays a square, a diamond a diamond, a count its count), so the pool's groups count eight
         times over. Digits and two-object scenes are shown as drawn: a turn or mirror changes their captions."""
         idx = rng.choice(len(self.scenes), batch_size, replace=False)
-        pixels = self.pixels[idx]
+        pixels = self.pixels[idx]  # a copy (indexing with an array), turned in place below
         if symmetries:
-            pixels = pixels.clone()
             for j, i in enumerate(idx):
                 if self.scenes[i].kind == "group":
                     turned = torch.rot90(pixels[j], int(rng.integers(4)), (0, 1))

@@ -25,7 +25,7 @@ siglip   from random weights with `--loss sigmoid`: the scenes phase, then spati
          for tiny-scenes it needed 600 steps before left and right began to part.
 siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust renderer, 2,000 steps at
          batch 128, lr 1e-3 with cosine decay (about 36 minutes): the bundled tiny-scenes-siglip. Tried
-         first, `robust-tune` (tiny-scenes' tuning: the mix at lr 3e-4) taught this less-trained model less
+         first, `robust-tune` (tiny-scenes' earlier tuning: the mix at lr 3e-4) taught this less-trained model less
          (shape 54% against 70% on the first renderer; its model card).
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
@@ -49,13 +49,14 @@ SIDES_PHASE = TrainConfig(steps=1000, batch_size=128, lr=1e-3, warmup=20, weight
 MIXED_PHASE = TrainConfig(steps=1200, lr=3e-4, warmup=20, seed=12, pool=20_000,
                           mix={"group": 0.35, "relation": 0.3, "digit": 0.35})
 
+ROBUST_TUNE = replace(MIXED_PHASE, style="robust", batch_size=128, steps=1500, warmup=50, seed=13)
+
 RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "scenes": (TrainConfig(),),
     "spatial": (SIDES_PHASE, MIXED_PHASE),
     "siglip": (TrainConfig(steps=2600, stop_after=1200), replace(MIXED_PHASE, steps=400)),
-    "robust-tune": (replace(MIXED_PHASE, style="robust", batch_size=128, steps=1500, warmup=50, seed=13),),
-    "robust-sym": (replace(MIXED_PHASE, style="robust", batch_size=128, steps=1500, warmup=50, seed=13,
-                           symmetries=True),),
+    "robust-tune": (ROBUST_TUNE,),
+    "robust-sym": (replace(ROBUST_TUNE, symmetries=True),),
     "siglip-robust": (TrainConfig(style="robust", batch_size=128, steps=2000, warmup=100, seed=14),),
     "robust": (TrainConfig(style="robust", batch_size=128, steps=2700),
                replace(SIDES_PHASE, style="robust", relation_captions={"side": 0.7, "rel": 0.3}),

@@ -1,0 +1,95 @@
+"""The tests before a change and now, on the tests both have: wall time and ratios, in one run.
+
+    python bench/suite_time.py [--before b374f8b]
+
+The suite grows with every issue, so whole-suite times compare different work. This bench takes the
+tests whose ids exist in both trees (same file, same name, same parameters; a test may still do other
+work under the same id) and runs them three times, all on this checkout's virtual environment:
+  before   in a git worktree of `--before`, serially (plain `pytest`, as b374f8b's `make test` ran);
+  serial   here, the same way: the code and the tests changed, the command did not;
+  make     here, the way `make test` runs them now (two workers, one torch thread each, then the load
+           tests alone).
+Issue 21 asked that its restructure make nothing slower; b374f8b is the last commit before it. A run
+with a failed test is reported, and its ratio marked, since a failing test may stop early.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+ALONE = ("tests/test_soak.py", "tests/test_concurrency.py")  # the Makefile's ALONE: run after, by themselves
+
+
+def collect(tree: Path, env: dict) -> set[str]:
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                         cwd=tree, env=env, capture_output=True, text=True).stdout
+    return {line for line in out.splitlines() if "::" in line}
+
+
+def pytest(tree: Path, env: dict, ids: list[str], args: list[str], paths: list[str] = ()) -> tuple[float, bool]:
+    """Run only `ids` (through keep_ids.py) with `args`: (wall seconds, every test passed). Exit 5 (nothing
+    selected) counts as passed."""
+    if not ids:
+        return 0.0, True
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(ids) + "\n")
+    start = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "keep_ids", "-p", "no:cacheprovider", "-q", *args,
+                          *paths], cwd=tree, env={**env, "KEEP_IDS": f.name}, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    os.unlink(f.name)
+    out = run.stdout.strip().splitlines()
+    print(f"  {seconds:.0f} s, exit {run.returncode}: {out[-1] if out else run.stderr[-300:]}", flush=True)
+    return seconds, run.returncode in (0, 5)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--before", default="b374f8b", help="the commit to compare with (default: before issue 21)")
+    args = p.parse_args(argv)
+
+    base = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    base["CI"] = os.environ.get("CI", "true")
+    path = [p for p in [os.environ.get("PYTHONPATH")] if p]
+    with tempfile.TemporaryDirectory() as tmp:
+        old = Path(tmp) / "before"
+        subprocess.run(["git", "worktree", "add", "-q", "--detach", str(old), args.before], cwd=REPO, check=True)
+        try:
+            # the old tree's own clipdemo first on the path, and keep_ids.py importable by both
+            old_env = {**base, "PYTHONPATH": os.pathsep.join([str(old), str(HERE), *path])}
+            new_env = {**base, "PYTHONPATH": os.pathsep.join([str(HERE), *path])}
+            common = sorted(collect(old, old_env) & collect(REPO, new_env))
+            if not common:
+                print("no test id is in both trees", file=sys.stderr)
+                return 1
+            print(f"{len(common)} tests in both trees", flush=True)
+            print(f"before ({args.before}): pytest, serially", flush=True)
+            before, ok_before = pytest(old, old_env, common, [])
+            print("serial: this tree, the same command", flush=True)
+            serial, ok_serial = pytest(REPO, new_env, common, [])
+            print("make: two workers, then the load tests alone", flush=True)
+            parallel = [i for i in common if not i.startswith(ALONE)]
+            alone = [i for i in common if i.startswith(ALONE)]
+            first, ok_first = pytest(REPO, {**new_env, "OMP_NUM_THREADS": "1"}, parallel,
+                                     ["-n", "2", "--dist", "loadfile", *[f"--ignore={a}" for a in ALONE]])
+            then, ok_then = pytest(REPO, new_env, alone, ["-n", "0"], [a for a in ALONE if (REPO / a).exists()])
+            made, ok_made = first + then, ok_first and ok_then
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=REPO)
+            subprocess.run(["git", "worktree", "prune"], cwd=REPO)
+    flag = "" if ok_before and ok_serial and ok_made else "  (a run had failures: see above)"
+    print(f"\nthe same {len(common)} tests: before {before:.0f} s, serial {serial:.0f} s, make {made:.0f} s; "
+          f"serial/before = {serial / before:.2f}, make/before = {made / before:.2f}{flag}")
+    return 0 if flag == "" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
