@@ -65,9 +65,11 @@ def test_symmetries_turn_and_mirror_groups_only():
     two-object scenes, whose captions a turn or mirror would change, are shown as drawn."""
     pool = ScenePool(48, 32, seed=0, mix={"group": 0.5, "relation": 0.2, "digit": 0.3})
     plain, _, _ = pool.batch(np.random.default_rng(0), 48)
+    stored = pool.pixels.clone()
     turned, _, _ = pool.batch(np.random.default_rng(0), 48, symmetries=True)
+    assert torch.equal(pool.pixels, stored)  # the batch's copy is turned, never the pool
     idx = np.random.default_rng(0).choice(48, 48, replace=False)  # the batch's first draw: the same scenes
-    moved = mirrored = 0
+    moved = mirrored = rotated = 0
     for j, i in enumerate(idx):
         if pool.scenes[i].kind != "group":
             torch.testing.assert_close(turned[j], plain[j], atol=0, rtol=0)
@@ -77,8 +79,10 @@ def test_symmetries_turn_and_mirror_groups_only():
         assert any(torch.equal(turned[j], v) for v in turns + mirrors), pool.scenes[i].key
         moved += not torch.equal(turned[j], plain[j])
         mirrored += not any(torch.equal(turned[j], v) for v in turns)  # a view only a mirror gives
+        rotated += not any(torch.equal(turned[j], v) for v in (plain[j], mirrors[0]))  # only a turn gives
     groups = sum(pool.scenes[i].kind == "group" for i in idx)
-    assert groups >= 10 and moved >= groups // 2 and mirrored >= 3, (groups, moved, mirrored)
+    assert groups >= 10 and moved >= groups // 2 and mirrored >= 3 and rotated >= 3, (groups, moved, mirrored,
+                                                                                     rotated)
 
 
 def test_training_passes_its_symmetries_to_the_pool(tokenizer):
