@@ -16,17 +16,18 @@ robust-tune  from a scenes checkpoint (`--init`, the first tiny-scenes): 1,500 s
 robust-sym  the bundled tiny-scenes' last stage: robust-tune, with each group scene shown in one of the
          square's 8 symmetries (turned by a multiple of 90 degrees, mirrored or not;
          `TrainConfig.symmetries`), which keep every group caption true. A 20,000-scene pool is seen about
-         ten times in 1,500 steps, and a supervised check (the vision tower alone, 500 steps on 6,000 robust
-         scenes) read shapes on held-out scenes at 74% without them and 83% with them: without, the pool's
-         groups are memorised. Through the contrastive loss they bought less (its model card).
+         ten times in 1,500 steps, and a one-off supervised check (the vision tower alone, 500 steps on 6,000
+         robust scenes, not scripted) read shapes on held-out scenes at 74% without them and 83% with them,
+         which suggests the groups were being memorised. Through the contrastive loss they bought less (its
+         model card).
 siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
          for tiny-scenes it needed 600 steps before left and right began to part.
 siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust renderer, 2,000 steps at
          batch 128, lr 1e-3 with cosine decay (about 36 minutes): the bundled tiny-scenes-siglip. Tried
-         first, `robust-tune` (tiny-scenes' earlier tuning: the mix at lr 3e-4) taught this less-trained model less
-         (shape 54% against 70% on the first renderer; its model card).
+         first, `robust-tune` (tiny-scenes' earlier tuning: the mix at lr 3e-4) taught this less-trained
+         model less (shape 54% against 70% on the first renderer; its model card).
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are
