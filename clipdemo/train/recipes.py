@@ -64,4 +64,5 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
                replace(MIXED_PHASE, style="robust", batch_size=128, steps=1000, pool=12_000)),
 }
 
-FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "siglip-robust"}  # recipes that continue a checkpoint (--init)
+# recipes that continue a checkpoint (--init)
+FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "siglip-robust"}
