@@ -7,8 +7,8 @@ tests whose ids exist in both trees (same file, same name, same parameters; a te
 work under the same id) and runs them three times, all on this checkout's virtual environment:
   before   in a git worktree of `--before`, serially (plain `pytest`, as b374f8b's `make test` ran);
   serial   here, the same way: the code and the tests changed, the command did not;
-  make     here, the way `make test` runs them now (two workers, one torch thread each, then the load
-           tests alone).
+  make     here, through `make test` itself (two workers, one torch thread each, then the load tests
+           alone), with only those tests selected.
 Issue 21 asked that its restructure make nothing slower; b374f8b is the last commit before it. A run
 with a failed test is reported, and its ratio marked, since a failing test may stop early.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-ALONE = ("tests/test_soak.py", "tests/test_concurrency.py")  # the Makefile's ALONE: run after, by themselves
 
 
 def collect(tree: Path, env: dict) -> set[str]:
@@ -34,27 +34,27 @@ def collect(tree: Path, env: dict) -> set[str]:
     run = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
                          cwd=tree, env=env, capture_output=True, text=True)
     if run.returncode != 0:
-        raise SystemExit(f"collecting {tree} failed (exit {run.returncode}):\n{run.stdout[-2000:]}{run.stderr[-1000:]}")
+        raise SystemExit(f"collecting {tree} failed (exit {run.returncode}):\n"
+                         f"{run.stdout[-2000:]}{run.stderr[-1000:]}")
     return {line for line in run.stdout.splitlines() if "::" in line}
 
 
-def pytest(tree: Path, env: dict, ids: list[str], args: list[str], paths: list[str] = ()) -> tuple[float, bool]:
-    """Run only `ids` (through keep_ids.py) with `args`, with a cache folder of its own (no run reuses what
-    another built): (wall seconds, every test passed). Exit 5, nothing selected, is a failure here."""
-    if not ids:
-        return 0.0, True
+def timed(command: list[str], tree: Path, env: dict, ids: list[str]) -> tuple[float, bool]:
+    """Run `command` in `tree` with only `ids` selected (keep_ids.py) and a cache folder of its own (no run
+    reuses what another built): (wall seconds, every one of `ids` ran and passed)."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write("\n".join(ids) + "\n")
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
-        run = subprocess.run([sys.executable, "-m", "pytest", "-p", "keep_ids", "-p", "no:cacheprovider", "-q",
-                              *args, *paths], cwd=tree, env={**env, "KEEP_IDS": f.name, "CLIPDEMO_CACHE": cache},
+        run = subprocess.run(command, cwd=tree, env={**env, "KEEP_IDS": f.name, "CLIPDEMO_CACHE": cache},
                              capture_output=True, text=True)
         seconds = time.perf_counter() - start
     os.unlink(f.name)
-    out = run.stdout.strip().splitlines()
-    print(f"  {seconds:.0f} s, exit {run.returncode}: {out[-1] if out else run.stderr[-300:]}", flush=True)
-    return seconds, run.returncode == 0
+    passed = sum(int(n) for n in re.findall(r"(\d+) passed", run.stdout))  # make test prints two summaries
+    print(f"  {seconds:.0f} s, exit {run.returncode}, {passed} of {len(ids)} passed", flush=True)
+    if run.returncode != 0:
+        print(run.stdout[-2000:] + run.stderr[-1000:], flush=True)
+    return seconds, run.returncode == 0 and passed == len(ids)
 
 
 def main(argv=None) -> int:
@@ -77,23 +77,20 @@ def main(argv=None) -> int:
                 print("no test id is in both trees", file=sys.stderr)
                 return 1
             print(f"{len(common)} tests in both trees", flush=True)
+            serial = [sys.executable, "-m", "pytest", "-p", "keep_ids", "-p", "no:cacheprovider", "-q"]
             print(f"before ({args.before}): pytest, serially", flush=True)
-            before, ok_before = pytest(old, old_env, common, [])
+            before, ok_before = timed(serial, old, old_env, common)
             print("serial: this tree, the same command", flush=True)
-            serial, ok_serial = pytest(REPO, new_env, common, [])
-            print("make: two workers, then the load tests alone", flush=True)
-            parallel = [i for i in common if not i.startswith(ALONE)]
-            alone = [i for i in common if i.startswith(ALONE)]
-            first, ok_first = pytest(REPO, {**new_env, "OMP_NUM_THREADS": "1"}, parallel,
-                                     ["-n", "2", "--dist", "loadfile", *[f"--ignore={a}" for a in ALONE]])
-            then, ok_then = pytest(REPO, new_env, alone, ["-n", "0"], [a for a in ALONE if (REPO / a).exists()])
-            made, ok_made = first + then, ok_first and ok_then
+            now, ok_now = timed(serial, REPO, new_env, common)
+            print("make: this tree's `make test` (two workers, then the load tests alone)", flush=True)
+            made, ok_made = timed(["make", "test", f"PY={sys.executable}", "ARGS=-p keep_ids -p no:cacheprovider -q"],
+                                  REPO, new_env, common)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=REPO)
             subprocess.run(["git", "worktree", "prune"], cwd=REPO)
-    flag = "" if ok_before and ok_serial and ok_made else "  (a run had failures: see above)"
-    print(f"\nthe same {len(common)} tests: before {before:.0f} s, serial {serial:.0f} s, make {made:.0f} s; "
-          f"serial/before = {serial / before:.2f}, make/before = {made / before:.2f}{flag}")
+    flag = "" if ok_before and ok_now and ok_made else "  (a run had failures: see above)"
+    print(f"\nthe same {len(common)} tests: before {before:.0f} s, serial {now:.0f} s, make {made:.0f} s; "
+          f"serial/before = {now / before:.2f}, make/before = {made / before:.2f}{flag}")
     return 0 if flag == "" else 1
 
 
