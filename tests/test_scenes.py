@@ -65,7 +65,8 @@ def test_splits_are_disjoint_and_deterministic():
     assert not np.array_equal(train, held) and np.array_equal(held, again)
 
 
-@pytest.mark.parametrize("style, allowed", [("robust", "ROBUST_FONTS"), ("unseen-family", "HELDOUT_FONTS")])
+@pytest.mark.parametrize("style, allowed", [("robust", "ROBUST_FONTS"), ("unseen-family", "HELDOUT_FONTS"),
+                                            ("wide", "ROBUST_FONTS")])
 def test_robust_digits_keep_their_font_families_apart(monkeypatch, style, allowed):
     """Issue 25: whole font families are held out; the robust renderer never draws one of them."""
     from clipdemo.scenes import render
@@ -80,3 +81,53 @@ def test_robust_digits_keep_their_font_families_apart(monkeypatch, style, allowe
     assert len(set(used)) == len(getattr(render, allowed))  # and every family of its side is drawn
     assert not set(render.ROBUST_FONTS) & set(render.HELDOUT_FONTS)
 
+
+
+def test_the_wide_renderer_keeps_the_held_out_families_out():
+    """The "wide" training renderer adds clutters and glyph warps, never a held-out background or font."""
+    from clipdemo.scenes import _FAMILIES, render
+
+    backgrounds, fonts = _FAMILIES["wide"]
+    assert set(backgrounds) > set(render.ROBUST_BACKGROUNDS) and not set(backgrounds) & set(render.HELDOUT_BACKGROUNDS)
+    assert fonts == render.ROBUST_FONTS
+
+
+@pytest.mark.parametrize("kind", ["lines", "dots"])
+def test_clutter_is_drawn_and_leaves_most_of_the_background_bare(kind):
+    from clipdemo.scenes.render import _clutter
+
+    rng = np.random.default_rng(0)
+    covered = [(_clutter(96, rng, kind) > 0.5).mean() for _ in range(50)]
+    assert min(covered) > 0.003 and np.median(covered) < 0.3, (min(covered), np.median(covered))
+    if kind == "lines":  # lines run right across: from edge to edge, across or down
+        for _ in range(20):
+            drawn = _clutter(96, rng, kind) > 0.5
+            assert drawn.any(0).all() or drawn.any(1).all()
+
+
+def _ink(**warp) -> np.ndarray:
+    from PIL import Image
+
+    from clipdemo.scenes.render import draw_warped_text
+
+    img = Image.new("RGB", (96, 96))
+    draw_warped_text(img, "1", "DejaVuSans.ttf", 0.6, 0.5, 0.5, (255, 255, 255), **warp)
+    return np.asarray(img)[..., 0] > 127
+
+
+def test_warped_digits_are_sheared_stretched_and_thickened():
+    def lean(ink):  # mean ink column of the top quarter minus that of the bottom quarter
+        rows = np.nonzero(ink.any(1))[0]
+        top, bottom = ink[rows[0]:rows[0] + len(rows) // 4], ink[rows[-1] - len(rows) // 4:rows[-1] + 1]
+        return np.nonzero(top)[1].mean() - np.nonzero(bottom)[1].mean()
+
+    plain = _ink()
+    # a shear of 0.35 moves the top of a 58 px glyph about 15 px from its foot
+    assert lean(_ink(shear=0.35)) < lean(plain) - 10 and lean(_ink(shear=-0.35)) > lean(plain) + 10
+
+    def width(ink):
+        columns = np.nonzero(ink.any(0))[0]
+        return columns[-1] - columns[0] + 1
+
+    assert width(_ink(aspect=1.3)) > 1.2 * width(plain) and width(_ink(aspect=0.7)) < 0.8 * width(plain)
+    assert _ink(weight=2).sum() > 1.3 * plain.sum() and _ink(weight=-1).sum() < 0.9 * plain.sum()

@@ -10,9 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from clipdemo.scenes import random_scene, scene_rng
 from clipdemo.train.loop import ScenePool, TrainConfig, contrastive_loss, normalise, train
 from clipdemo.train.model import build_model, tiny_processor
+from clipdemo.train.recipes import FROM_CHECKPOINT
 from clipdemo.train.tokenizer import save_clip_vocab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +103,20 @@ def test_training_passes_its_symmetries_to_the_pool(tokenizer):
         assert pool.asked == (symmetries,)
 
 
+def test_a_pool_in_parts_is_the_single_pool_then_fresh_scenes_with_their_own_truths():
+    single = ScenePool(24, 32, seed=5, style="robust")
+    parts = ScenePool(24, 32, seed=5, style="robust", parts=3)  # rendered by worker processes
+    assert parts.pixels.shape == (72, 32, 32, 3) and len(parts.scenes) == 72
+    assert torch.equal(parts.pixels[:24], single.pixels) and parts.scenes[:24] == single.scenes
+    # the other parts are new scenes, not the first part again, and each keeps its own key and truths
+    assert not torch.equal(parts.pixels[24:48], parts.pixels[:24])
+    assert not torch.equal(parts.pixels[48:], parts.pixels[24:48])
+    assert len({scene.key for scene in parts.scenes}) > len({scene.key for scene in single.scenes})
+    redrawn = random_scene(scene_rng(5, "train", 2), size=96, style="robust")  # the third part's first scene
+    assert parts.scenes[48].key == redrawn.key
+    assert torch.equal(parts.pixels[48], torch.from_numpy(np.asarray(redrawn.image.resize((32, 32), Image.BICUBIC))))
+
+
 def test_the_sides_phase_asks_only_where_one_object_is_against_the_other_side():
     from clipdemo.train.recipes import SIDES_PHASE
 
@@ -139,7 +156,7 @@ def test_the_spatial_recipe_runs_from_the_command_line(tokenizer, tmp_path, caps
     assert record["init_training_args"] == {"recipe": "scenes"}
 
 
-@pytest.mark.parametrize("recipe", ["spatial", "robust-tune", "robust-sym", "siglip-robust"])
+@pytest.mark.parametrize("recipe", sorted(FROM_CHECKPOINT))
 def test_a_tuning_recipe_without_a_checkpoint_is_refused(recipe, tmp_path, capsys):
     # without --init these would silently train a fresh softmax CLIP from random weights
     from clipdemo.train.__main__ import main

@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw
 from .grammar import (COLOURS, COUNTS, DIGITS, OPPOSITE_SIDE, RELATIONS, SHAPES, canonical_caption, describe,
                       object_sides, relation_key)
 from .render import (HELDOUT_BACKGROUNDS, HELDOUT_FONTS, ROBUST_BACKGROUNDS, ROBUST_FONTS, SHIFTED_FONTS,
-                     TRAIN_FONTS, background, degrade, draw_shape, draw_text, object_colour, robust_background)
+                     TRAIN_FONTS, WIDE_BACKGROUNDS, background, degrade, draw_shape, draw_text, draw_warped_text,
+                     object_colour, robust_background)
 
 __all__ = ["STYLES", "Placed", "Scene", "scene_rng", "object_mask", "group_scene", "relation_scene", "digit_scene",
            "random_scene", "canonical_caption", "describe", "COLOURS", "SHAPES", "COUNTS", "DIGITS", "RELATIONS"]
@@ -25,8 +26,11 @@ _INK = {"black": (20, 20, 20), "white": (240, 240, 240)}
 # Renderer styles. "train" and "shifted": the first tiny-scenes recipe and its unseen renderer. "robust":
 # issue 25's recipe, where every axis that leaves the caption true varies; "unseen-family": the same, but
 # only with the background kinds and font families that "robust" never draws (its held-out families).
-STYLES = ("train", "shifted", "robust", "unseen-family")
-_FAMILIES = {"robust": (ROBUST_BACKGROUNDS, ROBUST_FONTS), "unseen-family": (HELDOUT_BACKGROUNDS, HELDOUT_FONTS)}
+# "wide": "robust" widened for training, still without the held-out families: two more background clutters
+# (lines, dots), and digits sheared, stretched, thickened or thinned, and some seen at scan resolution.
+STYLES = ("train", "shifted", "robust", "unseen-family", "wide")
+_FAMILIES = {"robust": (ROBUST_BACKGROUNDS, ROBUST_FONTS), "unseen-family": (HELDOUT_BACKGROUNDS, HELDOUT_FONTS),
+             "wide": (WIDE_BACKGROUNDS, ROBUST_FONTS)}
 _TURNS_FREELY = {"circle", "triangle", "star", "cross"}  # a square turned 45 degrees would be a diamond
 
 
@@ -56,9 +60,9 @@ class Scene:
         return canonical_caption(self.key)
 
 
-def scene_rng(seed: int, split: str = "train") -> np.random.Generator:
-    """A generator for scene `seed` of `split`; the splits never share a stream."""
-    return np.random.default_rng([seed, _SPLITS[split]])
+def scene_rng(seed: int, split: str = "train", part: int = 0) -> np.random.Generator:
+    """A generator for scene `seed` of `split`; the splits never share a stream, nor do a seed's parts."""
+    return np.random.default_rng([seed, _SPLITS[split]] + ([part] if part else []))
 
 
 def _radius(rng, style: str) -> float:
@@ -180,11 +184,24 @@ def digit_scene(rng, digit=None, size: int = 96, style: str = "train") -> Scene:
         fill = _INK[ink]
     else:
         fill = object_colour(ink, rng)
-    half = height * 0.45
+    wide = style == "wide"
+    if wide:  # room for a stretched, sheared glyph
+        height = min(height, 0.7)
+    half = height * (0.6 if wide else 0.45)
     cx, cy = rng.uniform(half + 0.05, 1 - half - 0.05), rng.uniform(height / 2 + 0.05, 1 - height / 2 - 0.05)
     angle = rng.uniform(-15, 15) if robust else 0.0
-    draw_text(img, str(digit), fonts[rng.integers(len(fonts))], height, cx, cy, fill, angle)
-    return Scene(degrade(img, rng) if robust else img, "digit", ("digit", digit), frozenset({("digit", digit)}))
+    if wide:
+        weight = int(rng.choice([-1, 0, 0, 1, 2])) if height >= 0.5 else int(rng.choice([0, 0, 1]))
+        draw_warped_text(img, str(digit), fonts[rng.integers(len(fonts))], height, cx, cy, fill, angle,
+                         shear=rng.uniform(-0.35, 0.35), aspect=rng.uniform(0.7, 1.3), weight=weight)
+    else:
+        draw_text(img, str(digit), fonts[rng.integers(len(fonts))], height, cx, cy, fill, angle)
+    img = degrade(img, rng) if robust else img
+    if wide and height >= 0.5 and rng.random() < 0.3:  # a large digit as if scanned at 8-19 px and enlarged,
+        # as scikit-learn's digits are
+        low = int(rng.integers(8, 20))
+        img = img.resize((low, low), Image.BOX).resize((size, size), Image.BICUBIC)
+    return Scene(img, "digit", ("digit", digit), frozenset({("digit", digit)}))
 
 
 _KINDS = {"group": group_scene, "relation": relation_scene, "digit": digit_scene}

@@ -30,6 +30,8 @@ HELDOUT_FONTS = ("STIXGeneral.ttf", "STIXGeneralItalic.ttf", "STIXGeneralBol.ttf
 # Background kinds of the robust recipe, and those it holds out whole (regular patterns and vignettes).
 ROBUST_BACKGROUNDS = ("flat", "gradient", "blotches", "noise", "paper")
 HELDOUT_BACKGROUNDS = ("stripes", "checks", "radial")
+# The "wide" renderer's kinds: the robust ones and two more clutters, neither of them periodic nor a vignette.
+WIDE_BACKGROUNDS = (*ROBUST_BACKGROUNDS, "lines", "dots")
 
 
 @lru_cache(maxsize=None)
@@ -85,8 +87,9 @@ def robust_background(size: int, rng: np.random.Generator, colours=(), kinds=ROB
     """One background of a kind drawn from `kinds`, at any brightness from near black to near white, tinted.
 
     flat, gradient (any direction, up to 0.35 across), blotches, noise (a grain of 0.02-0.08), paper (a warm
-    light tone with fibres); the held-out kinds: stripes, checks (any period and angle), radial (a vignette
-    or a spot). Brightness is redrawn until every object colour stands out from it.
+    light tone with fibres); the "wide" renderer's lines and dots (faint clutter); the held-out kinds:
+    stripes, checks (any period and angle), radial (a vignette or a spot). Brightness is redrawn until every
+    object colour stands out from it.
     """
     kind = kinds[rng.integers(len(kinds))]
     for _ in range(50):
@@ -118,6 +121,8 @@ def robust_background(size: int, rng: np.random.Generator, colours=(), kinds=ROB
         u, v = np.cos(a) * xx + np.sin(a) * yy, -np.sin(a) * xx + np.cos(a) * yy
         pattern = (np.floor(u / period) % 2) if kind == "stripes" else (np.floor(u / period) + np.floor(v / period)) % 2
         img += (pattern * rng.uniform(0.06, 0.15) * sign)[..., None]
+    elif kind in ("lines", "dots"):
+        img += (_clutter(size, rng, kind) * rng.uniform(0.06, 0.15) * sign)[..., None]
     elif kind == "radial":
         cx, cy = rng.uniform(0.2, 0.8, 2)
         d = np.hypot(xx - cx, yy - cy) / 0.7
@@ -147,6 +152,22 @@ def degrade(img: Image.Image, rng: np.random.Generator) -> Image.Image:
         img.save(buf, "JPEG", quality=int(rng.integers(15, 86)))
         img = Image.open(BytesIO(buf.getvalue())).convert("RGB")
     return img
+
+
+def _clutter(size: int, rng: np.random.Generator, kind: str) -> np.ndarray:
+    """[size, size] in [0, 1]: 3-12 straight lines right across at any angle ("lines"), or 15-79 small dots."""
+    layer = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(layer)
+    for _ in range(int(rng.integers(3, 13) if kind == "lines" else rng.integers(15, 80))):
+        x, y = rng.uniform(0, size, 2)
+        if kind == "lines":
+            dx, dy = 2 * size * np.array([np.cos(a := rng.uniform(0, np.pi)), np.sin(a)])
+            width = max(1, round(rng.uniform(0.005, 0.03) * size))
+            draw.line([(x - dx, y - dy), (x + dx, y + dy)], fill=255, width=width)
+        else:
+            r = rng.uniform(0.005, 0.025) * size
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
+    return np.asarray(layer, np.float32) / 255
 
 
 def _blotches(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -219,3 +240,29 @@ def draw_text(img: Image.Image, text: str, font_name: str, height: float, cx: fl
     if angle:
         mask = target.rotate(angle, Image.BICUBIC, center=(cx * size, cy * size))
         img.paste(Image.new("RGB", img.size, fill), mask=mask)
+
+
+def draw_warped_text(img: Image.Image, text: str, font_name: str, height: float, cx: float, cy: float,
+                     fill: tuple[int, int, int], angle: float = 0.0, shear: float = 0.0, aspect: float = 1.0,
+                     weight: int = 0) -> None:
+    """`draw_text`, with the glyphs sheared (x += shear * y), stretched across by `aspect` and their strokes
+    thickened (weight > 0) or thinned (< 0) by that many pixels: what other typefaces and hands do to a digit
+    while it stays that digit."""
+    from PIL import ImageFilter
+
+    size = img.size[0]
+    f = font(font_name, max(6, int(height * size * 1.35)))
+    mask = Image.new("L", img.size, 0)
+    draw = ImageDraw.Draw(mask)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
+    x0, y0 = cx * size, cy * size
+    draw.text((x0 - (left + right) / 2, y0 - (top + bottom) / 2), text, font=f, fill=255)
+    # output (x, y) samples input (x0 + (x - x0) / aspect - shear * (y - y0), y)
+    mask = mask.transform(img.size, Image.AFFINE, (1 / aspect, -shear, x0 - x0 / aspect + shear * y0, 0, 1, 0),
+                          Image.BICUBIC)
+    if weight:
+        grow = ImageFilter.MaxFilter(2 * weight + 1) if weight > 0 else ImageFilter.MinFilter(1 - 2 * weight)
+        mask = mask.filter(grow)
+    if angle:
+        mask = mask.rotate(angle, Image.BICUBIC, center=(x0, y0))
+    img.paste(Image.new("RGB", img.size, fill), mask=mask)

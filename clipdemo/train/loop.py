@@ -37,6 +37,7 @@ class TrainConfig:
     weight_decay: float = 0.1
     seed: int = 0
     pool: int = 30_000  # scenes rendered once up front; captions are re-drawn every time
+    pool_parts: int = 1  # render `pool` scenes this many times over, from independent streams, in parallel
     hard_negatives: float = 0.5  # share of images that add a false caption one edit away
     symmetries: bool = False  # turn and mirror group scenes at random (see ScenePool.batch)
     render_size: int = 96
@@ -61,21 +62,32 @@ class StepReport:
 
 
 class ScenePool:
-    """`size` rendered scenes as a uint8 tensor [N, S, S, 3] at the model's input size, plus their truths."""
+    """`size` x `parts` rendered scenes as a uint8 tensor [N, S, S, 3] at the model's input size, plus their truths.
+
+    Part k is `size` scenes from its own stream (scene_rng(seed, "train", k)); part 0 is the pool a single
+    part has always been. Several parts are rendered in parallel, one process per core."""
 
     def __init__(self, size: int, image_size: int, seed: int = 0, render_size: int = 96, progress=None,
-                 mix: dict[str, float] = TRAIN_MIX, style: str = "train"):
-        rng = scene_rng(seed, "train")
-        pixels = np.empty((size, image_size, image_size, 3), np.uint8)
-        self.scenes = []
-        for i in range(size):
-            scene = random_scene(rng, size=render_size, mix=mix, style=style)
-            # the same resample as CLIPImageProcessor's PIL backend: bicubic, shortest edge to image_size
-            pixels[i] = np.asarray(scene.image.resize((image_size, image_size), Image.BICUBIC))
-            self.scenes.append(scene.__class__(image=None, kind=scene.kind, key=scene.key, truths=scene.truths))
-            if progress and (i + 1) % 500 == 0:
-                progress(i + 1, size)
-        self.pixels = torch.from_numpy(pixels)
+                 mix: dict[str, float] = TRAIN_MIX, style: str = "train", parts: int = 1):
+        job = dict(size=size, image_size=image_size, seed=seed, render_size=render_size, mix=mix, style=style)
+        if parts == 1:
+            rendered = [_render_part(0, progress=progress, **job)]
+        else:
+            import multiprocessing as mp
+            import os
+            from functools import partial
+
+            workers = min(parts, os.cpu_count() or 1)
+            # fork where there is one: the children only draw with PIL and numpy, never touch torch
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            with mp.get_context(method).Pool(workers) as procs:
+                rendered = []
+                for part in procs.imap(partial(_render_part, **job), range(parts)):
+                    rendered.append(part)
+                    if progress:
+                        progress(len(rendered) * size, parts * size)
+        self.pixels = torch.from_numpy(np.concatenate([pixels for pixels, _ in rendered]))
+        self.scenes = [scene for _, scenes in rendered for scene in scenes]
 
     def batch(self, rng: np.random.Generator, batch_size: int, hard_negatives: float = 0.5,
               relation_captions: dict[str, float] = RELATION_CAPTIONS, symmetries: bool = False):
@@ -101,6 +113,21 @@ class ScenePool:
                 keys.append(negative)
         truth = torch.tensor([[k in self.scenes[i].truths for k in keys] for i in idx])
         return normalise(pixels), captions, truth
+
+
+def _render_part(part: int, size: int, image_size: int, seed: int, render_size: int, mix: dict[str, float],
+                 style: str, progress=None) -> tuple[np.ndarray, list]:
+    rng = scene_rng(seed, "train", part)
+    pixels = np.empty((size, image_size, image_size, 3), np.uint8)
+    scenes = []
+    for i in range(size):
+        scene = random_scene(rng, size=render_size, mix=mix, style=style)
+        # the same resample as CLIPImageProcessor's PIL backend: bicubic, shortest edge to image_size
+        pixels[i] = np.asarray(scene.image.resize((image_size, image_size), Image.BICUBIC))
+        scenes.append(scene.__class__(image=None, kind=scene.kind, key=scene.key, truths=scene.truths))
+        if progress and (i + 1) % 500 == 0:
+            progress(i + 1, size)
+    return pixels, scenes
 
 
 def normalise(pixels: torch.Tensor) -> torch.Tensor:
@@ -196,7 +223,7 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     pool = pool or ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
-                             mix=config.mix, style=config.style)
+                             mix=config.mix, style=config.style, parts=config.pool_parts)
     loss_fn = loss_for(model)
     opt = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
     start = time.perf_counter()

@@ -58,6 +58,8 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "siglip": (TrainConfig(steps=2600, stop_after=1200), replace(MIXED_PHASE, steps=400)),
     "robust-tune": (ROBUST_TUNE,),
     "robust-sym": (replace(ROBUST_TUNE, symmetries=True),),
+    "robust-fresh": (replace(ROBUST_TUNE, symmetries=True, pool_parts=3),),
+    "robust-wide": (replace(ROBUST_TUNE, symmetries=True, pool=15_000, pool_parts=4, style="wide"),),
     "siglip-robust": (TrainConfig(style="robust", batch_size=128, steps=2000, warmup=100, seed=14),),
     "robust": (TrainConfig(style="robust", batch_size=128, steps=2700),
                replace(SIDES_PHASE, style="robust", relation_captions={"side": 0.7, "rel": 0.3}),
@@ -65,4 +67,4 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
 }
 
 # recipes that continue a checkpoint (--init)
-FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "siglip-robust"}
+FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "siglip-robust"}
