@@ -20,6 +20,12 @@ robust-sym  the bundled tiny-scenes' last stage: robust-tune, with each group sc
          robust scenes, not scripted) read shapes on held-out scenes at 74% without them and 83% with them,
          which suggests the groups were being memorised. Through the contrastive loss they bought less (its
          model card).
+robust-fresh  robust-sym with three times the scenes: three 20,000-scene parts from independent streams
+         (`TrainConfig.pool_parts`; the first is robust-sym's pool), rendered in parallel (about 4 minutes
+         on 2 cores), each seen about three times instead of ten.
+robust-wide  robust-fresh on the "wide" renderer (clipdemo.scenes): the robust one plus faint lines and dots
+         behind, and digits sheared, stretched, thickened or thinned, some as if scanned at 8-19 px. Four
+         15,000-scene parts, so the two cores render two each.
 siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
@@ -28,6 +34,8 @@ siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust 
          batch 128, lr 1e-3 with cosine decay (about 36 minutes): the bundled tiny-scenes-siglip. Tried
          first, `robust-tune` (tiny-scenes' earlier tuning: the mix at lr 3e-4) taught this less-trained
          model less (shape 54% against 70% on the first renderer; its model card).
+siglip-wide  siglip-robust on robust-wide's data: the "wide" renderer, group symmetries, four 15,000-scene
+         parts (about 40 minutes).
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are
@@ -61,10 +69,12 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "robust-fresh": (replace(ROBUST_TUNE, symmetries=True, pool_parts=3),),
     "robust-wide": (replace(ROBUST_TUNE, symmetries=True, pool=15_000, pool_parts=4, style="wide"),),
     "siglip-robust": (TrainConfig(style="robust", batch_size=128, steps=2000, warmup=100, seed=14),),
+    "siglip-wide": (TrainConfig(style="wide", batch_size=128, steps=2000, warmup=100, seed=14, symmetries=True,
+                                pool=15_000, pool_parts=4),),
     "robust": (TrainConfig(style="robust", batch_size=128, steps=2700),
                replace(SIDES_PHASE, style="robust", relation_captions={"side": 0.7, "rel": 0.3}),
                replace(MIXED_PHASE, style="robust", batch_size=128, steps=1000, pool=12_000)),
 }
 
 # recipes that continue a checkpoint (--init)
-FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "siglip-robust"}
+FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "siglip-robust", "siglip-wide"}
