@@ -41,12 +41,12 @@ bench: install
 	$(PY) bench/zero_shot_1000_labels.py
 
 # Retrain the bundled checkpoint from random weights: the first tiny-scenes (two stages, about 75 minutes on
-# 2 CPU cores), then its tuning on the robust renderer (recipe robust-sym, about 27 minutes). Its model card
+# 2 CPU cores), then its tuning on the wide renderer (recipe robust-wide, about 25 minutes). Its model card
 # gives the numbers.
 checkpoint: install
 	$(PY) -m clipdemo.train --out /tmp/tiny-scenes-base
 	$(PY) -m clipdemo.train --recipe spatial --init /tmp/tiny-scenes-base --out /tmp/tiny-scenes-first
-	$(PY) -m clipdemo.train --recipe robust-sym --init /tmp/tiny-scenes-first --out clipdemo/checkpoints/tiny-scenes
+	$(PY) -m clipdemo.train --recipe robust-wide --init /tmp/tiny-scenes-first --out clipdemo/checkpoints/tiny-scenes
 
 # Retrain the bundled SigLIP-family checkpoint (the sigmoid loss) from random weights: the same scenes in recipe
 # siglip (about 40 minutes on 2 CPU cores), then the scenes phase on the robust renderer (recipe siglip-robust,

@@ -13,8 +13,8 @@ robust-tune  from a scenes checkpoint (`--init`, the first tiny-scenes): 1,500 s
          mixed phase on the robust renderer, at lr 3e-4 and batch 128 (about 30 minutes): what knows shapes
          and digits already learns the new looks far faster than random weights learn everything (the
          `robust` recipe's first phase reached shape 50% and digit 58% on its own renderer in 50 minutes).
-robust-sym  the bundled tiny-scenes' last stage: robust-tune, with each group scene shown in one of the
-         square's 8 symmetries (turned by a multiple of 90 degrees, mirrored or not;
+robust-sym  the previous bundled tiny-scenes' last stage: robust-tune, with each group scene shown in one of
+         the square's 8 symmetries (turned by a multiple of 90 degrees, mirrored or not;
          `TrainConfig.symmetries`), which keep every group caption true. A 20,000-scene pool is seen about
          ten times in 1,500 steps, and a one-off supervised check (the vision tower alone, 500 steps on 6,000
          robust scenes, not scripted) read shapes on held-out scenes at 74% without them and 83% with them,
@@ -23,9 +23,10 @@ robust-sym  the bundled tiny-scenes' last stage: robust-tune, with each group sc
 robust-fresh  robust-sym with three times the scenes: three 20,000-scene parts from independent streams
          (`TrainConfig.pool_parts`; the first is robust-sym's pool), rendered in parallel (about 4 minutes
          on 2 cores), each seen about three times instead of ten.
-robust-wide  robust-fresh on the "wide" renderer (clipdemo.scenes): the robust one plus faint lines and dots
-         behind, and digits sheared, stretched, thickened or thinned, some as if scanned at 8-19 px. Four
-         15,000-scene parts, so the two cores render two each.
+robust-wide  the bundled tiny-scenes' last stage: robust-fresh on the "wide" renderer (clipdemo.scenes):
+         the robust one plus faint lines and dots behind, and digits sheared, stretched, thickened or
+         thinned, some as if scanned at 8-19 px. Four 15,000-scene parts, so the two cores render two each
+         (about 25 minutes in all).
 siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
@@ -77,4 +78,5 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
 }
 
 # recipes that continue a checkpoint (--init)
-FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "siglip-robust", "siglip-wide"}
+FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "siglip-robust",
+                   "siglip-wide"}
