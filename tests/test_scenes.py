@@ -82,6 +82,24 @@ def test_robust_digits_keep_their_font_families_apart(monkeypatch, style, allowe
     assert not set(render.ROBUST_FONTS) & set(render.HELDOUT_FONTS)
 
 
+def test_the_wide_renderers_additions_stay_out_of_the_other_renderers(monkeypatch):
+    """The evaluation renderers must draw what they drew before "wide" existed: no clutter, no warped glyphs."""
+    import clipdemo.scenes as scenes
+    from clipdemo.scenes import random_scene, render
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a wide-only drawing in another renderer")
+
+    monkeypatch.setattr(render, "_clutter", refuse)
+    monkeypatch.setattr(scenes, "draw_warped_text", refuse)
+    for style in ("train", "shifted", "robust", "unseen-family"):
+        rng = scene_rng(0, "heldout")
+        for _ in range(60):
+            random_scene(rng, style=style)
+    with pytest.raises(AssertionError, match="wide-only"):
+        for _ in range(60):
+            random_scene(rng, style="wide")
+
 
 def test_the_wide_renderer_keeps_the_held_out_families_out():
     """The "wide" training renderer adds clutters and glyph warps, never a held-out background or font."""

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, help="steps of each phase (default: the recipe's)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--pool", type=int, help="scenes rendered up front")
+    p.add_argument("--pool", type=int, help="scenes rendered up front (per part, for recipes with pool_parts)")
     p.add_argument("--seed", type=int)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--tokenizer", default=str(bundled_path()),

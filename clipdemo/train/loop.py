@@ -69,6 +69,8 @@ class ScenePool:
 
     def __init__(self, size: int, image_size: int, seed: int = 0, render_size: int = 96, progress=None,
                  mix: dict[str, float] = TRAIN_MIX, style: str = "train", parts: int = 1):
+        if parts < 1:
+            raise ValueError(f"a pool has at least one part, not {parts}")
         job = dict(size=size, image_size=image_size, seed=seed, render_size=render_size, mix=mix, style=style)
         if parts == 1:
             rendered = [_render_part(0, progress=progress, **job)]
@@ -77,7 +79,8 @@ class ScenePool:
             import os
             from functools import partial
 
-            workers = min(parts, os.cpu_count() or 1)
+            workers = min(parts, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
+                          os.cpu_count() or 1)
             # fork where there is one: the children only draw with PIL and numpy, never touch torch
             method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
             with mp.get_context(method).Pool(workers) as procs:

@@ -35,8 +35,8 @@ siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust 
          batch 128, lr 1e-3 with cosine decay (about 36 minutes): the bundled tiny-scenes-siglip. Tried
          first, `robust-tune` (tiny-scenes' earlier tuning: the mix at lr 3e-4) taught this less-trained
          model less (shape 54% against 70% on the first renderer; its model card).
-siglip-wide  siglip-robust on robust-wide's data: the "wide" renderer, group symmetries, four 15,000-scene
-         parts (about 40 minutes).
+siglip-wide  siglip-robust on the wide renderer, with group symmetries and four 15,000-scene parts (its
+         own seed and mix, so not robust-wide's scenes; about 40 minutes).
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are
