@@ -50,7 +50,8 @@ checkpoint: install
 
 # Retrain the bundled SigLIP-family checkpoint (the sigmoid loss) from random weights: the same scenes in recipe
 # siglip (about 40 minutes on 2 CPU cores), then the scenes phase on the wide renderer (recipe siglip-wide,
-# about 35 minutes). Its model card gives the numbers a rerun should print.
+# an estimated 30-35 minutes). Its model card gives the numbers a rerun should print.
 checkpoint-siglip: install
 	$(PY) -m clipdemo.train --loss sigmoid --recipe siglip --out /tmp/tiny-scenes-siglip-first
-	$(PY) -m clipdemo.train --recipe siglip-wide --init /tmp/tiny-scenes-siglip-first --out clipdemo/checkpoints/tiny-scenes-siglip
+	$(PY) -m clipdemo.train --recipe siglip-wide --init /tmp/tiny-scenes-siglip-first \
+		--out clipdemo/checkpoints/tiny-scenes-siglip
