@@ -231,15 +231,22 @@ def draw_text(img: Image.Image, text: str, font_name: str, height: float, cx: fl
     """Draw `text` with its ink box of about `height` (unit) centred at (cx, cy) (unit), turned by `angle`
     degrees (anticlockwise) about its centre."""
     size = img.size[0]
-    f = font(font_name, max(6, int(height * size * 1.35)))
     target = Image.new("L", img.size, 0) if angle else img
-    draw = ImageDraw.Draw(target)
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
-    draw.text((cx * size - (left + right) / 2, cy * size - (top + bottom) / 2), text, font=f,
-              fill=255 if angle else fill)
+    _draw_centred(target, text, font_name, height, cx, cy, 255 if angle else fill)
     if angle:
         mask = target.rotate(angle, Image.BICUBIC, center=(cx * size, cy * size))
         img.paste(Image.new("RGB", img.size, fill), mask=mask)
+
+
+def _draw_centred(target: Image.Image, text: str, font_name: str, height: float, cx: float, cy: float,
+                  fill) -> None:
+    """`text` drawn on `target` with its ink box centred at (cx, cy) (unit), at the font size that makes it
+    about `height` (unit) tall: what draw_text and draw_warped_text share."""
+    size = target.size[0]
+    f = font(font_name, max(6, int(height * size * 1.35)))
+    draw = ImageDraw.Draw(target)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
+    draw.text((cx * size - (left + right) / 2, cy * size - (top + bottom) / 2), text, font=f, fill=fill)
 
 
 def draw_warped_text(img: Image.Image, text: str, font_name: str, height: float, cx: float, cy: float,
@@ -251,12 +258,9 @@ def draw_warped_text(img: Image.Image, text: str, font_name: str, height: float,
     from PIL import ImageFilter
 
     size = img.size[0]
-    f = font(font_name, max(6, int(height * size * 1.35)))
     mask = Image.new("L", img.size, 0)
-    draw = ImageDraw.Draw(mask)
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
+    _draw_centred(mask, text, font_name, height, cx, cy, 255)
     x0, y0 = cx * size, cy * size
-    draw.text((x0 - (left + right) / 2, y0 - (top + bottom) / 2), text, font=f, fill=255)
     # output (x, y) samples input (x0 + (x - x0) / aspect - shear * (y - y0), y)
     mask = mask.transform(img.size, Image.AFFINE, (1 / aspect, -shear, x0 - x0 / aspect + shear * y0, 0, 1, 0),
                           Image.BICUBIC)
