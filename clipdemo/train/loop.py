@@ -89,7 +89,9 @@ class ScenePool:
                     rendered.append(part)
                     if progress:
                         progress(len(rendered) * size, parts * size)
-        self.pixels = torch.from_numpy(np.concatenate([pixels for pixels, _ in rendered]))
+        # one part is used as rendered: concatenating a single array would only copy it
+        pixels = rendered[0][0] if parts == 1 else np.concatenate([pixels for pixels, _ in rendered])
+        self.pixels = torch.from_numpy(pixels)
         self.scenes = [scene for _, scenes in rendered for scene in scenes]
 
     def batch(self, rng: np.random.Generator, batch_size: int, hard_negatives: float = 0.5,
