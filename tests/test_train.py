@@ -115,6 +115,13 @@ def test_a_pool_in_parts_is_the_single_pool_then_fresh_scenes_with_their_own_tru
     redrawn = random_scene(scene_rng(5, "train", 2), size=96, style="robust")  # the third part's first scene
     assert parts.scenes[48].key == redrawn.key
     assert torch.equal(parts.pixels[48], torch.from_numpy(np.asarray(redrawn.image.resize((32, 32), Image.BICUBIC))))
+    # a replay part is the next part's stream drawn by the first renderer, after the parts in the pool's style
+    replayed = ScenePool(24, 32, seed=5, style="robust", parts=2, replay=1)
+    assert torch.equal(replayed.pixels[:48], parts.pixels[:48])
+    first = random_scene(scene_rng(5, "train", 2), size=96, style="train")
+    assert replayed.scenes[48].key == first.key
+    assert torch.equal(replayed.pixels[48], torch.from_numpy(np.asarray(first.image.resize((32, 32), Image.BICUBIC))))
+    assert not torch.equal(replayed.pixels[48:], parts.pixels[48:])
 
 
 def test_the_sides_phase_asks_only_where_one_object_is_against_the_other_side():

@@ -38,6 +38,7 @@ class TrainConfig:
     seed: int = 0
     pool: int = 30_000  # scenes rendered once up front; captions are re-drawn every time
     pool_parts: int = 1  # render `pool` scenes this many times over, from independent streams, in parallel
+    replay_parts: int = 0  # and this many more parts in the first renderer ("train"): rehearsal of what it taught
     hard_negatives: float = 0.5  # share of images that add a false caption one edit away
     symmetries: bool = False  # turn and mirror group scenes at random (see ScenePool.batch)
     render_size: int = 96
@@ -65,15 +66,18 @@ class ScenePool:
     """`size` x `parts` rendered scenes as a uint8 tensor [N, S, S, 3] at the model's input size, plus their truths.
 
     Part k is `size` scenes from its own stream (scene_rng(seed, "train", k)); part 0 is the pool a single
-    part has always been. Several parts are rendered in parallel, one process per core."""
+    part has always been. `replay` parts more, drawn by the first renderer ("train") whatever `style` is,
+    follow the `parts` in `style`. Several parts are rendered in parallel, one process per core."""
 
     def __init__(self, size: int, image_size: int, seed: int = 0, render_size: int = 96, progress=None,
-                 mix: dict[str, float] = TRAIN_MIX, style: str = "train", parts: int = 1):
-        if parts < 1:
-            raise ValueError(f"a pool has at least one part, not {parts}")
-        job = dict(size=size, image_size=image_size, seed=seed, render_size=render_size, mix=mix, style=style)
+                 mix: dict[str, float] = TRAIN_MIX, style: str = "train", parts: int = 1, replay: int = 0):
+        if parts < 1 or replay < 0:
+            raise ValueError(f"a pool has at least one part and no negative replay, not {parts} and {replay}")
+        job = dict(size=size, image_size=image_size, seed=seed, render_size=render_size, mix=mix)
+        styles = [style] * parts + ["train"] * replay
+        parts += replay
         if parts == 1:
-            rendered = [_render_part(0, progress=progress, **job)]
+            rendered = [_render_part((0, style), progress=progress, **job)]
         else:
             import multiprocessing as mp
             import os
@@ -85,7 +89,7 @@ class ScenePool:
             method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
             with mp.get_context(method).Pool(workers) as procs:
                 rendered = []
-                for part in procs.imap(partial(_render_part, **job), range(parts)):
+                for part in procs.imap(partial(_render_part, **job), enumerate(styles)):
                     rendered.append(part)
                     if progress:
                         progress(len(rendered) * size, parts * size)
@@ -120,8 +124,9 @@ class ScenePool:
         return normalise(pixels), captions, truth
 
 
-def _render_part(part: int, size: int, image_size: int, seed: int, render_size: int, mix: dict[str, float],
-                 style: str, progress=None) -> tuple[np.ndarray, list]:
+def _render_part(part_style: tuple[int, str], size: int, image_size: int, seed: int, render_size: int,
+                 mix: dict[str, float], progress=None) -> tuple[np.ndarray, list]:
+    part, style = part_style
     rng = scene_rng(seed, "train", part)
     pixels = np.empty((size, image_size, image_size, 3), np.uint8)
     scenes = []
@@ -228,7 +233,8 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     pool = pool or ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
-                             mix=config.mix, style=config.style, parts=config.pool_parts)
+                             mix=config.mix, style=config.style, parts=config.pool_parts,
+                             replay=config.replay_parts)
     loss_fn = loss_for(model)
     opt = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
     start = time.perf_counter()

@@ -27,6 +27,9 @@ robust-wide  the bundled tiny-scenes' last stage: robust-fresh on the "wide" ren
          the robust one plus faint lines and dots behind, and digits sheared, stretched, thickened or
          thinned, some as if scanned at 8-19 px. Four 15,000-scene parts, so the two cores render two each
          (about 25 minutes in all).
+wide-replay  robust-wide with a fifth 15,000-scene part drawn by the first renderer (`TrainConfig.replay_parts`):
+         a fifth of the tune rehearses the looks the first checkpoint learned, which robust-wide cost it
+         1.6-2.1 points of counts, shapes and digits on (its model card).
 siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
@@ -38,6 +41,7 @@ siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust 
 siglip-wide  the bundled tiny-scenes-siglip's last stage: siglip-robust on the wide renderer, with group
          symmetries and four 15,000-scene parts (its own seed and mix, so not robust-wide's scenes; about
          35 minutes on 2 idle cores, 44 measured while evaluations shared them).
+siglip-replay  siglip-wide with the same fifth, first-renderer part.
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are
@@ -61,6 +65,9 @@ MIXED_PHASE = TrainConfig(steps=1200, lr=3e-4, warmup=20, seed=12, pool=20_000,
                           mix={"group": 0.35, "relation": 0.3, "digit": 0.35})
 
 ROBUST_TUNE = replace(MIXED_PHASE, style="robust", batch_size=128, steps=1500, warmup=50, seed=13)
+WIDE_TUNE = replace(ROBUST_TUNE, symmetries=True, pool=15_000, pool_parts=4, style="wide")
+SIGLIP_WIDE = TrainConfig(style="wide", batch_size=128, steps=2000, warmup=100, seed=14, symmetries=True, pool=15_000,
+                          pool_parts=4)
 
 RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "scenes": (TrainConfig(),),
@@ -69,15 +76,16 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "robust-tune": (ROBUST_TUNE,),
     "robust-sym": (replace(ROBUST_TUNE, symmetries=True),),
     "robust-fresh": (replace(ROBUST_TUNE, symmetries=True, pool_parts=3),),
-    "robust-wide": (replace(ROBUST_TUNE, symmetries=True, pool=15_000, pool_parts=4, style="wide"),),
+    "robust-wide": (WIDE_TUNE,),
+    "wide-replay": (replace(WIDE_TUNE, replay_parts=1),),
     "siglip-robust": (TrainConfig(style="robust", batch_size=128, steps=2000, warmup=100, seed=14),),
-    "siglip-wide": (TrainConfig(style="wide", batch_size=128, steps=2000, warmup=100, seed=14, symmetries=True,
-                                pool=15_000, pool_parts=4),),
+    "siglip-wide": (SIGLIP_WIDE,),
+    "siglip-replay": (replace(SIGLIP_WIDE, replay_parts=1),),
     "robust": (TrainConfig(style="robust", batch_size=128, steps=2700),
                replace(SIDES_PHASE, style="robust", relation_captions={"side": 0.7, "rel": 0.3}),
                replace(MIXED_PHASE, style="robust", batch_size=128, steps=1000, pool=12_000)),
 }
 
 # recipes that continue a checkpoint (--init)
-FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "siglip-robust",
-                   "siglip-wide"}
+FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "wide-replay",
+                   "siglip-robust", "siglip-wide", "siglip-replay"}
