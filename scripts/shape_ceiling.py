@@ -3,9 +3,9 @@
     python scripts/shape_ceiling.py                       # about 10 minutes on 2 CPU cores
     python scripts/shape_ceiling.py --steps 3000          # the supervised ceiling, about 40 minutes
 
-1. Fit: zero-shot shape accuracy on group scenes of the pool the bundled model was last tuned on (recipe
-   robust-wide: its seed, renderer and mix), against fresh scenes of the same renderer and scenes of the
-   held-out families. Equal figures mean the model does not memorise its pool: it underfits.
+1. Fit: zero-shot shape accuracy on group scenes of the pool the bundled model was last tuned on (the first
+   part of recipe wide-replay's: its seed, wide renderer and mix), against fresh scenes of the same renderer
+   and scenes of the held-out families. Equal figures mean the model does not memorise its pool: it underfits.
 2. Ceiling: the same vision tower with linear heads for shape, count and digit, trained on those labels
    directly (groups turned and mirrored, AdamW at 1e-3 with cosine decay), read on held-out scenes every 500 steps. The
    strongest signal the tower can get: what contrastive training on captions can hope to approach.
@@ -39,7 +39,7 @@ def zero_shot_shapes(engine: ClipEngine, images) -> np.ndarray:
 
 
 def fit(model: str, n: int) -> None:
-    tune = RECIPES["robust-wide"][0]
+    tune = RECIPES["wide-replay"][0]
     engine = ClipEngine.load(model)
     pool = ScenePool(n, 64, tune.seed, tune.render_size, mix=tune.mix, style=tune.style)
     groups = [i for i, s in enumerate(pool.scenes) if s.kind == "group"]

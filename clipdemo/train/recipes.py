@@ -23,13 +23,14 @@ robust-sym  the previous bundled tiny-scenes' last stage: robust-tune, with each
 robust-fresh  robust-sym with three times the scenes: three 20,000-scene parts from independent streams
          (`TrainConfig.pool_parts`; the first is robust-sym's pool), rendered in parallel (about 4 minutes
          on 2 cores), each seen about three times instead of ten.
-robust-wide  the bundled tiny-scenes' last stage: robust-fresh on the "wide" renderer (clipdemo.scenes):
+robust-wide  the previous bundled tiny-scenes' last stage: robust-fresh on the "wide" renderer (clipdemo.scenes):
          the robust one plus faint lines and dots behind, and digits sheared, stretched, thickened or
          thinned, some as if scanned at 8-19 px. Four 15,000-scene parts, so the two cores render two each
          (about 25 minutes in all).
-wide-replay  robust-wide with a fifth 15,000-scene part drawn by the first renderer (`TrainConfig.replay_parts`):
-         a fifth of the tune rehearses the looks the first checkpoint learned, which robust-wide cost it
-         1.6-2.1 points of counts, shapes and digits on (its model card).
+wide-replay  the bundled tiny-scenes' last stage: robust-wide with a fifth 15,000-scene part drawn by the first
+         renderer (`TrainConfig.replay_parts`), so that a fifth of the tune rehearses the looks the first
+         checkpoint learned; robust-wide had cost it 1.6-2.1 points of counts, shapes and digits there
+         (about 28 minutes).
 siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
