@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for n, config in enumerate(phases, len(skipped) + 1):
         pool = ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
                          progress=lambda i, total: print(f"rendered {i}/{total} scenes", file=sys.stderr, flush=True)
-                         if i % 10_000 == 0 else None, mix=config.mix,
+                         if i % 10_000 == 0 or i == total else None, mix=config.mix,
                          style=config.style, parts=config.pool_parts, replay=config.replay_parts)
         for r in train(model, tokenizer, config, pool=pool, report_every=50):
             bias = "" if r.logit_bias is None else f"  logit_bias {r.logit_bias:6.2f}"

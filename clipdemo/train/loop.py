@@ -63,11 +63,13 @@ class StepReport:
 
 
 class ScenePool:
-    """`size` x `parts` rendered scenes as a uint8 tensor [N, S, S, 3] at the model's input size, plus their truths.
+    """`size` x (`parts` + `replay`) rendered scenes as a uint8 tensor [N, S, S, 3] at the model's input size,
+    plus their truths.
 
     Part k is `size` scenes from its own stream (scene_rng(seed, "train", k)); part 0 is the pool a single
-    part has always been. `replay` parts more, drawn by the first renderer ("train") whatever `style` is,
-    follow the `parts` in `style`. Several parts are rendered in parallel, one process per core."""
+    part has always been. The `parts` are drawn in `style`; `replay` more follow them, drawn by the first
+    renderer (style "train") whatever `style` is. Several parts are rendered in parallel, one process per
+    core."""
 
     def __init__(self, size: int, image_size: int, seed: int = 0, render_size: int = 96, progress=None,
                  mix: dict[str, float] = TRAIN_MIX, style: str = "train", parts: int = 1, replay: int = 0):

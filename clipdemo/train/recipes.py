@@ -13,7 +13,7 @@ robust-tune  from a scenes checkpoint (`--init`, the first tiny-scenes): 1,500 s
          mixed phase on the robust renderer, at lr 3e-4 and batch 128 (about 30 minutes): what knows shapes
          and digits already learns the new looks far faster than random weights learn everything (the
          `robust` recipe's first phase reached shape 50% and digit 58% on its own renderer in 50 minutes).
-robust-sym  the previous bundled tiny-scenes' last stage: robust-tune, with each group scene shown in one of
+robust-sym  an earlier bundled tiny-scenes' last stage: robust-tune, with each group scene shown in one of
          the square's 8 symmetries (turned by a multiple of 90 degrees, mirrored or not;
          `TrainConfig.symmetries`), which keep every group caption true. A 20,000-scene pool is seen about
          ten times in 1,500 steps, and a one-off supervised check (the vision tower alone, 500 steps on 6,000
@@ -27,10 +27,9 @@ robust-wide  the previous bundled tiny-scenes' last stage: robust-fresh on the "
          the robust one plus faint lines and dots behind, and digits sheared, stretched, thickened or
          thinned, some as if scanned at 8-19 px. Four 15,000-scene parts, so the two cores render two each
          (about 25 minutes in all).
-wide-replay  the bundled tiny-scenes' last stage: robust-wide with a fifth 15,000-scene part drawn by the first
-         renderer (`TrainConfig.replay_parts`), so that a fifth of the tune rehearses the looks the first
-         checkpoint learned; robust-wide had cost it 1.6-2.1 points of counts, shapes and digits there
-         (about 28 minutes).
+wide-replay  the bundled tiny-scenes' last stage: robust-wide plus one more 15,000-scene part, drawn by the
+         first renderer (`TrainConfig.replay_parts`), so that a fifth of the pool rehearses the look the first
+         checkpoint learned, where robust-wide had lost it some digits (about 28 minutes).
 siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
@@ -42,7 +41,7 @@ siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust 
 siglip-wide  the bundled tiny-scenes-siglip's last stage: siglip-robust on the wide renderer, with group
          symmetries and four 15,000-scene parts (its own seed and mix, so not robust-wide's scenes; about
          35 minutes on 2 idle cores, 44 measured while evaluations shared them).
-siglip-replay  siglip-wide with the same fifth, first-renderer part.
+siglip-replay  siglip-wide plus one part drawn by the first renderer, as in wide-replay (its own seed and mix).
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are
