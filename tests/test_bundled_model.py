@@ -110,15 +110,15 @@ def test_same_answers_as_the_transformers_pipeline(bundled_engine, scene_files):
     np.testing.assert_allclose([s.score for s in ours.scores], [r["score"] for r in reference], atol=1e-5)
 
 
-# tiny-scenes-siglip, the sigmoid-loss twin (its model card), tuned on the wide renderer as tiny-scenes was.
-# Measured on the same 1,000 items each, seed 1: colour 99.7%, shape 77.1%, shape+colour 77.8%, digit 87.4%,
-# count 87.1%, count+colour+shape 76.8%; on the held-out families (500 items): colour 96.2%, shape 51.2%,
-# digit 68.0%, count 73.8%. Issue 23 asked colour 97, shape 95, digit 93, count 90: its measured best, with
-# 3,600 steps in all, meets only colour (the card). These floors sit 3 points under what it measures, so a
-# retrain that loses ground fails.
-SIGLIP_FLOORS = {"colour": 0.967, "shape": 0.741, "shape+colour": 0.748, "digit": 0.844, "count": 0.841,
-                 "count+colour+shape": 0.738}
-SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.932, "shape": 0.482, "digit": 0.65, "count": 0.708}
+# tiny-scenes-siglip, the sigmoid-loss twin (its model card), tuned on the wide renderer with a fifth of
+# first-renderer scenes, as tiny-scenes was. Measured on the same 1,000 items each, seed 1: colour 99.7%,
+# shape 76.8%, shape+colour 78.0%, digit 93.3%, count 90.7%, count+colour+shape 79.1%; on the held-out
+# families (500 items): colour 96.6%, shape 53.6%, digit 68.8%, count 74.8%. Issue 23 asked colour 97,
+# shape 95, digit 93, count 90: it meets all but shape (the card). These floors sit 3 points under what it
+# measures, so a retrain that loses ground fails.
+SIGLIP_FLOORS = {"colour": 0.967, "shape": 0.738, "shape+colour": 0.75, "digit": 0.903, "count": 0.877,
+                 "count+colour+shape": 0.761}
+SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.936, "shape": 0.506, "digit": 0.658, "count": 0.718}
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +136,9 @@ def test_siglip_twin_meets_its_held_out_floor(siglip_engine, attribute):
 
 
 def test_siglip_twin_reads_scanned_digits_above_chance(siglip_engine):
-    """22.4% measured on these 500 scans (chance 10%; tiny-scenes 39.8%): it never saw handwriting."""
+    """24.4% measured on these 500 scans (chance 10%; tiny-scenes 40.4%): it never saw handwriting."""
     report = evaluate_items(siglip_engine, scanned_digit_items(500, seed=1), "digit", TEMPLATE)
-    assert report.accuracy >= 0.19, f"{report.accuracy:.1%}"
+    assert report.accuracy >= 0.21, f"{report.accuracy:.1%}"
 
 
 @pytest.mark.parametrize("attribute", list(SIGLIP_UNSEEN_FAMILY_FLOORS))
