@@ -50,7 +50,7 @@ checkpoint: install
 
 # Retrain the bundled SigLIP-family checkpoint (the sigmoid loss) from random weights: the same scenes in recipe
 # siglip (about 40 minutes on 2 CPU cores), then the scenes phase on the wide renderer with a fifth of
-# first-renderer scenes (recipe siglip-replay, an estimated 40 minutes). Its model card gives the numbers.
+# first-renderer scenes (recipe siglip-replay, 35-55 minutes). Its model card gives the numbers.
 checkpoint-siglip: install
 	$(PY) -m clipdemo.train --loss sigmoid --recipe siglip --out /tmp/tiny-scenes-siglip-first
 	$(PY) -m clipdemo.train --recipe siglip-replay --init /tmp/tiny-scenes-siglip-first \

@@ -15,12 +15,14 @@ The model card of tiny-scenes reports the answers.
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from clipdemo.engine import ClipEngine
-from clipdemo.registry import bundled_path
+from clipdemo.registry import bundled_path, resolve_model
 from clipdemo.scenes import SHAPES, canonical_caption, group_scene, scene_rng
 from clipdemo.train.loop import ScenePool
 from clipdemo.train.recipes import RECIPES
@@ -35,11 +37,16 @@ def named_shapes(engine: ClipEngine, images) -> np.ndarray:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=str(bundled_path()))
-    p.add_argument("--recipe", default="wide-replay", choices=list(RECIPES),
-                   help="the recipe of the model's last tuning (its last phase's pool is read)")
-    p.add_argument("--scenes", type=int, default=3000, help="scenes of that pool to render (about 35%% are groups)")
+    p.add_argument("--recipe", choices=list(RECIPES),
+                   help="the recipe of the model's last tuning, whose last phase's pool is read (default: the "
+                        "one its training_args.json names)")
+    p.add_argument("--scenes", type=int, default=3000, help="scenes of that pool to render (groups are a share)")
     args = p.parse_args()
-    tune = RECIPES[args.recipe][-1]
+    record = Path(resolve_model(args.model)) / "training_args.json"
+    recipe = args.recipe or (json.loads(record.read_text())["recipe"] if record.exists() else None)
+    if recipe not in RECIPES:
+        p.error(f"say which recipe tuned {args.model} last: --recipe NAME")
+    tune = RECIPES[recipe][-1]
     engine = ClipEngine.load(args.model)
     size = engine.model.config.vision_config.image_size
     pool = ScenePool(args.scenes, size, tune.seed, tune.render_size, mix=tune.mix, style=tune.style)

@@ -114,7 +114,8 @@ def test_same_answers_as_the_transformers_pipeline(bundled_engine, scene_files):
 # first-renderer scenes, as tiny-scenes was. Measured on the same 1,000 items each, seed 1: colour 99.7%,
 # shape 76.8%, shape+colour 78.0%, digit 93.3%, count 90.7%, count+colour+shape 79.1%; on the held-out
 # families (500 items): colour 96.6%, shape 53.6%, digit 68.8%, count 74.8%. Issue 23 asked colour 97,
-# shape 95, digit 93, count 90: it meets all but shape (the card). These floors sit 3 points under what it
+# shape 95, digit 93, count 90: it meets colour, just meets digit and count (by 0.3 and 0.7 points), and
+# not shape (the card). These floors sit 3 points under what it
 # measures, so a retrain that loses ground fails.
 SIGLIP_FLOORS = {"colour": 0.967, "shape": 0.738, "shape+colour": 0.75, "digit": 0.903, "count": 0.877,
                  "count+colour+shape": 0.761}

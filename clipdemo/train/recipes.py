@@ -35,13 +35,15 @@ siglip   from random weights with `--loss sigmoid`: the scenes phase, then spati
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
          for tiny-scenes it needed 600 steps before left and right began to part.
 siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust renderer, 2,000 steps at
-         batch 128, lr 1e-3 with cosine decay (about 36 minutes): the previous bundled tiny-scenes-siglip. Tried
+         batch 128, lr 1e-3 with cosine decay (about 36 minutes): an earlier bundled tiny-scenes-siglip. Tried
          first, `robust-tune` (tiny-scenes' earlier tuning: the mix at lr 3e-4) taught this less-trained
          model less (shape 54% against 70% on the first renderer; its model card).
-siglip-wide  the bundled tiny-scenes-siglip's last stage: siglip-robust on the wide renderer, with group
+siglip-wide  the previous bundled tiny-scenes-siglip's last stage: siglip-robust on the wide renderer, with group
          symmetries and four 15,000-scene parts (its own seed and mix, so not robust-wide's scenes; about
          35 minutes on 2 idle cores, 44 measured while evaluations shared them).
-siglip-replay  siglip-wide plus one part drawn by the first renderer, as in wide-replay (its own seed and mix).
+siglip-replay  the bundled tiny-scenes-siglip's last stage: siglip-wide plus one part drawn by the first
+         renderer, as in wide-replay (its own seed and mix; 55 minutes measured while evaluations shared
+         the 2 cores for part of it).
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are
