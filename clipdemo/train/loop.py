@@ -76,16 +76,15 @@ class ScenePool:
         if parts < 1 or replay < 0:
             raise ValueError(f"a pool has at least one part and no negative replay, not {parts} and {replay}")
         job = dict(size=size, image_size=image_size, seed=seed, render_size=render_size, mix=mix)
-        styles = [style] * parts + ["train"] * replay
-        parts += replay
-        if parts == 1:
+        styles = [style] * parts + ["train"] * replay  # the style of each part, in order
+        if len(styles) == 1:
             rendered = [_render_part((0, style), progress=progress, **job)]
         else:
             import multiprocessing as mp
             import os
             from functools import partial
 
-            workers = min(parts, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
+            workers = min(len(styles), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
                           os.cpu_count() or 1)
             # fork where there is one: the children only draw with PIL and numpy, never touch torch
             method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
@@ -94,9 +93,9 @@ class ScenePool:
                 for part in procs.imap(partial(_render_part, **job), enumerate(styles)):
                     rendered.append(part)
                     if progress:
-                        progress(len(rendered) * size, parts * size)
+                        progress(len(rendered) * size, len(styles) * size)
         # one part is used as rendered: concatenating a single array would only copy it
-        pixels = rendered[0][0] if parts == 1 else np.concatenate([pixels for pixels, _ in rendered])
+        pixels = rendered[0][0] if len(rendered) == 1 else np.concatenate([pixels for pixels, _ in rendered])
         self.pixels = torch.from_numpy(pixels)
         self.scenes = [scene for _, scenes in rendered for scene in scenes]
 
