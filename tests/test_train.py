@@ -14,7 +14,7 @@ from PIL import Image
 
 from clipdemo.scenes import random_scene, scene_rng
 from clipdemo.train.loop import ScenePool, TrainConfig, contrastive_loss, normalise, train
-from clipdemo.train.model import build_model, tiny_processor
+from clipdemo.train.model import build_model, tiny_processor, with_image_size
 from clipdemo.train.recipes import FROM_CHECKPOINT
 from clipdemo.train.tokenizer import save_clip_vocab
 
@@ -161,6 +161,35 @@ def test_the_spatial_recipe_runs_from_the_command_line(tokenizer, tmp_path, caps
     record = json.loads((tmp_path / "out" / "training_args.json").read_text())
     assert [p["mix"] for p in record["phases"]] == [{"relation": 1.0}, {"group": 0.35, "relation": 0.3, "digit": 0.35}]
     assert record["init_training_args"] == {"recipe": "scenes"}
+
+
+@pytest.mark.parametrize("loss", ["softmax", "sigmoid"])
+def test_a_larger_input_gives_what_transformers_interpolation_gives(tokenizer, loss):
+    # the resized model stores the position embeddings that transformers would interpolate on every call
+    model = build_model(tokenizer, seed=0, loss=loss, width=32, vision_layers=1, text_layers=1, image_size=32)
+    larger = with_image_size(model, 48)
+    assert larger.config.vision_config.image_size == 48 and model.config.vision_config.image_size == 32
+    pixels = torch.randn(2, 3, 48, 48)
+    with torch.no_grad():
+        expected = model.get_image_features(pixel_values=pixels, interpolate_pos_encoding=True).pooler_output
+        torch.testing.assert_close(larger.get_image_features(pixel_values=pixels).pooler_output, expected)
+    assert with_image_size(model, 32) is model
+    with pytest.raises(ValueError, match="multiple of the patch size"):
+        with_image_size(model, 50)
+
+
+def test_a_recipe_that_changes_the_input_size_saves_a_model_and_processor_of_that_size(tokenizer, tmp_path):
+    from transformers import CLIPModel, CLIPProcessor
+
+    from clipdemo.train.__main__ import main
+
+    build_model(tokenizer, seed=0, width=32, vision_layers=1, text_layers=1, image_size=32).save_pretrained(
+        tmp_path / "base")
+    assert main(["--recipe", "wide-replay-80", "--init", str(tmp_path / "base"), "--out", str(tmp_path / "out"),
+                 "--steps", "2", "--batch-size", "8", "--pool", "20"]) == 0
+    assert CLIPModel.from_pretrained(tmp_path / "out").config.vision_config.image_size == 80
+    inputs = CLIPProcessor.from_pretrained(tmp_path / "out")(images=[Image.new("RGB", (96, 96))], return_tensors="pt")
+    assert inputs["pixel_values"].shape == (1, 3, 80, 80)
 
 
 @pytest.mark.parametrize("recipe", sorted(FROM_CHECKPOINT))

@@ -18,15 +18,15 @@ import torch
 
 from ..registry import bundled_path
 from .loop import ScenePool, train
-from .model import build_model, tiny_processor
+from .model import build_model, tiny_processor, with_image_size
 from .recipes import FROM_CHECKPOINT, RECIPES
 from .tokenizer import build_tokenizer, save_clip_vocab
 
 
-def _save(model, processor, tokenizer, out: Path) -> None:
+def _save(model, tokenizer, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
-    processor.save_pretrained(out)
+    tiny_processor(tokenizer, image_size=model.config.vision_config.image_size).save_pretrained(out)
     save_clip_vocab(tokenizer, out)
 
 
@@ -73,10 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         model = AutoModel.from_pretrained(args.init)
     else:
         model = build_model(tokenizer, seed=phases[0].seed, loss=args.loss)
-    processor = tiny_processor(tokenizer)
     t0 = time.perf_counter()
     out = Path(args.out)
     for n, config in enumerate(phases, len(skipped) + 1):
+        if config.image_size:
+            model = with_image_size(model, config.image_size)
         pool = ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
                          progress=lambda i, total: print(f"rendered {i}/{total} scenes", file=sys.stderr, flush=True)
                          if i % 10_000 == 0 or i == total else None, mix=config.mix,
@@ -86,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"phase {n}/{len(skipped) + len(phases)}  step {r.step:5d}/{r.steps}  loss {r.loss:.4f}  "
                   f"logit_scale {r.logit_scale:6.2f}{bias}  lr {r.lr:.2e}  {r.seconds:7.1f}s", flush=True)
             if args.save_every and r.step % args.save_every == 0:
-                _save(model, processor, tokenizer, out)
-    _save(model, processor, tokenizer, out)
+                _save(model, tokenizer, out)
+    _save(model, tokenizer, out)
     record = {"recipe": args.recipe, "init": args.init, "phases": [asdict(c) for c in phases],
               "skipped_phases": len(skipped)}
     if args.init and (earlier := Path(args.init) / "training_args.json").exists():

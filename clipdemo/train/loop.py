@@ -47,6 +47,7 @@ class TrainConfig:
     schedule: str = "cosine"  # or "constant" after the warmup
     stop_after: int | None = None  # end the phase after this step, its schedule still set by `steps`
     style: str = "train"  # the renderer (clipdemo.scenes.STYLES): "robust" varies all a caption leaves open
+    image_size: int | None = None  # the model's input size from this phase on (model.with_image_size); None: as is
 
 
 @dataclass
