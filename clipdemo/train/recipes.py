@@ -93,5 +93,5 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
 }
 
 # recipes that continue a checkpoint (--init)
-FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "wide-replay", "wide-replay-80",
-                   "siglip-robust", "siglip-wide", "siglip-replay"}
+FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "wide-replay",
+                   "wide-replay-80", "siglip-robust", "siglip-wide", "siglip-replay"}
