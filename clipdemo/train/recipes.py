@@ -27,16 +27,24 @@ robust-wide  the previous bundled tiny-scenes' last stage: robust-fresh on the "
          the robust one plus faint lines and dots behind, and digits sheared, stretched, thickened or
          thinned, some as if scanned at 8-19 px. Four 15,000-scene parts, so the two cores render two each
          (about 25 minutes in all).
-wide-replay  the bundled tiny-scenes' last stage: robust-wide plus one more 15,000-scene part, drawn by the
+wide-replay  the previous bundled tiny-scenes' last stage: robust-wide plus one more 15,000-scene part, drawn by the
          first renderer (`TrainConfig.replay_parts`), so that a fifth of the pool rehearses the look the first
          checkpoint learned, where robust-wide had lost it some digits (about 28 minutes).
 wide-replay-80  wide-replay with the model reading 80 px instead of 64 (`TrainConfig.image_size`; the position
-         embeddings resized to the 10 x 10 patch grid): on the wide renderer, shapes drawn at radius 0.06-0.12
-         were read at 48% against 91% for larger filled ones, at a 64 px input's 3.8-7.7 px.
+         embeddings resized to the 10 x 10 patch grid): at 64 px, wide-replay named single filled shapes of
+         radius under 0.12 (under 7.7 px there) 48% of the time on held-out families, larger ones 91%.
+         Held-out shapes +7 points, digits +5; on the first renderer shape and count fell 0.7 and 1.6 (17
+         minutes on this machine, where wide-replay's 64 px steps take 0.52 s and these 0.63 s).
+wide-replay-96  the same at 96 px (a 12 x 12 grid, 1.1 s a step, 27 minutes): held out about as wide-replay-80,
+         first-renderer counts 4 points under it.
+wide-replay2-80  the bundled tiny-scenes' last stage: wide-replay-80 with two first-renderer parts instead of
+         one (a third of the pool), which gave back the first renderer's shapes and counts (16 minutes).
 siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
          for tiny-scenes it needed 600 steps before left and right began to part.
+siglip-replay2-80  the bundled tiny-scenes-siglip's last stage: siglip-replay at 80 px with two first-renderer
+         parts, as wide-replay2-80 is wide-replay.
 siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust renderer, 2,000 steps at
          batch 128, lr 1e-3 with cosine decay (about 36 minutes): an earlier bundled tiny-scenes-siglip. Tried
          first, `robust-tune` (tiny-scenes' earlier tuning: the mix at lr 3e-4) taught this less-trained
@@ -44,7 +52,7 @@ siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust 
 siglip-wide  the previous bundled tiny-scenes-siglip's last stage: siglip-robust on the wide renderer, with group
          symmetries and four 15,000-scene parts (its own seed and mix, so not robust-wide's scenes; about
          35 minutes on 2 idle cores, 44 measured while evaluations shared them).
-siglip-replay  the bundled tiny-scenes-siglip's last stage: siglip-wide plus one part drawn by the first
+siglip-replay  the previous bundled tiny-scenes-siglip's last stage: siglip-wide plus one part drawn by the first
          renderer, as in wide-replay (its own seed and mix; 55 minutes measured while evaluations shared
          the 2 cores for part of it).
 
@@ -84,9 +92,12 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "robust-wide": (WIDE_TUNE,),
     "wide-replay": (replace(WIDE_TUNE, replay_parts=1),),
     "wide-replay-80": (replace(WIDE_TUNE, replay_parts=1, image_size=80),),
+    "wide-replay-96": (replace(WIDE_TUNE, replay_parts=1, image_size=96),),
+    "wide-replay2-80": (replace(WIDE_TUNE, replay_parts=2, image_size=80),),
     "siglip-robust": (TrainConfig(style="robust", batch_size=128, steps=2000, warmup=100, seed=14),),
     "siglip-wide": (SIGLIP_WIDE,),
     "siglip-replay": (replace(SIGLIP_WIDE, replay_parts=1),),
+    "siglip-replay2-80": (replace(SIGLIP_WIDE, replay_parts=2, image_size=80),),
     "robust": (TrainConfig(style="robust", batch_size=128, steps=2700),
                replace(SIDES_PHASE, style="robust", relation_captions={"side": 0.7, "rel": 0.3}),
                replace(MIXED_PHASE, style="robust", batch_size=128, steps=1000, pool=12_000)),
@@ -94,4 +105,5 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
 
 # recipes that continue a checkpoint (--init)
 FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "wide-replay",
-                   "wide-replay-80", "siglip-robust", "siglip-wide", "siglip-replay"}
+                   "wide-replay-80", "wide-replay-96", "wide-replay2-80", "siglip-robust", "siglip-wide",
+                   "siglip-replay", "siglip-replay2-80"}
