@@ -49,9 +49,10 @@ checkpoint: install
 	$(PY) -m clipdemo.train --recipe wide-replay2-80 --init /tmp/tiny-scenes-first --out clipdemo/checkpoints/tiny-scenes
 
 # Retrain the bundled SigLIP-family checkpoint (the sigmoid loss) from random weights: the same scenes in recipe
-# siglip (about 40 minutes on 2 CPU cores), then the scenes phase on the wide renderer with a fifth of
-# first-renderer scenes (recipe siglip-replay, 35-55 minutes). Its model card gives the numbers.
+# siglip (about 40 minutes on 2 CPU cores when it was timed), then the scenes phase at an 80 px input on the
+# wide renderer with a third of first-renderer scenes (recipe siglip-replay2-80, about 25-32 minutes on this
+# machine). Its model card gives the numbers.
 checkpoint-siglip: install
 	$(PY) -m clipdemo.train --loss sigmoid --recipe siglip --out /tmp/tiny-scenes-siglip-first
-	$(PY) -m clipdemo.train --recipe siglip-replay --init /tmp/tiny-scenes-siglip-first \
+	$(PY) -m clipdemo.train --recipe siglip-replay2-80 --init /tmp/tiny-scenes-siglip-first \
 		--out clipdemo/checkpoints/tiny-scenes-siglip
