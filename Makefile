@@ -42,7 +42,7 @@ bench: install
 
 # Retrain the bundled checkpoint from random weights: the first tiny-scenes (two stages, about 75 minutes on
 # 2 CPU cores when they were timed), then its tuning at an 80 px input on the wide renderer with a third of
-# first-renderer scenes (recipe wide-replay2-80, 17 minutes on this machine). Its model card gives the numbers.
+# first-renderer scenes (recipe wide-replay2-80, 16 minutes on a 2-core AMD EPYC). Its model card gives the numbers.
 checkpoint: install
 	$(PY) -m clipdemo.train --out /tmp/tiny-scenes-base
 	$(PY) -m clipdemo.train --recipe spatial --init /tmp/tiny-scenes-base --out /tmp/tiny-scenes-first
@@ -50,8 +50,8 @@ checkpoint: install
 
 # Retrain the bundled SigLIP-family checkpoint (the sigmoid loss) from random weights: the same scenes in recipe
 # siglip (about 40 minutes on 2 CPU cores when it was timed), then the scenes phase at an 80 px input on the
-# wide renderer with a third of first-renderer scenes (recipe siglip-replay2-80, about 25-32 minutes on this
-# machine). Its model card gives the numbers.
+# wide renderer with a third of first-renderer scenes (recipe siglip-replay2-80, 25-32 minutes on a
+# 2-core AMD EPYC). Its model card gives the numbers.
 checkpoint-siglip: install
 	$(PY) -m clipdemo.train --loss sigmoid --recipe siglip --out /tmp/tiny-scenes-siglip-first
 	$(PY) -m clipdemo.train --recipe siglip-replay2-80 --init /tmp/tiny-scenes-siglip-first \

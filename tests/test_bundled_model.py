@@ -113,8 +113,9 @@ def test_same_answers_as_the_transformers_pipeline(bundled_engine, scene_files):
 # renderer with a third of first-renderer scenes. Measured on the same 1,000 items each, seed 1: colour
 # 99.8%, shape 84.7%, shape+colour 85.2%, digit 96.1%, count 91.7%, count+colour+shape 85.1%; on the held-out
 # families (500 items): colour 97.8%, shape 61.6%, digit 70.6%, count 75.6%. Issue 23 asked colour 97, shape
-# 95, digit 93, count 90: it meets colour, digit and count, and not shape (the card). These floors sit 3
-# points under what it measures, so a retrain that loses ground fails.
+# 95, digit 93, count 90: on these items it meets colour, digit and count, and not shape (count not on the
+# card's 300-item table: 88.0%). These floors sit 3 points under what it measures, so a retrain that loses
+# ground fails.
 SIGLIP_FLOORS = {"colour": 0.968, "shape": 0.817, "shape+colour": 0.822, "digit": 0.931, "count": 0.887,
                  "count+colour+shape": 0.821}
 SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.948, "shape": 0.586, "digit": 0.676, "count": 0.726}

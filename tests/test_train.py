@@ -174,20 +174,22 @@ def test_a_larger_input_gives_what_transformers_interpolation_gives(tokenizer, l
         expected = model.get_image_features(pixel_values=pixels, interpolate_pos_encoding=True).pooler_output
         torch.testing.assert_close(larger.get_image_features(pixel_values=pixels).pooler_output, expected)
     assert with_image_size(model, 32) is model
-    with pytest.raises(ValueError, match="multiple of the patch size"):
+    with pytest.raises(ValueError, match="positive multiple of the patch size"):
         with_image_size(model, 50)
 
 
-def test_a_recipe_that_changes_the_input_size_saves_a_model_and_processor_of_that_size(tokenizer, tmp_path):
-    from transformers import CLIPModel, CLIPProcessor
+@pytest.mark.parametrize("loss, recipe", [("softmax", "wide-replay-80"), ("sigmoid", "siglip-replay2-80")])
+def test_a_recipe_that_changes_the_input_size_saves_a_model_and_processor_of_that_size(tokenizer, tmp_path, loss,
+                                                                                        recipe):
+    from transformers import AutoModel, CLIPProcessor
 
     from clipdemo.train.__main__ import main
 
-    build_model(tokenizer, seed=0, width=32, vision_layers=1, text_layers=1, image_size=32).save_pretrained(
+    build_model(tokenizer, seed=0, loss=loss, width=32, vision_layers=1, text_layers=1, image_size=32).save_pretrained(
         tmp_path / "base")
-    assert main(["--recipe", "wide-replay-80", "--init", str(tmp_path / "base"), "--out", str(tmp_path / "out"),
+    assert main(["--recipe", recipe, "--init", str(tmp_path / "base"), "--out", str(tmp_path / "out"),
                  "--steps", "2", "--batch-size", "8", "--pool", "20"]) == 0
-    assert CLIPModel.from_pretrained(tmp_path / "out").config.vision_config.image_size == 80
+    assert AutoModel.from_pretrained(tmp_path / "out").config.vision_config.image_size == 80
     inputs = CLIPProcessor.from_pretrained(tmp_path / "out")(images=[Image.new("RGB", (96, 96))], return_tensors="pt")
     assert inputs["pixel_values"].shape == (1, 3, 80, 80)
 

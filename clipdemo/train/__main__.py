@@ -1,8 +1,9 @@
 """Train a tiny CLIP on synthetic scenes: `python -m clipdemo.train --out DIR [--recipe NAME --init DIR]`.
 
-The committed checkpoint (clipdemo/checkpoints/tiny-scenes) is two commands (`make checkpoint`):
-    python -m clipdemo.train --out /tmp/scenes                                   # recipe "scenes"
-    python -m clipdemo.train --recipe spatial --init /tmp/scenes --out DIR       # left and right
+The committed checkpoint (clipdemo/checkpoints/tiny-scenes) is three commands (`make checkpoint`):
+    python -m clipdemo.train --out /tmp/scenes                                         # recipe "scenes"
+    python -m clipdemo.train --recipe spatial --init /tmp/scenes --out /tmp/first      # left and right
+    python -m clipdemo.train --recipe wide-replay2-80 --init /tmp/first --out DIR      # issue 25's tune
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                                         seed=args.seed).items() if v is not None}
     phases = [replace(config, **overrides) for config in RECIPES[args.recipe]]
     skipped, phases = phases[:args.skip_phases], phases[args.skip_phases:]
+    if not phases:
+        p.error(f"--skip-phases {args.skip_phases} leaves none of recipe {args.recipe}'s {len(skipped)} phases")
 
     if args.tokenizer == "new":
         tokenizer = build_tokenizer()
@@ -73,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         model = AutoModel.from_pretrained(args.init)
     else:
         model = build_model(tokenizer, seed=phases[0].seed, loss=args.loss)
+    for config in skipped:  # a saved phase already has its input size; the starting checkpoint may not
+        if config.image_size:
+            model = with_image_size(model, config.image_size)
     t0 = time.perf_counter()
     out = Path(args.out)
     for n, config in enumerate(phases, len(skipped) + 1):

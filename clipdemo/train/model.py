@@ -80,8 +80,8 @@ def with_image_size(model, image_size: int):
     vision = model.config.vision_config
     if vision.image_size == image_size:
         return model
-    if image_size % vision.patch_size:
-        raise ValueError(f"image_size {image_size} is not a multiple of the patch size {vision.patch_size}")
+    if image_size <= 0 or image_size % vision.patch_size:
+        raise ValueError(f"image_size {image_size} is not a positive multiple of the patch size {vision.patch_size}")
     config = model.config.__class__.from_dict(model.config.to_dict())
     config.vision_config.image_size = image_size
     resized = model.__class__(config)
@@ -94,4 +94,5 @@ def with_image_size(model, image_size: int):
     patches = F.interpolate(patches, size=(new_grid, new_grid), mode="bicubic", align_corners=False)
     state[key] = torch.cat([old[:extra], patches.permute(0, 2, 3, 1).reshape(new_grid * new_grid, -1)])
     resized.load_state_dict(state)
-    return resized.train(model.training)
+    weight = next(model.parameters())
+    return resized.to(weight.device, weight.dtype).train(model.training)

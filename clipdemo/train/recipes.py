@@ -23,7 +23,7 @@ robust-sym  an earlier bundled tiny-scenes' last stage: robust-tune, with each g
 robust-fresh  robust-sym with three times the scenes: three 20,000-scene parts from independent streams
          (`TrainConfig.pool_parts`; the first is robust-sym's pool), rendered in parallel (about 4 minutes
          on 2 cores), each seen about three times instead of ten.
-robust-wide  the previous bundled tiny-scenes' last stage: robust-fresh on the "wide" renderer (clipdemo.scenes):
+robust-wide  an earlier bundled tiny-scenes' last stage: robust-fresh on the "wide" renderer (clipdemo.scenes):
          the robust one plus faint lines and dots behind, and digits sheared, stretched, thickened or
          thinned, some as if scanned at 8-19 px. Four 15,000-scene parts, so the two cores render two each
          (about 25 minutes in all).
@@ -33,8 +33,8 @@ wide-replay  the previous bundled tiny-scenes' last stage: robust-wide plus one 
 wide-replay-80  wide-replay with the model reading 80 px instead of 64 (`TrainConfig.image_size`; the position
          embeddings resized to the 10 x 10 patch grid): at 64 px, wide-replay named single filled shapes of
          radius under 0.12 (under 7.7 px there) 48% of the time on held-out families, larger ones 91%. On
-         1,000 items per attribute held-out shapes rose 7.3 points, digits 2.8 (17 minutes on this machine,
-         where wide-replay's 64 px steps take 0.52 s and these 0.63 s).
+         1,000 items per attribute held-out shapes rose 7.3 points, digits 2.8 (17 minutes on a 2-core
+         AMD EPYC, where wide-replay's 64 px steps take 0.52 s and these 0.63 s).
 wide-replay-96  the same at 96 px (a 12 x 12 grid, 1.1 s a step, 27 minutes): held-out shapes 4.2 points above
          wide-replay-80, first-renderer counts 2.2 under it (91.1%).
 wide-replay2-80  the bundled tiny-scenes' last stage: wide-replay-80 with two first-renderer parts instead of
@@ -44,18 +44,18 @@ siglip   from random weights with `--loss sigmoid`: the scenes phase, then spati
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
          for tiny-scenes it needed 600 steps before left and right began to part.
-siglip-replay2-80  the bundled tiny-scenes-siglip's last stage: siglip-replay at 80 px with two first-renderer
-         parts, as wide-replay2-80 is wide-replay.
 siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust renderer, 2,000 steps at
          batch 128, lr 1e-3 with cosine decay (about 36 minutes): an earlier bundled tiny-scenes-siglip. Tried
          first, `robust-tune` (tiny-scenes' earlier tuning: the mix at lr 3e-4) taught this less-trained
          model less (shape 54% against 70% on the first renderer; its model card).
-siglip-wide  the previous bundled tiny-scenes-siglip's last stage: siglip-robust on the wide renderer, with group
+siglip-wide  an earlier bundled tiny-scenes-siglip's last stage: siglip-robust on the wide renderer, with group
          symmetries and four 15,000-scene parts (its own seed and mix, so not robust-wide's scenes; about
          35 minutes on 2 idle cores, 44 measured while evaluations shared them).
 siglip-replay  the previous bundled tiny-scenes-siglip's last stage: siglip-wide plus one part drawn by the first
          renderer, as in wide-replay (its own seed and mix; 55 minutes measured while evaluations shared
          the 2 cores for part of it).
+siglip-replay2-80  the bundled tiny-scenes-siglip's last stage: siglip-replay at 80 px with two first-renderer
+         parts, as wide-replay2-80 is wide-replay.
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are

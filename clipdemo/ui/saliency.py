@@ -28,7 +28,7 @@ much*; tick **one colour scale for all panels** to compare how much too. A map a
 somewhere, even for a text that is not in the image: a panel whose text's cosine is a weak match by
 this model's own typical cosines (measured once per model on its examples, the line the other tabs use)
 is dimmed and labelled "probably not in the image". The map has the resolution of the model's patches
-(8 x 8 for the bundled model, 7 x 7 for ViT-B/32), smoothed; the image is padded to a square, never cropped, so the map covers all of it.
+(10 x 10 for the bundled models, 7 x 7 for ViT-B/32), smoothed; the image is padded to a square, never cropped, so the map covers all of it.
 
 **Measured, not assumed.** On two-object scenes where the text names one object, the bundled model's
 relevance map points at the named object far more often than a map from random weights or a map
