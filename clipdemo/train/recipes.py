@@ -40,6 +40,7 @@ wide-replay-96  the same at 96 px (a 12 x 12 grid, 1.1 s a step, 27 minutes): he
 wide-replay2-80  the bundled tiny-scenes' last stage: wide-replay-80 with two first-renderer parts instead of
          one (a third of the pool): first-renderer shapes and counts at issue 4's floors again, held out
          within noise of wide-replay-80 but left/right (+3.7). 16 minutes.
+wide-replay2-96  wide-replay-96 with two first-renderer parts, as wide-replay2-80 is wide-replay-80: under trial.
 siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
@@ -95,6 +96,7 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "wide-replay-80": (replace(WIDE_TUNE, replay_parts=1, image_size=80),),
     "wide-replay-96": (replace(WIDE_TUNE, replay_parts=1, image_size=96),),
     "wide-replay2-80": (replace(WIDE_TUNE, replay_parts=2, image_size=80),),
+    "wide-replay2-96": (replace(WIDE_TUNE, replay_parts=2, image_size=96),),
     "siglip-robust": (TrainConfig(style="robust", batch_size=128, steps=2000, warmup=100, seed=14),),
     "siglip-wide": (SIGLIP_WIDE,),
     "siglip-replay": (replace(SIGLIP_WIDE, replay_parts=1),),
@@ -106,5 +108,5 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
 
 # recipes that continue a checkpoint (--init)
 FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "wide-replay",
-                   "wide-replay-80", "wide-replay-96", "wide-replay2-80", "siglip-robust", "siglip-wide",
-                   "siglip-replay", "siglip-replay2-80"}
+                   "wide-replay-80", "wide-replay-96", "wide-replay2-80", "wide-replay2-96", "siglip-robust",
+                   "siglip-wide", "siglip-replay", "siglip-replay2-80"}
