@@ -71,11 +71,11 @@ def build_model(tokenizer: CLIPTokenizer, seed: int = 0, loss: str = "softmax", 
 
 def with_image_size(model, image_size: int):
     """`model` (CLIPModel or SiglipModel) reading `image_size` px instead: the same weights, with the patch grid's
-    position embeddings resized bicubically to the new grid (as ViTs are fine-tuned at a higher resolution;
-    Touvron et al. 2019, Dosovitskiy et al. 2021). CLIP's class-token position is kept as it is. Returns `model`
-    itself when its size is already `image_size`."""
+    position embeddings resized to the new grid by transformers' own `interpolate_pos_encoding` (bicubic, as
+    ViTs are fine-tuned at a higher resolution; Touvron et al. 2019, Dosovitskiy et al. 2021), stored instead of
+    recomputed on every call. CLIP's class-token position is kept as it is. Returns `model` itself when its
+    size is already `image_size`."""
     import torch
-    import torch.nn.functional as F
 
     vision = model.config.vision_config
     if vision.image_size == image_size:
@@ -85,14 +85,13 @@ def with_image_size(model, image_size: int):
     config = model.config.__class__.from_dict(model.config.to_dict())
     config.vision_config.image_size = image_size
     resized = model.__class__(config)
+    embeddings = model.vision_model.embeddings
+    old = embeddings.position_embedding.weight
+    extra = old.shape[0] - (vision.image_size // vision.patch_size) ** 2  # 1 for CLIP's class token, 0 for SigLIP
+    tokens = torch.zeros(1, (image_size // vision.patch_size) ** 2 + extra, old.shape[1])  # only its shape is read
     state = model.state_dict()
-    key = next(k for k in state if k.endswith("embeddings.position_embedding.weight") and "vision" in k)
-    old = state[key]
-    grid, new_grid = vision.image_size // vision.patch_size, image_size // vision.patch_size
-    extra = old.shape[0] - grid * grid  # 1 for CLIP's class token, 0 for SigLIP
-    patches = old[extra:].reshape(1, grid, grid, -1).permute(0, 3, 1, 2)
-    patches = F.interpolate(patches, size=(new_grid, new_grid), mode="bicubic", align_corners=False)
-    state[key] = torch.cat([old[:extra], patches.permute(0, 2, 3, 1).reshape(new_grid * new_grid, -1)])
+    with torch.no_grad():
+        state["vision_model.embeddings.position_embedding.weight"] = embeddings.interpolate_pos_encoding(
+            tokens, image_size, image_size)[0]
     resized.load_state_dict(state)
-    weight = next(model.parameters())
-    return resized.to(weight.device, weight.dtype).train(model.training)
+    return resized.to(old.device, old.dtype).train(model.training)
