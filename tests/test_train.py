@@ -14,7 +14,7 @@ from PIL import Image
 
 from clipdemo.scenes import random_scene, scene_rng
 from clipdemo.train.loop import ScenePool, TrainConfig, contrastive_loss, normalise, train
-from clipdemo.train.model import build_model, tiny_processor, with_image_size
+from clipdemo.train.model import build_model, tiny_processor, with_image_size, with_vision_layers
 from clipdemo.train.recipes import FROM_CHECKPOINT
 from clipdemo.train.tokenizer import save_clip_vocab
 
@@ -176,6 +176,24 @@ def test_a_larger_input_gives_what_transformers_interpolation_gives(tokenizer, l
     assert with_image_size(model, 32) is model
     with pytest.raises(ValueError, match="positive multiple of the patch size"):
         with_image_size(model, 50)
+
+
+@pytest.mark.parametrize("loss", ["softmax", "sigmoid"])
+def test_a_deepened_vision_tower_starts_as_the_same_function_and_then_learns(tokenizer, loss):
+    model = build_model(tokenizer, seed=0, loss=loss, width=32, vision_layers=1, text_layers=1, image_size=32)
+    deeper = with_vision_layers(model, 3)
+    assert len(deeper.vision_model.encoder.layers) == 3 and deeper.config.vision_config.num_hidden_layers == 3
+    pixels = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(deeper.get_image_features(pixel_values=pixels).pooler_output,
+                                   model.get_image_features(pixel_values=pixels).pooler_output)
+    new = deeper.vision_model.encoder.layers[2].mlp.fc2.weight
+    assert not new.any()
+    list(train(deeper, tokenizer, TrainConfig(steps=2, batch_size=8, lr=1e-3, warmup=1), pool=ScenePool(16, 32)))
+    assert new.abs().sum() > 0  # the zero branches get gradients: the new layers are not dead
+    assert with_vision_layers(model, 1) is model
+    with pytest.raises(ValueError, match="only ever added"):
+        with_vision_layers(deeper, 2)
 
 
 @pytest.mark.parametrize("loss, recipe", [("softmax", "wide-replay-80"), ("sigmoid", "siglip-replay2-80")])

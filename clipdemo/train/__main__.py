@@ -19,7 +19,7 @@ import torch
 
 from ..registry import bundled_path
 from .loop import ScenePool, train
-from .model import build_model, tiny_processor, with_image_size
+from .model import build_model, tiny_processor, with_image_size, with_vision_layers
 from .recipes import FROM_CHECKPOINT, RECIPES
 from .tokenizer import build_tokenizer, save_clip_vocab
 
@@ -29,6 +29,15 @@ def _save(model, tokenizer, out: Path) -> None:
     model.save_pretrained(out)
     tiny_processor(tokenizer, image_size=model.config.vision_config.image_size).save_pretrained(out)
     save_clip_vocab(tokenizer, out)
+
+
+def _reshape(model, config):
+    """The model at the input size and vision depth that `config` sets (either may be None: as is)."""
+    if config.image_size:
+        model = with_image_size(model, config.image_size)
+    if config.vision_layers:
+        model = with_vision_layers(model, config.vision_layers)
+    return model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,14 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         model = AutoModel.from_pretrained(args.init)
     else:
         model = build_model(tokenizer, seed=phases[0].seed, loss=args.loss)
-    for config in skipped:  # a saved phase already has its input size; the starting checkpoint may not
-        if config.image_size:
-            model = with_image_size(model, config.image_size)
+    for config in skipped:  # a saved phase already has its shape; the starting checkpoint may not
+        model = _reshape(model, config)
     t0 = time.perf_counter()
     out = Path(args.out)
     for n, config in enumerate(phases, len(skipped) + 1):
-        if config.image_size:
-            model = with_image_size(model, config.image_size)
+        model = _reshape(model, config)
         pool = ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
                          progress=lambda i, total: print(f"rendered {i}/{total} scenes", file=sys.stderr, flush=True)
                          if i % 10_000 == 0 or i == total else None, mix=config.mix,

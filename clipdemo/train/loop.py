@@ -48,6 +48,7 @@ class TrainConfig:
     stop_after: int | None = None  # end the phase after this step, its schedule still set by `steps`
     style: str = "train"  # the renderer (clipdemo.scenes.STYLES): "robust" varies all a caption leaves open
     image_size: int | None = None  # the model's input size from this phase on (model.with_image_size); None: as is
+    vision_layers: int | None = None  # deepen the vision tower to this many layers (model.with_vision_layers)
 
 
 @dataclass

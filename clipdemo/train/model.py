@@ -95,3 +95,27 @@ def with_image_size(model, image_size: int):
             tokens, image_size, image_size)[0]
     resized.load_state_dict(state)
     return resized.to(old.device, old.dtype).train(model.training)
+
+
+def with_vision_layers(model, layers: int):
+    """`model` (CLIPModel or SiglipModel) with its vision tower deepened to `layers` transformer layers: the
+    trained layers as they are, then new ones whose residual branches start at zero (the attention's output
+    projection and the MLP's second layer), so the deeper model computes exactly what the shallower one did
+    until training moves them. Returns `model` itself when it already has `layers`; never removes layers."""
+    vision = model.config.vision_config
+    if vision.num_hidden_layers == layers:
+        return model
+    if layers < vision.num_hidden_layers:
+        raise ValueError(f"vision_layers {layers} is under the model's {vision.num_hidden_layers}: layers are "
+                         "only ever added")
+    config = model.config.__class__.from_dict(model.config.to_dict())
+    config.vision_config.num_hidden_layers = layers
+    deeper = model.__class__(config)
+    missing, unexpected = deeper.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("vision_model.encoder.layers.") for k in missing), (missing, unexpected)
+    for layer in deeper.vision_model.encoder.layers[vision.num_hidden_layers:]:
+        for branch_out in (layer.self_attn.out_proj, layer.mlp.fc2):
+            branch_out.weight.data.zero_()
+            branch_out.bias.data.zero_()
+    weight = model.vision_model.embeddings.position_embedding.weight
+    return deeper.to(weight.device, weight.dtype).train(model.training)

@@ -43,6 +43,9 @@ wide-replay2-80  the bundled tiny-scenes' last stage: wide-replay-80 with two fi
 wide-replay2-96  wide-replay-96 with two first-renderer parts, as wide-replay2-80 is wide-replay-80 (27 minutes):
          held-out shapes 3 points above wide-replay2-80, but first-renderer counts still under issue 4's 93%
          (91.9% on 1,000 items, 89.3% on the tests' items), so not bundled.
+wide-replay2-80-d6  wide-replay2-80 with the vision tower deepened from 4 to 6 layers (`TrainConfig.vision_layers`;
+         the new layers start as the identity): under trial. The model names shapes on the group scenes of its own
+         tuning pool only 69% of the time (scripts/shape_fit.py), so it underfits.
 siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
          shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
          then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
@@ -99,6 +102,7 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "wide-replay-96": (replace(WIDE_TUNE, replay_parts=1, image_size=96),),
     "wide-replay2-80": (replace(WIDE_TUNE, replay_parts=2, image_size=80),),
     "wide-replay2-96": (replace(WIDE_TUNE, replay_parts=2, image_size=96),),
+    "wide-replay2-80-d6": (replace(WIDE_TUNE, replay_parts=2, image_size=80, vision_layers=6),),
     "siglip-robust": (TrainConfig(style="robust", batch_size=128, steps=2000, warmup=100, seed=14),),
     "siglip-wide": (SIGLIP_WIDE,),
     "siglip-replay": (replace(SIGLIP_WIDE, replay_parts=1),),
@@ -110,5 +114,6 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
 
 # recipes that continue a checkpoint (--init)
 FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "wide-replay",
-                   "wide-replay-80", "wide-replay-96", "wide-replay2-80", "wide-replay2-96", "siglip-robust",
+                   "wide-replay-80", "wide-replay-96", "wide-replay2-80", "wide-replay2-96", "wide-replay2-80-d6",
+                   "siglip-robust",
                    "siglip-wide", "siglip-replay", "siglip-replay2-80"}
