@@ -85,16 +85,16 @@ def test_siglip_scores_read_as_independent_sigmoids(tokenizer, tmp_path):
 
 
 def test_photo_warning_only_on_photos_and_weak_spots_quoted(page):
-    """Issue 27 point 2: a scene gets no photo warning, a photo does; a caption about left and right
-    gets the card's measured figure."""
+    """Issue 27 point 2: a scene gets no photo warning, a photo does; a caption with a negation gets the
+    card's measured figure."""
     panel = _tab(page, "Caption ranking")
     panel.locator("input[type=file]").first.set_input_files(LEFT_RIGHT)
     panel.get_by_label("Candidate captions (one per line)").fill(
-        "an orange diamond to the left of a blue circle\na blue circle to the left of an orange diamond")
+        "an orange diamond and a blue circle\nan orange diamond and no blue circle")
     _run(page, panel, "Rank captions")
     text = "\n".join(_notes(panel))
-    figure = read_card(BUNDLED_DIR / BUNDLED_MODEL, knows_photos=False).touched("on the left")[0].figure
-    assert "left/right" in text and figure.split(" ")[0] in text, (figure, text)
+    figure = read_card(BUNDLED_DIR / BUNDLED_MODEL, knows_photos=False).touched("no circle")[0].figure
+    assert "negation" in text and figure.split(" ")[0] in text, (figure, text)
     assert CAVEAT not in text, text
     _shot(page, "honest-weak-spot.png")
     panel.locator("button[aria-label='Clear']").first.click()

@@ -67,6 +67,8 @@ siglip-replay  the previous bundled tiny-scenes-siglip's last stage: siglip-wide
          the 2 cores for part of it).
 siglip-replay2-80  the bundled tiny-scenes-siglip's last stage: siglip-replay at 80 px with two first-renderer
          parts, as wide-replay2-80 is wide-replay.
+siglip-replay2-80-long  siglip-replay2-80 for 3,000 steps instead of 2,000, as tiny-scenes' tune now runs:
+         under trial.
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are
@@ -113,6 +115,7 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "siglip-wide": (SIGLIP_WIDE,),
     "siglip-replay": (replace(SIGLIP_WIDE, replay_parts=1),),
     "siglip-replay2-80": (replace(SIGLIP_WIDE, replay_parts=2, image_size=80),),
+    "siglip-replay2-80-long": (replace(SIGLIP_WIDE, replay_parts=2, image_size=80, steps=3000),),
     "robust": (TrainConfig(style="robust", batch_size=128, steps=2700),
                replace(SIDES_PHASE, style="robust", relation_captions={"side": 0.7, "rel": 0.3}),
                replace(MIXED_PHASE, style="robust", batch_size=128, steps=1000, pool=12_000)),
@@ -121,6 +124,5 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
 # recipes that continue a checkpoint (--init)
 FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "wide-replay",
                    "wide-replay-80", "wide-replay-96", "wide-replay2-80", "wide-replay2-80-long", "wide-replay2-96",
-                   "wide-replay2-80-d6",
-                   "siglip-robust",
-                   "siglip-wide", "siglip-replay", "siglip-replay2-80"}
+                   "wide-replay2-80-d6", "siglip-robust", "siglip-wide", "siglip-replay", "siglip-replay2-80",
+                   "siglip-replay2-80-long"}
