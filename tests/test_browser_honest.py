@@ -19,7 +19,7 @@ from test_browser import CAVEAT, FILE_BOX, SHOTS, _assert_whole_previews, _run, 
 
 pytestmark = pytest.mark.browser
 SCENE = str(examples.SCENES / "a_green_triangle.png")
-LEFT_RIGHT = str(examples.SCENES / "an_orange_diamond_to_the_left_of_a_blue_circle.png")
+TWO_OBJECTS = str(examples.SCENES / "an_orange_diamond_to_the_left_of_a_blue_circle.png")
 
 
 @contextlib.contextmanager
@@ -77,7 +77,7 @@ def test_siglip_scores_read_as_independent_sigmoids(tokenizer, tmp_path):
         panel = _tab(page, "Similarity matrix")
         expect(panel.get_by_label("sigmoid (per pair)")).to_be_checked()
         expect(panel.get_by_label("softmax over texts")).to_have_count(0)
-        panel.locator("input[type=file]").first.set_input_files([SCENE, LEFT_RIGHT])
+        panel.locator("input[type=file]").first.set_input_files([SCENE, TWO_OBJECTS])
         panel.get_by_label("Texts (columns, one per line)").fill("green triangle\norange diamond")
         _run(page, panel, "Compute matrix")
         expect(panel.locator(".js-plotly-plot").first).to_contain_text("sigmoid (per pair)")
@@ -88,13 +88,13 @@ def test_photo_warning_only_on_photos_and_weak_spots_quoted(page):
     """Issue 27 point 2: a scene gets no photo warning, a photo does; a caption with a negation gets the
     card's measured figure."""
     panel = _tab(page, "Caption ranking")
-    panel.locator("input[type=file]").first.set_input_files(LEFT_RIGHT)
+    panel.locator("input[type=file]").first.set_input_files(TWO_OBJECTS)
     panel.get_by_label("Candidate captions (one per line)").fill(
         "an orange diamond and a blue circle\nan orange diamond and no blue circle")
     _run(page, panel, "Rank captions")
     text = "\n".join(_notes(panel))
     figure = read_card(BUNDLED_DIR / BUNDLED_MODEL, knows_photos=False).touched("no circle")[0].figure
-    assert "negation" in text and figure.split(" ")[0] in text, (figure, text)
+    assert f"negation, {figure}" in text, (figure, text)  # the note as rendered: name, then its figure
     assert CAVEAT not in text, text
     _shot(page, "honest-weak-spot.png")
     panel.locator("button[aria-label='Clear']").first.click()
@@ -175,14 +175,14 @@ def test_a_new_upload_replaces_and_a_lone_image_is_previewed_whole(page):
     table = panel.locator("#zero-shot-table")
     expect(table).to_contain_text("a_green_triangle.png")
     page.wait_for_timeout(1000)  # a later upload, as a person makes one
-    panel.locator("input[type=file]").first.set_input_files([LEFT_RIGHT])
+    panel.locator("input[type=file]").first.set_input_files([TWO_OBJECTS])
     box = panel.locator(FILE_BOX).first  # the images' box (the CSV download is a file box too)
     expect(box).to_contain_text("an_orange_diamond")
     page.wait_for_timeout(1500)
     expect(box.locator("tr.file")).to_have_count(1)
     expect(table).not_to_contain_text("a_green_triangle.png")  # the old image's results are gone
     expect(panel.locator(".js-plotly-plot")).to_have_count(0)
-    _assert_whole_previews(panel, [LEFT_RIGHT])
+    _assert_whole_previews(panel, [TWO_OBJECTS])
     _shot(page, "honest-upload-replaced.png")
 
 

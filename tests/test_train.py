@@ -212,6 +212,19 @@ def test_a_recipe_that_changes_the_input_size_saves_a_model_and_processor_of_tha
     assert inputs["pixel_values"].shape == (1, 3, 80, 80)
 
 
+def test_a_recipe_that_deepens_the_vision_tower_saves_the_deeper_model(tokenizer, tmp_path):
+    from transformers import AutoModel
+
+    from clipdemo.train.__main__ import main
+
+    build_model(tokenizer, seed=0, width=32, vision_layers=1, text_layers=1, image_size=32).save_pretrained(
+        tmp_path / "base")
+    assert main(["--recipe", "wide-replay2-80-d6", "--init", str(tmp_path / "base"), "--out", str(tmp_path / "out"),
+                 "--steps", "2", "--batch-size", "8", "--pool", "20"]) == 0
+    vision = AutoModel.from_pretrained(tmp_path / "out").config.vision_config
+    assert (vision.num_hidden_layers, vision.image_size) == (6, 80)
+
+
 @pytest.mark.parametrize("recipe", sorted(FROM_CHECKPOINT))
 def test_a_tuning_recipe_without_a_checkpoint_is_refused(recipe, tmp_path, capsys):
     # without --init these would silently train a fresh softmax CLIP from random weights

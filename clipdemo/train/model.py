@@ -112,7 +112,9 @@ def with_vision_layers(model, layers: int):
     config.vision_config.num_hidden_layers = layers
     deeper = model.__class__(config)
     missing, unexpected = deeper.load_state_dict(model.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith("vision_model.encoder.layers.") for k in missing), (missing, unexpected)
+    new = tuple(f"vision_model.encoder.layers.{i}." for i in range(vision.num_hidden_layers, layers))
+    if unexpected or not all(k.startswith(new) for k in missing):
+        raise RuntimeError(f"deepening left weights unloaded: missing {missing}, unexpected {unexpected}")
     for layer in deeper.vision_model.encoder.layers[vision.num_hidden_layers:]:
         for branch_out in (layer.self_attn.out_proj, layer.mlp.fc2):
             branch_out.weight.data.zero_()

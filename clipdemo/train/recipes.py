@@ -41,9 +41,9 @@ wide-replay2-80  the previous bundled tiny-scenes' last stage: wide-replay-80 wi
          instead of one (a third of the pool): first-renderer shapes and counts at issue 4's floors again,
          held out within noise of wide-replay-80 but left/right (+3.7). 16 minutes.
 wide-replay2-80-long  the bundled tiny-scenes' last stage: wide-replay2-80 for 3,000 steps instead of 1,500 (its
-         cosine schedule stretched; 32 minutes). The model was underfitting, not memorising: it named
-         shapes on its own tuning pool's group scenes 69% of the time and counted its own renderer's scenes
-         78%, as on the held-out families. Twice the steps raised every held-out attribute (1,000 items:
+         cosine schedule stretched; 32 minutes). At 1,500 steps it was underfitting, not memorising: it named
+         shapes on its own tuning pool's group scenes 69% of the time, and counted its own renderer's scenes
+         78%, as it counted the held-out families'. Twice the steps raised every held-out attribute (1,000 items:
          shape +4.5, digit +5.4, count +4.6, left/right +9.2 points) and first-renderer counts (+2.4).
 wide-replay2-96  wide-replay-96 with two first-renderer parts, as wide-replay2-80 is wide-replay-80 (27 minutes):
          held-out shapes 3 points above wide-replay2-80, but first-renderer counts still under issue 4's 93%

@@ -23,7 +23,8 @@ differs where the benchmark has more options), so you can set this model beside 
 Known limits of CLIP: it counts badly, reads handwriting poorly, confuses "left of" with "right of",
 binds colours to the wrong objects and ignores "no". The bundled tiny model was trained on counts of
 1-4, left/right/above/below and colour-shape pairs, but never on words, negation or handwriting, nor on
-5-6 objects, so watch those fall far behind (negation under chance). The template wraps every caption: try `a photo of {}.`
+5-6 objects, so watch those fall behind the rest (negation sits under chance). The template wraps
+every caption: try `a photo of {}.`
 """
 
 
