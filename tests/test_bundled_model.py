@@ -110,16 +110,15 @@ def test_same_answers_as_the_transformers_pipeline(bundled_engine, scene_files):
     np.testing.assert_allclose([s.score for s in ours.scores], [r["score"] for r in reference], atol=1e-5)
 
 
-# tiny-scenes-siglip, the sigmoid-loss twin (its model card), tuned as tiny-scenes was: at 80 px on the wide
-# renderer with a third of first-renderer scenes. Measured on the same 1,000 items each, seed 1: colour
-# 99.8%, shape 84.7%, shape+colour 85.2%, digit 96.1%, count 91.7%, count+colour+shape 85.1%; on the held-out
-# families (500 items): colour 97.8%, shape 61.6%, digit 70.6%, count 75.6%. Issue 23 asked colour 97, shape
-# 95, digit 93, count 90: on these items it meets colour, digit and count, and not shape (count not on the
-# card's 300-item table: 88.0%). These floors sit 3 points under what it measures, so a retrain that loses
-# ground fails.
-SIGLIP_FLOORS = {"colour": 0.968, "shape": 0.817, "shape+colour": 0.822, "digit": 0.931, "count": 0.887,
-                 "count+colour+shape": 0.821}
-SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.948, "shape": 0.586, "digit": 0.676, "count": 0.726}
+# tiny-scenes-siglip, the sigmoid-loss twin (its model card), tuned as tiny-scenes was: 3,000 steps at 80 px on
+# the wide renderer with a third of first-renderer scenes. Measured on the same 1,000 items each, seed 1:
+# colour 99.9%, shape 89.1%, shape+colour 89.6%, digit 98.8%, count 94.3%, count+colour+shape 90.0%; on the
+# held-out families (500 items): colour 97.2%, shape 69.0%, digit 79.4%, count 80.4%. Issue 23 asked colour
+# 97, shape 95, digit 93, count 90: it meets colour, digit and count on these items and on the card's 300-item
+# table, and not shape. These floors sit 3 points under what it measures, so a retrain that loses ground fails.
+SIGLIP_FLOORS = {"colour": 0.969, "shape": 0.861, "shape+colour": 0.866, "digit": 0.958, "count": 0.913,
+                 "count+colour+shape": 0.870}
+SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.942, "shape": 0.660, "digit": 0.764, "count": 0.774}
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +136,9 @@ def test_siglip_twin_meets_its_held_out_floor(siglip_engine, attribute):
 
 
 def test_siglip_twin_reads_scanned_digits_above_chance(siglip_engine):
-    """24.2% measured on these 500 scans (chance 10%; tiny-scenes 47.2%): it never saw handwriting."""
+    """25.0% measured on these 500 scans (chance 10%; tiny-scenes 47.2%): it never saw handwriting."""
     report = evaluate_items(siglip_engine, scanned_digit_items(500, seed=1), "digit", TEMPLATE)
-    assert report.accuracy >= 0.21, f"{report.accuracy:.1%}"
+    assert report.accuracy >= 0.22, f"{report.accuracy:.1%}"
 
 
 @pytest.mark.parametrize("attribute", list(SIGLIP_UNSEEN_FAMILY_FLOORS))
