@@ -52,9 +52,9 @@ checkpoint: install
 
 # Retrain the bundled SigLIP-family checkpoint (the sigmoid loss) from random weights: the same scenes in recipe
 # siglip (about 40 minutes on 2 CPU cores when it was timed), then the scenes phase at an 80 px input on the
-# wide renderer with a third of first-renderer scenes (recipe siglip-replay2-80, 25-32 minutes on a
-# 2-core AMD EPYC). Its model card gives the numbers.
+# wide renderer with a third of first-renderer scenes for 3,000 steps (recipe siglip-replay2-80-long, about 35
+# minutes on a 2-core AMD EPYC, 40 measured with tests sharing the cores). Its model card gives the numbers.
 checkpoint-siglip: install
 	$(PY) -m clipdemo.train --loss sigmoid --recipe siglip --out /tmp/tiny-scenes-siglip-first
-	$(PY) -m clipdemo.train --recipe siglip-replay2-80 --init /tmp/tiny-scenes-siglip-first \
+	$(PY) -m clipdemo.train --recipe siglip-replay2-80-long --init /tmp/tiny-scenes-siglip-first \
 		--out clipdemo/checkpoints/tiny-scenes-siglip

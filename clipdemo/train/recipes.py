@@ -65,10 +65,11 @@ siglip-wide  an earlier bundled tiny-scenes-siglip's last stage: siglip-robust o
 siglip-replay  the previous bundled tiny-scenes-siglip's last stage: siglip-wide plus one part drawn by the first
          renderer, as in wide-replay (its own seed and mix; 55 minutes measured while evaluations shared
          the 2 cores for part of it).
-siglip-replay2-80  the bundled tiny-scenes-siglip's last stage: siglip-replay at 80 px with two first-renderer
-         parts, as wide-replay2-80 is wide-replay.
-siglip-replay2-80-long  siglip-replay2-80 for 3,000 steps instead of 2,000, as tiny-scenes' tune now runs:
-         under trial.
+siglip-replay2-80  the previous bundled tiny-scenes-siglip's last stage: siglip-replay at 80 px with two
+         first-renderer parts, as wide-replay2-80 is wide-replay.
+siglip-replay2-80-long  the bundled tiny-scenes-siglip's last stage: siglip-replay2-80 for 3,000 steps instead of
+         2,000, as tiny-scenes' tune now runs (about 35 minutes): first-renderer shape +4.4 points, held-out
+         shape +7.4, digit +8.8 on the tests' items.
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are
