@@ -39,6 +39,15 @@ def test_the_bundled_card_lists_its_weak_spots_with_numbers():
     assert names("maple tree") == ["unseen words"] and card.unseen_words("a maple tree") == ["maple", "tree"]
 
 
+def test_the_siglip_twins_card_lists_what_it_has_not_learned():
+    card = read_card(BUNDLED_DIR / "tiny-scenes-siglip", knows_photos=False)
+    names = lambda text: [s.name for s in card.touched(text)]  # noqa: E731
+    assert names("a blue square to the left of a red circle") == ["left/right"]
+    assert names("a red circle and a blue square") == ["attribute binding"]
+    assert names("a red circle and no blue square") == ["negation"] and names("three red circles") == []
+    assert re.match(r"\d+\.\d% on backgrounds and fonts it never saw", card.touched("on the left")[0].figure)
+
+
 def test_a_model_without_a_card_gets_clips_template(tmp_path):
     assert read_card(tmp_path).default_template == "a photo of a {}."
     assert read_card(tmp_path, knows_photos=False).default_template == "{}"
