@@ -69,6 +69,20 @@ def build_model(tokenizer: CLIPTokenizer, seed: int = 0, loss: str = "softmax", 
     return CLIPModel(tiny_config(tokenizer, **config)).eval()
 
 
+def _rebuilt(model, **vision_changes):
+    """A fresh model of `model`'s class and config with `vision_changes` set on its vision config (random weights)."""
+    config = model.config.__class__.from_dict(model.config.to_dict())
+    for name, value in vision_changes.items():
+        setattr(config.vision_config, name, value)
+    return model.__class__(config)
+
+
+def _like(new, model):
+    """`new` on `model`'s device and dtype, in its train or eval mode."""
+    weight = model.vision_model.embeddings.position_embedding.weight
+    return new.to(weight.device, weight.dtype).train(model.training)
+
+
 def with_image_size(model, image_size: int):
     """`model` (CLIPModel or SiglipModel) reading `image_size` px instead: the same weights, with the patch grid's
     position embeddings resized to the new grid by transformers' own `interpolate_pos_encoding` (bicubic, as
@@ -82,9 +96,7 @@ def with_image_size(model, image_size: int):
         return model
     if image_size <= 0 or image_size % vision.patch_size:
         raise ValueError(f"image_size {image_size} is not a positive multiple of the patch size {vision.patch_size}")
-    config = model.config.__class__.from_dict(model.config.to_dict())
-    config.vision_config.image_size = image_size
-    resized = model.__class__(config)
+    resized = _rebuilt(model, image_size=image_size)
     embeddings = model.vision_model.embeddings
     old = embeddings.position_embedding.weight
     extra = old.shape[0] - (vision.image_size // vision.patch_size) ** 2  # 1 for CLIP's class token, 0 for SigLIP
@@ -94,7 +106,7 @@ def with_image_size(model, image_size: int):
         state["vision_model.embeddings.position_embedding.weight"] = embeddings.interpolate_pos_encoding(
             tokens, image_size, image_size)[0]
     resized.load_state_dict(state)
-    return resized.to(old.device, old.dtype).train(model.training)
+    return _like(resized, model)
 
 
 def with_vision_layers(model, layers: int):
@@ -108,9 +120,7 @@ def with_vision_layers(model, layers: int):
     if layers < vision.num_hidden_layers:
         raise ValueError(f"vision_layers {layers} is under the model's {vision.num_hidden_layers}: layers are "
                          "only ever added")
-    config = model.config.__class__.from_dict(model.config.to_dict())
-    config.vision_config.num_hidden_layers = layers
-    deeper = model.__class__(config)
+    deeper = _rebuilt(model, num_hidden_layers=layers)
     missing, unexpected = deeper.load_state_dict(model.state_dict(), strict=False)
     new = tuple(f"vision_model.encoder.layers.{i}." for i in range(vision.num_hidden_layers, layers))
     if unexpected or not all(k.startswith(new) for k in missing):
@@ -119,5 +129,4 @@ def with_vision_layers(model, layers: int):
         for branch_out in (layer.self_attn.out_proj, layer.mlp.fc2):
             branch_out.weight.data.zero_()
             branch_out.bias.data.zero_()
-    weight = model.vision_model.embeddings.position_embedding.weight
-    return deeper.to(weight.device, weight.dtype).train(model.training)
+    return _like(deeper, model)

@@ -122,8 +122,6 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
                replace(MIXED_PHASE, style="robust", batch_size=128, steps=1000, pool=12_000)),
 }
 
-# recipes that continue a checkpoint (--init)
-FROM_CHECKPOINT = {"spatial", "robust-tune", "robust-sym", "robust-fresh", "robust-wide", "wide-replay",
-                   "wide-replay-80", "wide-replay-96", "wide-replay2-80", "wide-replay2-80-long", "wide-replay2-96",
-                   "wide-replay2-80-d6", "siglip-robust", "siglip-wide", "siglip-replay", "siglip-replay2-80",
-                   "siglip-replay2-80-long"}
+# recipes that start from random weights; every other one continues a checkpoint (--init)
+FROM_SCRATCH = {"scenes", "siglip", "robust"}
+FROM_CHECKPOINT = set(RECIPES) - FROM_SCRATCH
