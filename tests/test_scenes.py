@@ -66,7 +66,7 @@ def test_splits_are_disjoint_and_deterministic():
 
 
 @pytest.mark.parametrize("style, allowed", [("robust", "ROBUST_FONTS"), ("unseen-family", "HELDOUT_FONTS"),
-                                            ("wide", "ROBUST_FONTS")])
+                                            ("wide", "ROBUST_FONTS"), ("outlined", "ROBUST_FONTS")])
 def test_robust_digits_keep_their_font_families_apart(monkeypatch, style, allowed):
     """Issue 25: whole font families are held out; the robust renderer never draws one of them."""
     from clipdemo.scenes import render
@@ -101,13 +101,31 @@ def test_the_wide_renderers_additions_stay_out_of_the_other_renderers(monkeypatc
             random_scene(rng, style="wide")
 
 
-def test_the_wide_renderer_keeps_the_held_out_families_out():
-    """The "wide" training renderer adds clutters and glyph warps, never a held-out background or font."""
+@pytest.mark.parametrize("style", ["wide", "outlined"])
+def test_the_wide_renderer_keeps_the_held_out_families_out(style):
+    """The "wide" training renderers add clutters and glyph warps, never a held-out background or font."""
     from clipdemo.scenes import _FAMILIES, render
 
-    backgrounds, fonts = _FAMILIES["wide"]
+    backgrounds, fonts = _FAMILIES[style]
     assert set(backgrounds) > set(render.ROBUST_BACKGROUNDS) and not set(backgrounds) & set(render.HELDOUT_BACKGROUNDS)
     assert fonts == render.ROBUST_FONTS
+
+
+@pytest.mark.parametrize("style, share", [("robust", 0.3), ("unseen-family", 0.3), ("wide", 0.3),
+                                          ("outlined", 0.5)])
+def test_each_renderer_draws_its_share_of_outlines(monkeypatch, style, share):
+    """The "outlined" training renderer draws half its shape scenes as outlines; the held-out families keep 30%."""
+    import clipdemo.scenes as scenes
+
+    widths = []
+    real = scenes.draw_shape
+    monkeypatch.setattr(scenes, "draw_shape", lambda *a: widths.append(a[-1]) or real(*a))
+    rng = scene_rng(5, "heldout")
+    n = 400
+    for _ in range(n):
+        group_scene(rng, n=1, style=style)
+    outlined = np.mean([w > 0 for w in widths])
+    assert abs(outlined - share) < 0.08, outlined  # 400 draws: the standard error is 0.025
 
 
 @pytest.mark.parametrize("kind", ["lines", "dots"])

@@ -110,6 +110,8 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "wide-replay-96": (replace(WIDE_TUNE, replay_parts=1, image_size=96),),
     "wide-replay2-80": (replace(WIDE_TUNE, replay_parts=2, image_size=80),),
     "wide-replay2-80-long": (replace(WIDE_TUNE, replay_parts=2, image_size=80, steps=3000),),
+    "outlined-80-long": (replace(WIDE_TUNE, replay_parts=2, image_size=80, steps=3000, style="outlined",
+                                 mix={"group": 0.5, "relation": 0.15, "digit": 0.35}),),
     "wide-replay2-96": (replace(WIDE_TUNE, replay_parts=2, image_size=96),),
     "wide-replay2-80-d6": (replace(WIDE_TUNE, replay_parts=2, image_size=80, vision_layers=6),),
     "siglip-robust": (TrainConfig(style="robust", batch_size=128, steps=2000, warmup=100, seed=14),),
