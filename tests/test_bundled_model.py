@@ -14,10 +14,9 @@ from clipdemo.train.evaluate import TEMPLATE, attribute_items, evaluate_items, s
 
 # The first renderer's scenes (style "train"), on 1,000 fresh held-out items each, so that one unlucky item is
 # 0.1 point. Issue 4 asked colour 99%, shape 97%, shape+colour 95%, digit 95%; issue 25 keeps count 93% too.
-# The checkpoint, tuned for 3,000 steps at an 80 px input on the wide renderer with a third of its scenes from
-# this one (recipe wide-replay2-80-long), measures colour 100%, shape 97.8%, shape+colour 98.1%, digit 98.8%,
-# count 95.9%, count+colour+shape 96.0% here. The floors are those targets on purpose, though they leave
-# shape 0.8 point. `make checkpoint` reproduces the weights, so a retrain that loses ground fails.
+# The checkpoint, tuned for 3,000 steps at lr 1e-3 and an 80 px input on the wide renderer with a third of its
+# scenes from this one (recipe wide-replay2-80-long-lr1e-3), measures colour 100%, shape 98.5%, shape+colour
+# 98.8%, digit 99.9%, count 98.2%, count+colour+shape 97.7% here. The floors are those targets on purpose. `make checkpoint` reproduces the weights, so a retrain that loses ground fails.
 FLOORS = {"colour": 0.99, "shape": 0.97, "shape+colour": 0.95, "digit": 0.95, "count": 0.93,
           "count+colour+shape": 0.90}
 
@@ -30,10 +29,10 @@ def test_held_out_zero_shot_meets_the_floor(bundled_engine, attribute):
 
 # Issue 4 also asks that it hold up on a renderer it was not trained on: the "shifted" style draws
 # smaller and larger objects, striped or checked backgrounds and fonts of the first recipe's held-out set.
-# Measured on these 500 items: 100/89.2/89.8/87.6/88.8/85.2%; the first checkpoint scored 98/68/70/60/75/67%
+# Measured on these 500 items: 100/91.4/91.6/91.8/94.4/90.6%; the first checkpoint scored 98/68/70/60/75/67%
 # and fails every floor below but colour. The floors sit about 3 points under what it measures.
-SHIFTED_FLOORS = {"colour": 0.97, "shape": 0.86, "shape+colour": 0.86, "digit": 0.84, "count": 0.85,
-                  "count+colour+shape": 0.82}
+SHIFTED_FLOORS = {"colour": 0.97, "shape": 0.88, "shape+colour": 0.88, "digit": 0.88, "count": 0.91,
+                  "count+colour+shape": 0.87}
 
 
 @pytest.mark.parametrize("attribute", list(SHIFTED_FLOORS))
@@ -46,12 +45,13 @@ def test_zero_shot_holds_up_on_the_unseen_renderer(bundled_engine, attribute):
 # Issue 25: the background kinds and font families that training never drew (style "unseen-family": stripes,
 # checks and vignettes; STIX and Pillow's Aileron), with everything else as varied as in training. Its
 # targets: colour 95, shape 90, shape+colour 90, digit 90, count 85, left/right 80. Measured on these 500
-# items: 99.6, 85.0, 83.4, 88.0, 83.6% (count+colour+shape 74.4%) and left/right 98.2%, so only colour and
-# left/right reach them (the same tune at 1,500 steps: 99.6, 78.0, 78.4, 85.4, 78.4, 67.4, 90.2%; the 64 px
-# checkpoint before it: 99.8, 72.8, 72.0, 81.4, 78.2, 62.6, 86.6%; the first checkpoint: 85, 50, 47, 49, 57,
-# 66% on 300 items). The floors sit about 3 points under what it measures.
-UNSEEN_FAMILY_FLOORS = {"colour": 0.97, "shape": 0.82, "shape+colour": 0.80, "digit": 0.85, "count": 0.80,
-                        "count+colour+shape": 0.71, "left/right": 0.95}
+# items: 99.8, 87.8, 87.2, 94.6, 85.4% (count+colour+shape 80.6%) and left/right 99.8%, so colour, digit,
+# count and left/right reach them and shape and shape+colour do not (the same tune at lr 3e-4: 99.6, 85.0,
+# 83.4, 88.0, 83.6, 74.4, 98.2%; at 1,500 steps: 99.6, 78.0, 78.4, 85.4, 78.4, 67.4, 90.2%; the first
+# checkpoint: 85, 50, 47, 49, 57, 66% on 300 items). Where it meets a target the floor is the target (count
+# has 2 items to spare of 500; on 1,000 other items it counts 88.0%); elsewhere about 3 points under.
+UNSEEN_FAMILY_FLOORS = {"colour": 0.97, "shape": 0.85, "shape+colour": 0.84, "digit": 0.91, "count": 0.85,
+                        "count+colour+shape": 0.77, "left/right": 0.96}
 
 
 @pytest.mark.parametrize("attribute", list(UNSEEN_FAMILY_FLOORS))
@@ -62,11 +62,12 @@ def test_zero_shot_holds_up_on_the_held_out_families(bundled_engine, attribute):
 
 
 def test_scanned_digits_are_read_above_chance(bundled_engine):
-    """Issue 25's scanned-digit check: load_digits' 8x8 scans, real handwriting, never rendered. 47.2%
-    measured (chance 10%; 40.0% after 1,500 steps of the same tune), the first checkpoint 29.7%. It never saw
-    handwriting, only printed digits at scan resolution (the wide renderer), and the floor says so."""
+    """Issue 25's scanned-digit check: load_digits' 8x8 scans, real handwriting, never rendered. 60.6%
+    measured (chance 10%; 47.2% at lr 3e-4, 40.0% after 1,500 steps of that tune), the first checkpoint
+    29.7%. It never saw handwriting, only printed digits at scan resolution (the wide renderer), and the
+    floor says so."""
     report = evaluate_items(bundled_engine, scanned_digit_items(500, seed=1), "digit", TEMPLATE)
-    assert report.accuracy >= 0.43, f"{report.accuracy:.1%}"
+    assert report.accuracy >= 0.57, f"{report.accuracy:.1%}"
 
 
 def test_caption_ranking_puts_the_true_caption_first(bundled_engine, scene_files):
