@@ -41,8 +41,8 @@ bench: install
 	$(PY) bench/zero_shot_1000_labels.py
 
 # Retrain the bundled checkpoint from random weights: the first tiny-scenes (two stages, about 75 minutes on
-# 2 CPU cores when they were timed), then 3,000 steps of tuning at an 80 px input on the wide renderer with a
-# third of first-renderer scenes at lr 1e-3 (recipe wide-replay2-80-long-lr1e-3, 34 minutes on a 2-core AMD EPYC,
+# 2 CPU cores when they were timed), then 3,000 steps of tuning at lr 1e-3 and an 80 px input on the wide
+# renderer with a third of first-renderer scenes (recipe wide-replay2-80-long-lr1e-3, 34 minutes on a 2-core AMD EPYC,
 # whose steps are faster than those where the first stages were timed). Its model card gives the numbers.
 checkpoint: install
 	$(PY) -m clipdemo.train --out /tmp/tiny-scenes-base

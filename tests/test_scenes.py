@@ -128,6 +128,18 @@ def test_each_renderer_draws_its_share_of_outlines(monkeypatch, style, share):
     assert abs(outlined - share) < 0.08, outlined  # 400 draws: the standard error is 0.025
 
 
+def test_the_wide_renderer_draws_the_scenes_it_drew_for_the_bundled_tune():
+    """`make checkpoint` reproduces tiny-scenes only while the wide renderer draws the same scenes: a change to
+    what it draws at random (a new style's share of outlines, say) must not move its stream. The number after
+    60 scenes of the bundled tune's mix was read off the renderer as it was when the tune ran."""
+    from clipdemo.scenes import random_scene
+
+    rng = scene_rng(0, "train")
+    for _ in range(60):
+        random_scene(rng, style="wide", mix={"group": 0.35, "relation": 0.3, "digit": 0.35})
+    assert rng.random() == pytest.approx(0.27468604076172654, abs=1e-15)
+
+
 @pytest.mark.parametrize("kind", ["lines", "dots"])
 def test_clutter_is_drawn_and_leaves_most_of_the_background_bare(kind):
     from clipdemo.scenes.render import _clutter

@@ -27,7 +27,7 @@ robust-wide  an earlier bundled tiny-scenes' last stage: robust-fresh on the "wi
          the robust one plus faint lines and dots behind, and digits sheared, stretched, thickened or
          thinned, some as if scanned at 8-19 px. Four 15,000-scene parts, so the two cores render two each
          (about 25 minutes in all).
-wide-replay  the previous bundled tiny-scenes' last stage: robust-wide plus one more 15,000-scene part, drawn by the
+wide-replay  an earlier bundled tiny-scenes' last stage: robust-wide plus one more 15,000-scene part, drawn by the
          first renderer (`TrainConfig.replay_parts`), so that a fifth of the pool rehearses the look the first
          checkpoint learned, where robust-wide had lost it some digits (about 28 minutes).
 wide-replay-80  wide-replay with the model reading 80 px instead of 64 (`TrainConfig.image_size`; the position
@@ -37,7 +37,7 @@ wide-replay-80  wide-replay with the model reading 80 px instead of 64 (`TrainCo
          AMD EPYC, where wide-replay's 64 px steps take 0.52 s and these 0.63 s).
 wide-replay-96  the same at 96 px (a 12 x 12 grid, 1.1 s a step, 27 minutes): held-out shapes 4.2 points above
          wide-replay-80, first-renderer counts 2.2 under it (91.1%).
-wide-replay2-80  the previous bundled tiny-scenes' last stage: wide-replay-80 with two first-renderer parts
+wide-replay2-80  an earlier bundled tiny-scenes' last stage: wide-replay-80 with two first-renderer parts
          instead of one (a third of the pool): first-renderer shapes and counts at issue 4's floors again,
          held out within noise of wide-replay-80 but left/right (+3.7). 16 minutes.
 wide-replay2-80-long  the previous bundled tiny-scenes' last stage: wide-replay2-80 for 3,000 steps instead of 1,500 (its
@@ -48,7 +48,8 @@ wide-replay2-80-long  the previous bundled tiny-scenes' last stage: wide-replay2
 outlined-80-long  wide-replay2-80-long on the "outlined" renderer (the wide one with half its shape scenes outlined
          instead of 30%), groups half the pool and relations 0.15 (were 0.35 and 0.3): tried, not bundled.
          Outlined groups were what tiny-scenes miscounted, but on 1,000 held-out items per attribute it
-         counted 1.0 point better, named shapes and digits within noise and lost left/right 11.8 (33 minutes).
+         counted 1.0 point better, named shapes and digits within noise and lost left/right 11.8 (33 minutes;
+         at lr 3e-4, and with two changes at once, so it does not show that outlines cannot help).
 wide-replay2-80-long-lr1e-3  the bundled tiny-scenes' last stage: wide-replay2-80-long at lr 1e-3 instead of 3e-4 (the
          rate tiny-scenes-siglip's tunes have always used; 34 minutes). Its training loss ran above the 3e-4
          run's for the first 1,200 steps and well under it after. On 1,000 held-out items per attribute:
