@@ -66,6 +66,19 @@ def test_every_model_request_waits_in_one_queue():
                 "search_text_submit", "search_image"]
     assert {queue_of[name] for name in requests} == {common.MODEL_QUEUE}
     long_jobs = ["index_gallery", "evaluate_pairs", "train", "probe", "compare_probes", "embedding_map",
-                 "embedding_map_projection", "embedding_map_means"]
+                 "embedding_map_redraw"]
     assert common.MODEL_QUEUE not in {queue_of[name] for name in long_jobs}
     assert len({queue_of[name] for name in long_jobs}) == len(long_jobs)
+
+
+def test_the_embedding_maps_options_redraw_through_one_event():
+    """Both options (projection, remove the means) start one event that runs the latest change after the current
+    one: with an event each, two quick changes ran side by side and the slower, stale map could land last (a
+    browser test caught a gap-axis map left on screen after PCA was chosen)."""
+    from clipdemo.ui.app import build_demo
+
+    fns = {fn.api_name: fn for fn in build_demo().fns.values()}
+    start, redraw = fns["embedding_map_redraw_start"], fns["embedding_map_redraw"]
+    assert [event for _, event in start.targets] == ["change", "change"]
+    assert len({block for block, _ in start.targets}) == 2
+    assert redraw.trigger_mode == "always_last"

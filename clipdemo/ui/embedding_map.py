@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import gradio as gr
 
 from ..analysis.embedding_map import PROJECTIONS, EmbeddingMap, coordinates_csv, embedding_map as run_map
@@ -123,10 +125,12 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
     args, outputs = [images, texts, projection, remove_means, session_model, model], [notes, plot, csv]
     run_keeping_errors(state.errors, run.click, embedding_map, args, outputs, error, api_name="embedding_map",
                        concurrency_id=None)  # UMAP's first run compiles for up to a minute: a queue of its own
-    # every option redraws the map at once, as the similarity matrix's view does (embeddings are cached)
-    for option, name in ((projection, "embedding_map_projection"), (remove_means, "embedding_map_means")):
-        run_keeping_errors(state.errors, option.change, _redraw, args, outputs, error, api_name=name,
-                           api_visibility="private", concurrency_id=None)
+    # every option redraws the map at once, as the similarity matrix's view does (embeddings are cached). One
+    # event for both options, so that redraws run one after another and the last change is the one drawn: with
+    # an event each, two quick changes ran side by side and the slower one's map, now stale, could land last.
+    on_options = partial(gr.on, [projection.change, remove_means.change])
+    run_keeping_errors(state.errors, on_options, _redraw, args, outputs, error, api_name="embedding_map_redraw",
+                       api_visibility="private", concurrency_id=None)
     clear_on_upload(images, [notes, plot, csv], "embedding_map_clear")
     return [notes, plot, csv]
 
