@@ -40,8 +40,8 @@ wide-replay-96  the same at 96 px (a 12 x 12 grid, 1.1 s a step, 27 minutes): he
 wide-replay2-80  an earlier bundled tiny-scenes' last stage: wide-replay-80 with two first-renderer parts
          instead of one (a third of the pool): first-renderer shapes and counts at issue 4's floors again,
          held out within noise of wide-replay-80 but left/right (+3.7). 16 minutes.
-wide-replay2-80-long  the previous bundled tiny-scenes' last stage: wide-replay2-80 for 3,000 steps instead of 1,500 (its
-         cosine schedule stretched; 32 minutes). At 1,500 steps it was underfitting, not memorising: it named
+wide-replay2-80-long  the previous bundled tiny-scenes' last stage: wide-replay2-80 for 3,000 steps instead of
+         1,500 (its cosine schedule stretched; 32 minutes). At 1,500 steps it was underfitting, not memorising: it named
          shapes on its own tuning pool's group scenes 69% of the time, and counted its own renderer's scenes
          78%, as it counted the held-out families'. Twice the steps raised every held-out attribute (1,000 items:
          shape +4.5, digit +5.4, count +4.6, left/right +9.2 points) and first-renderer counts (+2.4).
@@ -107,6 +107,8 @@ MIXED_PHASE = TrainConfig(steps=1200, lr=3e-4, warmup=20, seed=12, pool=20_000,
 
 ROBUST_TUNE = replace(MIXED_PHASE, style="robust", batch_size=128, steps=1500, warmup=50, seed=13)
 WIDE_TUNE = replace(ROBUST_TUNE, symmetries=True, pool=15_000, pool_parts=4, style="wide")
+WIDE_80 = replace(WIDE_TUNE, replay_parts=2, image_size=80)  # wide-replay2-80, and the base of the tunes after it
+WIDE_80_LONG = replace(WIDE_80, steps=3000)
 SIGLIP_WIDE = TrainConfig(style="wide", batch_size=128, steps=2000, warmup=100, seed=14, symmetries=True, pool=15_000,
                           pool_parts=4)
 
@@ -121,13 +123,12 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "wide-replay": (replace(WIDE_TUNE, replay_parts=1),),
     "wide-replay-80": (replace(WIDE_TUNE, replay_parts=1, image_size=80),),
     "wide-replay-96": (replace(WIDE_TUNE, replay_parts=1, image_size=96),),
-    "wide-replay2-80": (replace(WIDE_TUNE, replay_parts=2, image_size=80),),
-    "wide-replay2-80-long": (replace(WIDE_TUNE, replay_parts=2, image_size=80, steps=3000),),
-    "wide-replay2-80-long-lr1e-3": (replace(WIDE_TUNE, replay_parts=2, image_size=80, steps=3000, lr=1e-3),),
-    "outlined-80-long": (replace(WIDE_TUNE, replay_parts=2, image_size=80, steps=3000, style="outlined",
-                                 mix={"group": 0.5, "relation": 0.15, "digit": 0.35}),),
-    "wide-replay2-96": (replace(WIDE_TUNE, replay_parts=2, image_size=96),),
-    "wide-replay2-80-d6": (replace(WIDE_TUNE, replay_parts=2, image_size=80, vision_layers=6),),
+    "wide-replay2-80": (WIDE_80,),
+    "wide-replay2-80-long": (WIDE_80_LONG,),
+    "wide-replay2-80-long-lr1e-3": (replace(WIDE_80_LONG, lr=1e-3),),
+    "outlined-80-long": (replace(WIDE_80_LONG, style="outlined", mix={"group": 0.5, "relation": 0.15, "digit": 0.35}),),
+    "wide-replay2-96": (replace(WIDE_80, image_size=96),),
+    "wide-replay2-80-d6": (replace(WIDE_80, vision_layers=6),),
     "siglip-robust": (TrainConfig(style="robust", batch_size=128, steps=2000, warmup=100, seed=14),),
     "siglip-wide": (SIGLIP_WIDE,),
     "siglip-replay": (replace(SIGLIP_WIDE, replay_parts=1),),
