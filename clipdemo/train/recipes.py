@@ -62,6 +62,8 @@ wide-replay2-80-long-lr1e-3  the bundled tiny-scenes' last stage: wide-replay2-8
 wide-replay2-80-96  the lr 1e-3 tune shortened to 2,400 steps, then 400 steps at a 96 px input (lr 3e-4, a fresh
          24,000-scene pool), so that the small shapes a 96 px render loses at 80 are read at full size, at the
          same time as the 3,000-step tune (ViTs fine-tuned at a higher resolution: Touvron et al. 2019).
+         Tried, not bundled: held-out single shapes +3.5 points, but the tables' shapes within noise and
+         counts -2.5 to -3 on every renderer, scans -7 (31 minutes).
 wide-replay2-96  wide-replay-96 with two first-renderer parts, as wide-replay2-80 is wide-replay-80 (27 minutes):
          held-out shapes 3 points above wide-replay2-80, but first-renderer counts still under issue 4's 93%
          (91.9% on 1,000 items, 89.3% on the tests' items), so not bundled.
