@@ -114,18 +114,23 @@ def test_the_wide_renderer_keeps_the_held_out_families_out(style):
 @pytest.mark.parametrize("style, share", [("robust", 0.3), ("unseen-family", 0.3), ("wide", 0.3),
                                           ("outlined", 0.5)])
 def test_each_renderer_draws_its_share_of_outlines(monkeypatch, style, share):
-    """The "outlined" training renderer draws half its shape scenes as outlines; the held-out families keep 30%."""
+    """The "outlined" training renderer draws half its shape scenes as outlines; the held-out families keep 30%.
+    Each object records the outline it was drawn with (scripts/failures.py sorts errors by it)."""
     import clipdemo.scenes as scenes
 
     widths = []
     real = scenes.draw_shape
     monkeypatch.setattr(scenes, "draw_shape", lambda *a: widths.append(a[-1]) or real(*a))
     rng = scene_rng(5, "heldout")
-    n = 400
-    for _ in range(n):
-        group_scene(rng, n=1, style=style)
+    recorded = [group_scene(rng, n=1, style=style).objects[0].outline for _ in range(400)]
+    assert recorded == widths
     outlined = np.mean([w > 0 for w in widths])
     assert abs(outlined - share) < 0.08, outlined  # 400 draws: the standard error is 0.025
+
+
+def test_the_first_renderer_never_outlines():
+    rng = scene_rng(5, "heldout")
+    assert {o.outline for _ in range(100) for o in group_scene(rng, style="train").objects} == {0}
 
 
 def test_the_wide_renderer_draws_the_scenes_it_drew_for_the_bundled_tune():

@@ -40,8 +40,8 @@ _TURNS_FREELY = {"circle", "triangle", "star", "cross"}  # a square turned 45 de
 
 @dataclass(frozen=True)
 class Placed:
-    """One drawn object: colour and shape names, centre (x, y) and radius r in unit coordinates, and the
-    small rotation (radians) it was drawn with."""
+    """One drawn object: colour and shape names, centre (x, y) and radius r in unit coordinates, the
+    rotation (radians) it was drawn with, and its outline's width in pixels (0: filled)."""
 
     colour: str
     shape: str
@@ -49,6 +49,7 @@ class Placed:
     y: float
     r: float
     angle: float = 0.0
+    outline: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def _draw(objects, rng, size: int, style: str) -> tuple[Image.Image, tuple[Place
         turn = np.pi if robust and o.shape in _TURNS_FREELY else 0.26 if robust else 0.15
         angle = rng.uniform(-turn, turn)
         draw_shape(draw, o.shape, o.x * size, o.y * size, o.r * size, object_colour(o.colour, rng), angle, outline)
-        drawn.append(replace(o, angle=angle))
+        drawn.append(replace(o, angle=angle, outline=outline))
     return (degrade(img, rng) if robust else img), tuple(drawn)
 
 
