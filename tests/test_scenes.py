@@ -111,26 +111,41 @@ def test_the_wide_renderer_keeps_the_held_out_families_out(style):
     assert fonts == render.ROBUST_FONTS
 
 
-@pytest.mark.parametrize("style, share", [("robust", 0.3), ("unseen-family", 0.3), ("wide", 0.3),
+@pytest.mark.parametrize("style, share", [("train", 0.0), ("robust", 0.3), ("unseen-family", 0.3), ("wide", 0.3),
                                           ("outlined", 0.5)])
 def test_each_renderer_draws_its_share_of_outlines(monkeypatch, style, share):
-    """The "outlined" training renderer draws half its shape scenes as outlines; the held-out families keep 30%.
-    Each object records the outline it was drawn with (scripts/failures.py sorts errors by it)."""
+    """The "outlined" training renderer draws half its shape scenes as outlines; the held-out families keep 30%;
+    the first renderer fills every shape."""
+    widths = _drawn_outlines(monkeypatch, style)
+    outlined = np.mean([w > 0 for w in widths])
+    if share:
+        assert abs(outlined - share) < 0.08, outlined  # 400 draws: the standard error is 0.025
+    else:
+        assert outlined == 0
+
+
+@pytest.mark.parametrize("style", ["train", "unseen-family"])
+def test_each_object_records_the_outline_it_was_drawn_with(monkeypatch, style):
+    """scripts/failures.py sorts errors by filled or outlined: what it reads must be what was drawn."""
+    recorded = []
+    widths = _drawn_outlines(monkeypatch, style, recorded)
+    assert recorded == widths
+
+
+def _drawn_outlines(monkeypatch, style, recorded=None, n=400):
+    """The outline width draw_shape was given for each of n one-object scenes; `recorded` gets each object's
+    own record of it."""
     import clipdemo.scenes as scenes
 
     widths = []
     real = scenes.draw_shape
     monkeypatch.setattr(scenes, "draw_shape", lambda *a: widths.append(a[-1]) or real(*a))
     rng = scene_rng(5, "heldout")
-    recorded = [group_scene(rng, n=1, style=style).objects[0].outline for _ in range(400)]
-    assert recorded == widths
-    outlined = np.mean([w > 0 for w in widths])
-    assert abs(outlined - share) < 0.08, outlined  # 400 draws: the standard error is 0.025
-
-
-def test_the_first_renderer_never_outlines():
-    rng = scene_rng(5, "heldout")
-    assert {o.outline for _ in range(100) for o in group_scene(rng, style="train").objects} == {0}
+    for _ in range(n):
+        scene = group_scene(rng, n=1, style=style)
+        if recorded is not None:
+            recorded.append(scene.objects[0].outline)
+    return widths
 
 
 def test_the_wide_renderer_draws_the_scenes_it_drew_for_the_bundled_tune():

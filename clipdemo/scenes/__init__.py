@@ -41,7 +41,8 @@ _TURNS_FREELY = {"circle", "triangle", "star", "cross"}  # a square turned 45 de
 @dataclass(frozen=True)
 class Placed:
     """One drawn object: colour and shape names, centre (x, y) and radius r in unit coordinates, the
-    rotation (radians) it was drawn with, and its outline's width in pixels (0: filled)."""
+    rotation (radians) it was drawn with, and its outline's width in pixels at the size the scene was
+    rendered (0: filled)."""
 
     colour: str
     shape: str
@@ -100,7 +101,8 @@ def _background(size: int, rng, colours, style: str) -> Image.Image:
 
 
 def _draw(objects, rng, size: int, style: str) -> tuple[Image.Image, tuple[Placed, ...]]:
-    """The image, and the objects with the angles they were drawn at (so their masks can be redrawn).
+    """The image, and the objects with the angles and outline widths they were drawn with (so their masks
+    can be redrawn and their errors sorted).
 
     The robust styles turn shapes freely where that keeps their name, draw 30% of scenes as outlines only
     (`_OUTLINED` where a style differs), and degrade the image (colour cast, contrast, blur, JPEG)."""

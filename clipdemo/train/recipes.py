@@ -50,7 +50,7 @@ outlined-80-long  wide-replay2-80-long on the "outlined" renderer (the wide one 
          Outlined groups were what tiny-scenes miscounted, but on 1,000 held-out items per attribute it
          counted 1.0 point better, named shapes and digits within noise and lost left/right 11.8 (33 minutes;
          at lr 3e-4, and with two changes at once). At lr 1e-3 (`--lr 1e-3`) against the bundled tune:
-         held-out shape the same, left/right -4.8, the rest within 1.5 points.
+         held-out shape the same, left/right -4.8, scans -2.9, the rest within 1.5 points.
 wide-replay2-80-long-lr1e-3  the bundled tiny-scenes' last stage: wide-replay2-80-long at lr 1e-3 instead of 3e-4 (the
          rate tiny-scenes-siglip's tunes have always used; 34 minutes). Its training loss ran above the 3e-4
          run's for the first 1,200 steps and well under it after. On 1,000 held-out items per attribute:
@@ -59,11 +59,12 @@ wide-replay2-80-long-lr1e-3  the bundled tiny-scenes' last stage: wide-replay2-8
          its loss ran higher still until step 2,250, and it ended 0.3-2.9 points above this one on every
          held-out attribute (digit +2.4, count +2.9, shape +0.7), scans and first renderer within 1, but its
          saliency maps pointed at the named object less often (relevance 86%, occlusion 82%, against 93/97%).
-wide-replay2-80-96  the lr 1e-3 tune shortened to 2,400 steps, then 400 steps at a 96 px input (lr 3e-4, a fresh
-         24,000-scene pool), so that the small shapes a 96 px render loses at 80 are read at full size, at the
-         same time as the 3,000-step tune (ViTs fine-tuned at a higher resolution: Touvron et al. 2019).
-         Tried, not bundled: held-out single shapes +3.5 points, but the tables' shapes within noise and
-         counts -2.5 to -3 on every renderer, scans -7 (31 minutes).
+wide-replay2-80-96  the lr 1e-3 tune over 2,400 steps (its cosine schedule too), then 400 steps at a 96 px
+         input (lr 3e-4, a fresh pool of 16,000 wide and 8,000 first-renderer scenes), so that the small
+         shapes a 96 px render loses at 80 are read at full size, in about the time of the 3,000-step tune
+         (33 minutes; ViTs fine-tuned at a higher resolution: Touvron et al. 2019). Tried, not bundled:
+         held-out single shapes +2 points over two 1,000-item sets, but counts -2.5 to -3 on every
+         renderer and scans -7.
 wide-replay2-96  wide-replay-96 with two first-renderer parts, as wide-replay2-80 is wide-replay-80 (27 minutes):
          held-out shapes 3 points above wide-replay2-80, but first-renderer counts still under issue 4's 93%
          (91.9% on 1,000 items, 89.3% on the tests' items), so not bundled.
