@@ -18,21 +18,22 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from clipdemo.analysis.probes import ProbeItem, evaluate_items
+from clipdemo.analysis.probes import evaluate_items
 from clipdemo.engine import ClipEngine
 from clipdemo.registry import bundled_path
-from clipdemo.scenes import COUNTS, SHAPES, STYLES, canonical_caption, group_scene, scene_rng
-from clipdemo.train.evaluate import COUNT_KEYS, SHAPE_KEYS, TEMPLATE
+from clipdemo.scenes import COUNTS, SHAPES, STYLES, group_scene, scene_rng
+from clipdemo.train.evaluate import COUNT_KEYS, SHAPE_KEYS, TEMPLATE, scene_item
 
 SIZES = ((0.0, 0.08, "radius under 0.08"), (0.08, 0.12, "0.08-0.12"), (0.12, 1.0, "0.12 and over"))
 LOOKS = ("filled", "outlined")
 
 
-def predictions(engine: ClipEngine, scenes, keys, truth) -> np.ndarray:
-    """The index in `keys` of the caption the model picks for each scene, as the tests' evaluation picks."""
-    captions = [canonical_caption(k) for k in keys]
-    items = [ProbeItem(s.image, captions, int(t)) for s, t in zip(scenes, truth)]
-    return np.array(evaluate_items(engine, items, template=TEMPLATE).predictions)
+def scored(engine: ClipEngine, scenes, keys) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, guess): the index in `keys` of each scene's true caption and of the one the model picks, as
+    the tests' evaluation builds and scores its items."""
+    items = [scene_item(s, keys) for s in scenes]
+    report = evaluate_items(engine, items, template=TEMPLATE)
+    return np.array([it.answer for it in items]), np.array(report.predictions)
 
 
 def breakdown(right: np.ndarray, groups, order) -> str:
@@ -59,8 +60,7 @@ def main(argv=None) -> None:
 
     rng = scene_rng(7, "heldout")
     singles = [group_scene(rng, n=1, style=args.style) for _ in range(args.n)]
-    truth = np.array([SHAPES.index(s.objects[0].shape) for s in singles])
-    guess = predictions(engine, singles, SHAPE_KEYS, truth)
+    truth, guess = scored(engine, singles, SHAPE_KEYS)  # indices in SHAPE_KEYS, which follow SHAPES
     right = guess == truth
     size = [next(name for lo, hi, name in SIZES if lo <= s.objects[0].r < hi) for s in singles]
     look = [LOOKS[s.objects[0].outline > 0] for s in singles]
@@ -74,8 +74,7 @@ def main(argv=None) -> None:
 
     rng = scene_rng(7, "heldout")
     groups = [group_scene(rng, style=args.style) for _ in range(args.n)]
-    truth = np.array([COUNTS.index(len(s.objects)) for s in groups])
-    guess = predictions(engine, groups, COUNT_KEYS, truth)
+    truth, guess = scored(engine, groups, COUNT_KEYS)  # indices in COUNT_KEYS, which follow COUNTS
     right = guess == truth
     print(f"counts 1-4 {right.mean():.1%} of {args.n}")
     print("  by look:", breakdown(right, [LOOKS[s.objects[0].outline > 0] for s in groups], LOOKS))

@@ -116,7 +116,7 @@ def test_the_wide_renderer_keeps_the_held_out_families_out(style):
 def test_each_renderer_draws_its_share_of_outlines(monkeypatch, style, share):
     """The "outlined" training renderer draws half its shape scenes as outlines; the held-out families keep 30%;
     the first renderer fills every shape."""
-    widths = _drawn_outlines(monkeypatch, style)
+    widths, _ = _drawn_outlines(monkeypatch, style)
     outlined = np.mean([w > 0 for w in widths])
     if share:
         assert abs(outlined - share) < 0.08, outlined  # 400 draws: the standard error is 0.025
@@ -127,25 +127,20 @@ def test_each_renderer_draws_its_share_of_outlines(monkeypatch, style, share):
 @pytest.mark.parametrize("style", ["train", "unseen-family"])
 def test_each_object_records_the_outline_it_was_drawn_with(monkeypatch, style):
     """scripts/failures.py sorts errors by filled or outlined: what it reads must be what was drawn."""
-    recorded = []
-    widths = _drawn_outlines(monkeypatch, style, recorded)
+    widths, recorded = _drawn_outlines(monkeypatch, style)
     assert recorded == widths
 
 
-def _drawn_outlines(monkeypatch, style, recorded=None, n=400):
-    """The outline width draw_shape was given for each of n one-object scenes; `recorded` gets each object's
-    own record of it."""
+def _drawn_outlines(monkeypatch, style, n=400):
+    """(the outline width draw_shape was given, the width each object records) for n one-object scenes."""
     import clipdemo.scenes as scenes
 
     widths = []
     real = scenes.draw_shape
     monkeypatch.setattr(scenes, "draw_shape", lambda *a: widths.append(a[-1]) or real(*a))
     rng = scene_rng(5, "heldout")
-    for _ in range(n):
-        scene = group_scene(rng, n=1, style=style)
-        if recorded is not None:
-            recorded.append(scene.objects[0].outline)
-    return widths
+    recorded = [group_scene(rng, n=1, style=style).objects[0].outline for _ in range(n)]
+    return widths, recorded
 
 
 def test_the_wide_renderer_draws_the_scenes_it_drew_for_the_bundled_tune():

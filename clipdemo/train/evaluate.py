@@ -27,7 +27,9 @@ FULL_KEYS = [("group", n, c, s) for n in COUNTS for c in COLOURS for s in SHAPES
 DIGIT_KEYS = [("digit", d) for d in DIGITS]
 
 
-def _item(scene, keys, name) -> ProbeItem:
+def scene_item(scene, keys, name: str = "") -> ProbeItem:
+    """A zero-shot item: the scene's image against the captions of `keys`, the true one the key that
+    describes it (its own, or the one of its truths among `keys`: a red circle is "a circle" among shapes)."""
     return ProbeItem(scene.image, [canonical_caption(k) for k in keys], keys.index(scene.key if scene.key in keys
                      else next(k for k in keys if k in scene.truths)), name)
 
@@ -49,17 +51,17 @@ def attribute_items(attribute: str, n: int, seed: int = 0, style: str = "train",
     for i in range(n):
         name = f"{attribute} {i}"
         if attribute == "colour":
-            items.append(_item(group_scene(rng, n=1, size=size, style=style), COLOUR_KEYS, name))
+            items.append(scene_item(group_scene(rng, n=1, size=size, style=style), COLOUR_KEYS, name))
         elif attribute == "shape":
-            items.append(_item(group_scene(rng, n=1, size=size, style=style), SHAPE_KEYS, name))
+            items.append(scene_item(group_scene(rng, n=1, size=size, style=style), SHAPE_KEYS, name))
         elif attribute == "shape+colour":
-            items.append(_item(group_scene(rng, n=1, size=size, style=style), SHAPE_COLOUR_KEYS, name))
+            items.append(scene_item(group_scene(rng, n=1, size=size, style=style), SHAPE_COLOUR_KEYS, name))
         elif attribute == "digit":
-            items.append(_item(digit_scene(rng, size=size, style=style), DIGIT_KEYS, name))
+            items.append(scene_item(digit_scene(rng, size=size, style=style), DIGIT_KEYS, name))
         elif attribute == "count":
-            items.append(_item(group_scene(rng, size=size, style=style), COUNT_KEYS, name))
+            items.append(scene_item(group_scene(rng, size=size, style=style), COUNT_KEYS, name))
         elif attribute == "count+colour+shape":
-            items.append(_item(group_scene(rng, size=size, style=style), FULL_KEYS, name))
+            items.append(scene_item(group_scene(rng, size=size, style=style), FULL_KEYS, name))
         elif attribute == "left/right":
             items.append(_relation_item(rng, ("left of", "right of"), style, name))
         elif attribute == "above/below":
