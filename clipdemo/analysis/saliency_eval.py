@@ -7,8 +7,11 @@ is known from the pixels.
   size). A map that ignores the query hits about as often as the object's share of the image.
 - Deletion (Petsiuk et al., "RISE", BMVC 2018): grey out the model-input patches in order of relevance,
   most relevant first, and follow the text's cosine; a map that finds what matters makes it fall fast.
-  Reported as the area under the normalised curve (1 at the start, 0 with every patch grey; lower is
-  better) beside a random order.
+  Reported as the area under the curve of the mean cosine's change from the full image's (0 at the start;
+  in cosine units, lower is better) beside a random order. Not normalised by the fall to an all-grey
+  image: for a model whose text is closer to the grey image than to the scene (tiny-scenes-siglip, and
+  tiny-scenes' 4,500-step tune) that fall is small or a rise, and dividing by it blew the areas up and
+  flipped their sign.
 
 Baselines: "centre" is a map that peaks in the middle of the image, whatever the text.
 """
@@ -43,8 +46,8 @@ class PointingResult:
 @dataclass(frozen=True)
 class DeletionResult:
     method: str
-    curve: np.ndarray  # [g*g + 1] mean normalised cosine after deleting 0..g*g patches, 1 -> 0
-    auc: float  # mean of the curve over the deleted fraction in [0, 1]: lower = falls faster
+    curve: np.ndarray  # [g*g + 1] mean cosine after deleting 0..g*g patches, minus the full image's (so 0 first)
+    auc: float  # mean of the curve over the deleted fraction in [0, 1], in cosine units: lower = falls faster
 
 
 def _named_scenes(n: int, seed: int, size: int):
@@ -113,8 +116,7 @@ def deletion_curve(engine, method: str = "relevance", n: int = 40, seed: int = 0
             order = np.argsort(-grid.ravel(), kind="stable")
         curves.append(_deletion_scores(engine, pixels, order, engine.encode_texts([text])))
     mean = np.mean(curves, axis=0)
-    span = mean[0] - mean[-1]
-    curve = (mean - mean[-1]) / (span if abs(span) > 1e-9 else 1.0)
+    curve = mean - mean[0]
     return DeletionResult(method, curve, float(np.trapezoid(curve, dx=1 / (len(curve) - 1))))
 
 

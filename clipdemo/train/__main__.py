@@ -1,9 +1,9 @@
 """Train a tiny CLIP on synthetic scenes: `python -m clipdemo.train --out DIR [--recipe NAME --init DIR]`.
 
 The committed checkpoint (clipdemo/checkpoints/tiny-scenes) is three commands (`make checkpoint`):
-    python -m clipdemo.train --out /tmp/scenes                                                # recipe "scenes"
-    python -m clipdemo.train --recipe spatial --init /tmp/scenes --out /tmp/first             # left and right
-    python -m clipdemo.train --recipe wide-replay2-80-long-lr1e-3 --init /tmp/first --out DIR # issue 25's tune
+    python -m clipdemo.train --out /tmp/scenes                                           # recipe "scenes"
+    python -m clipdemo.train --recipe sides --init /tmp/scenes --out /tmp/first          # left and right
+    python -m clipdemo.train --recipe wide-replay2-80-4500 --init /tmp/first --out DIR   # issue 25's tune
 """
 
 from __future__ import annotations
