@@ -66,12 +66,13 @@ def test_occlusion_map_of_one_object_peaks_on_the_object(bundled_engine, seed):
 
 def test_deletion_of_relevant_patches_lowers_the_score_faster_than_random(bundled_engine):
     """Areas in cosine units, from the full image's cosine (0.29 here). Measured on these 40 scenes: relevance
-    -0.038, a random order +0.019 (the previous checkpoint -0.100 and -0.012). Normalised by the fall to an
-    all-grey image, as it was, this checkpoint's areas flipped sign (2.2 against 0.4): its text sits closer
-    to the grey image than to the scene, on average."""
+    -0.038, a random order +0.019 (the previous checkpoint -0.100 and -0.012); the relevance curve's lowest
+    point -0.094, after 11 patches; with random weights -0.007 against -0.010, which fails. Normalised by the
+    fall to an all-grey image, as it was, this checkpoint's ranking came out reversed (2.2 against 0.4): the
+    grey image sits closer to its text than the scene does, on average (0.32 against 0.29)."""
     relevant = deletion_curve(bundled_engine, "relevance", n=40)
     shuffled = deletion_curve(bundled_engine, "random", n=40)
-    assert relevant.curve[0] == pytest.approx(0) and relevant.curve.min() < -0.05
+    assert relevant.curve.min() < -0.05, relevant.curve.min()
     assert relevant.auc < shuffled.auc - 0.03, (relevant.auc, shuffled.auc)
 
 

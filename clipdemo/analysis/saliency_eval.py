@@ -102,7 +102,7 @@ def _deletion_scores(engine, pixels: torch.Tensor, order: np.ndarray, text_featu
 
 def deletion_curve(engine, method: str = "relevance", n: int = 40, seed: int = 0, size: int = 96,
                    query: str = QUERY, rng_seed: int = 0) -> DeletionResult:
-    """The mean normalised deletion curve of `method` ("random" deletes in a random order)."""
+    """The mean deletion curve of `method`, minus the full image's cosine ("random" deletes in a random order)."""
     rng = np.random.default_rng(rng_seed)
     curves = []
     for scene, named in _named_scenes(n, seed, size):

@@ -3,7 +3,7 @@
 scenes   from random weights: the bundled checkpoint's first 3,600 steps (49 minutes on 2 CPU cores).
 spatial  from a scenes checkpoint (`--init DIR`): left and right, in two phases (about 20 minutes).
 sides    spatial's first phase alone (7 minutes): what `make checkpoint` runs between stage 1 and the tune, whose
-         own mix (relation scenes 30% of it) does for 4,500 steps what spatial's second phase did for 1,200.
+         own mix (relation scenes 30% of it) stands in for spatial's second phase (the same mix, 1,200 steps).
 robust   from random weights, one command: tried for issue 25 and stopped (its model card, "Runs tried").
          Issue 25's renderer, which varies every axis a caption leaves open (clipdemo.scenes: backgrounds
          of five kinds at any brightness, outlines, free rotation, sizes 0.06-0.22, overlap, blur, JPEG,
@@ -42,7 +42,7 @@ wide-replay-96  the same at 96 px (a 12 x 12 grid, 1.1 s a step, 27 minutes): he
 wide-replay2-80  an earlier bundled tiny-scenes' last stage: wide-replay-80 with two first-renderer parts
          instead of one (a third of the pool): first-renderer shapes and counts at issue 4's floors again,
          held out within noise of wide-replay-80 but left/right (+3.7). 16 minutes.
-wide-replay2-80-long  the previous bundled tiny-scenes' last stage: wide-replay2-80 for 3,000 steps instead of
+wide-replay2-80-long  an earlier bundled tiny-scenes' last stage: wide-replay2-80 for 3,000 steps instead of
          1,500 (its cosine schedule stretched; 32 minutes). At 1,500 steps it was underfitting, not memorising: it named
          shapes on its own tuning pool's group scenes 69% of the time, and counted its own renderer's scenes
          78%, as it counted the held-out families'. Twice the steps raised every held-out attribute (1,000 items:
@@ -51,10 +51,10 @@ outlined-80-long  wide-replay2-80-long on the "outlined" renderer (the wide one 
          instead of 30%), groups half the pool and relations 0.15 (were 0.35 and 0.3): tried, not bundled.
          Outlined groups were what tiny-scenes miscounted, but on 1,000 held-out items per attribute it
          counted 1.0 point better, named shapes and digits within noise and lost left/right 11.8 (33 minutes;
-         at lr 3e-4, and with two changes at once). At lr 1e-3 (`--lr 1e-3`) against the bundled tune:
+         at lr 3e-4, and with two changes at once). At lr 1e-3 (`--lr 1e-3`) against wide-replay2-80-long-lr1e-3:
          held-out shape the same, left/right -4.8, scans -2.9, the rest within 1.5 points.
-wide-replay2-80-long-lr1e-3  the previous bundled tiny-scenes' last stage: wide-replay2-80-long at lr 1e-3 instead of 3e-4 (the
-         rate tiny-scenes-siglip's tunes have always used; 34 minutes). Its training loss ran above the 3e-4
+wide-replay2-80-long-lr1e-3  the previous bundled tiny-scenes' last stage: wide-replay2-80-long at lr 1e-3
+         instead of 3e-4 (the rate tiny-scenes-siglip's tunes have always used; 34 minutes). Its training loss ran above the 3e-4
          run's for the first 1,200 steps and well under it after. On 1,000 held-out items per attribute:
          shape +5.6, shape+colour +6.1, digit +5.5, count +4.8 points, scans +13.3; first-renderer counts
          +2.1. The largest gain of any change in issue 25. At lr 2e-3 (`--lr 2e-3`, run once, not bundled)
@@ -64,9 +64,9 @@ wide-replay2-80-long-lr1e-3  the previous bundled tiny-scenes' last stage: wide-
          At 4,500 steps (`--steps 4500`, 47 minutes) held-out shape and shape+colour reached 90% on the model
          card's 1,000 items and the tests' own, every figure rising: the next recipe.
 wide-replay2-80-4500  the bundled tiny-scenes' last stage: wide-replay2-80-long-lr1e-3 for 4,500 steps (47 minutes),
-         after `sides` alone instead of the whole `spatial` recipe, so that `make checkpoint` fits issue 25's
-         90 minutes (91, timed end to end). Against the previous checkpoint on 1,000 held-out items per
-         attribute: shape +2.2, shape+colour +0.9, digit +1.6, count +2.5 points, left/right -2.5, scans -4.4.
+         after `sides` alone instead of the whole `spatial` recipe, so that `make checkpoint` takes about issue
+         25's 90 minutes (91, timed end to end; about 103 with the whole recipe). Against the previous
+         checkpoint on 1,000 held-out items per attribute: shape +2.2, shape+colour +0.9, digit +1.6, count +2.5 points, left/right -2.5, scans -4.4.
 wide-replay2-80-96  the lr 1e-3 tune over 2,400 steps (its cosine schedule too), then 400 steps at a 96 px
          input (lr 3e-4, a fresh pool of 16,000 wide and 8,000 first-renderer scenes), so that the small
          shapes a 96 px render loses at 80 are read at full size, in about the time of the 3,000-step tune
@@ -96,7 +96,7 @@ siglip-replay  the previous bundled tiny-scenes-siglip's last stage: siglip-wide
 siglip-replay2-80  the previous bundled tiny-scenes-siglip's last stage: siglip-replay at 80 px with two
          first-renderer parts, as wide-replay2-80 is wide-replay.
 siglip-replay2-80-long  the bundled tiny-scenes-siglip's last stage: siglip-replay2-80 for 3,000 steps instead of
-         2,000, as tiny-scenes' tune now runs (about 35 minutes): first-renderer shape +4.4 points, held-out
+         2,000, as tiny-scenes' previous tune ran (about 35 minutes): first-renderer shape +4.4 points, held-out
          shape +7.4, digit +8.8 on the tests' items.
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
