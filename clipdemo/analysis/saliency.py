@@ -265,8 +265,11 @@ def probably_absent(result: SaliencyResult, typical) -> list[bool]:
     the line the scoring tabs flag a weak winner by.
 
     A saliency map is scaled to its own maximum, so a text that is not in the image still lights up
-    somewhere; its cosine says whether it matched at all. For tiny-scenes (midpoint 0.27) a present second
-    object ("blue circle" beside an orange diamond) scores about 0.32; absent ones 0.15 and below."""
+    somewhere; its cosine says whether it matched at all. The line comes from whole captions, so a phrase
+    that names half a scene falls short of it: for tiny-scenes (midpoint 0.32) "orange diamond" and "blue
+    circle" beside each other score 0.31 and 0.26 and are flagged, though present; "an orange diamond on
+    the left" and "a blue circle on the right", its captions' form, 0.67 and 0.64; absent ones ("red
+    circle") -0.05 and below."""
     return [typical.is_weak(c) for c in result.cosine]
 
 

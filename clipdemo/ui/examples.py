@@ -88,7 +88,10 @@ EMBEDDING_EXAMPLE_LABELS = [
 
 def saliency_examples() -> list[list]:
     return [
-        [str(SCENES / "an_orange_diamond_to_the_left_of_a_blue_circle.png"), "orange diamond\nblue circle"],
+        # each object named as the model's captions name one (a bare "orange diamond" matches half the scene,
+        # under the line at which Saliency calls a text probably absent: analysis.saliency.probably_absent)
+        [str(SCENES / "an_orange_diamond_to_the_left_of_a_blue_circle.png"),
+         "an orange diamond on the left\na blue circle on the right"],
         [str(SCENES / "a_green_triangle.png"), "green triangle\nred circle"],
         [str(PHOTOS / "chelsea.jpg"), "a cat\na photo of a cat's eyes"],
     ]
