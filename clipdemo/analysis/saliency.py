@@ -269,7 +269,9 @@ def probably_absent(result: SaliencyResult, typical) -> list[bool]:
     that names half a scene falls short of it: for tiny-scenes (midpoint 0.32) "orange diamond" and "blue
     circle" beside each other score 0.31 and 0.26 and are flagged, though present; "an orange diamond on
     the left" and "a blue circle on the right", its captions' form, 0.67 and 0.64; absent ones ("red
-    circle") -0.05 and below."""
+    circle") -0.05 and below. On 100 two-object probe scenes a present object's bare name falls under the line
+    61% of the time. A lower line would not mend it: on a one-object scene an absent label scores as high
+    ("red circle." on a green triangle: 0.27)."""
     return [typical.is_weak(c) for c in result.cosine]
 
 
