@@ -124,6 +124,7 @@ ROBUST_TUNE = replace(MIXED_PHASE, style="robust", batch_size=128, steps=1500, w
 WIDE_TUNE = replace(ROBUST_TUNE, symmetries=True, pool=15_000, pool_parts=4, style="wide")
 WIDE_80 = replace(WIDE_TUNE, replay_parts=2, image_size=80)  # wide-replay2-80, and the base of the tunes after it
 WIDE_80_LONG = replace(WIDE_80, steps=3000)
+WIDE_80_LR = replace(WIDE_80_LONG, lr=1e-3)  # wide-replay2-80-long-lr1e-3, and the base of the tunes after it
 SIGLIP_WIDE = TrainConfig(style="wide", batch_size=128, steps=2000, warmup=100, seed=14, symmetries=True, pool=15_000,
                           pool_parts=4)
 
@@ -141,9 +142,9 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "wide-replay-96": (replace(WIDE_TUNE, replay_parts=1, image_size=96),),
     "wide-replay2-80": (WIDE_80,),
     "wide-replay2-80-long": (WIDE_80_LONG,),
-    "wide-replay2-80-long-lr1e-3": (replace(WIDE_80_LONG, lr=1e-3),),
-    "wide-replay2-80-4500": (replace(WIDE_80_LONG, lr=1e-3, steps=4500),),
-    "wide-replay2-80-96": (replace(WIDE_80_LONG, lr=1e-3, steps=2400),
+    "wide-replay2-80-long-lr1e-3": (WIDE_80_LR,),
+    "wide-replay2-80-4500": (replace(WIDE_80_LR, steps=4500),),
+    "wide-replay2-80-96": (replace(WIDE_80_LR, steps=2400),
                            replace(WIDE_80, image_size=96, steps=400, seed=14, pool=4000)),
     "outlined-80-long": (replace(WIDE_80_LONG, style="outlined", mix={"group": 0.5, "relation": 0.15, "digit": 0.35}),),
     "wide-replay2-96": (replace(WIDE_80, image_size=96),),
