@@ -28,6 +28,11 @@ SIZES = ((0.0, 0.08, "radius under 0.08"), (0.08, 0.12, "0.08-0.12"), (0.12, 1.0
 LOOKS = ("filled", "outlined")
 
 
+def look(scene) -> str:
+    """"filled" or "outlined": how the renderer drew the scene's objects (a group's are drawn alike)."""
+    return LOOKS[scene.objects[0].outline > 0]
+
+
 def scored(engine: ClipEngine, scenes, keys) -> tuple[np.ndarray, np.ndarray]:
     """(truth, guess): the index in `keys` of each scene's true caption and of the one the model picks, as
     the tests' evaluation builds and scores its items."""
@@ -63,12 +68,12 @@ def main(argv=None) -> None:
     truth, guess = scored(engine, singles, SHAPE_KEYS)  # indices in SHAPE_KEYS, which follow SHAPES
     right = guess == truth
     size = [next(name for lo, hi, name in SIZES if lo <= s.objects[0].r < hi) for s in singles]
-    look = [LOOKS[s.objects[0].outline > 0] for s in singles]
+    looks = [look(s) for s in singles]
     print(f"{args.model}, {args.style}: shapes {right.mean():.1%} of {args.n}")
-    print("  by look and size:", breakdown(right, [f"{a}, {b}" for a, b in zip(look, size)],
+    print("  by look and size:", breakdown(right, [f"{a}, {b}" for a, b in zip(looks, size)],
                                           [f"{a}, {b[2]}" for a in LOOKS for b in SIZES]))
     print("  by size:", breakdown(right, size, [b[2] for b in SIZES]))
-    print("  by look:", breakdown(right, look, LOOKS))
+    print("  by look:", breakdown(right, looks, LOOKS))
     print("  by shape:", breakdown(right, [SHAPES[t] for t in truth], SHAPES))
     print("  commonest confusions:", confusions(truth, guess, SHAPES))
 
@@ -77,7 +82,7 @@ def main(argv=None) -> None:
     truth, guess = scored(engine, groups, COUNT_KEYS)  # indices in COUNT_KEYS, which follow COUNTS
     right = guess == truth
     print(f"counts 1-4 {right.mean():.1%} of {args.n}")
-    print("  by look:", breakdown(right, [LOOKS[s.objects[0].outline > 0] for s in groups], LOOKS))
+    print("  by look:", breakdown(right, [look(s) for s in groups], LOOKS))
     print("  by count:", breakdown(right, [COUNTS[t] for t in truth], COUNTS))
     print("  commonest miscounts:", confusions(truth, guess, COUNTS))
 
