@@ -4,6 +4,7 @@ The committed checkpoint (clipdemo/checkpoints/tiny-scenes) is three commands (`
     python -m clipdemo.train --out /tmp/scenes                                           # recipe "scenes"
     python -m clipdemo.train --recipe sides --init /tmp/scenes --out /tmp/first          # left and right
     python -m clipdemo.train --recipe wide-replay2-80-4500 --init /tmp/first --out DIR   # issue 25's tune
+The bundled tiny-scenes-siglip is the same three with `--loss sigmoid` on the first (`make checkpoint-siglip`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _reshape(model, config):
     return model
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m clipdemo.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=bundled_path(), help="checkpoint directory (default: the bundled one)")
@@ -61,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save-every", type=int, default=0, help="also save the checkpoint every N steps")
     p.add_argument("--skip-phases", type=int, default=0,
                    help="start at phase N+1 of the recipe: resume a run whose first N phases were saved (--init)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
     args = p.parse_args(argv)
     if args.recipe in FROM_CHECKPOINT and not args.init:
         p.error(f"--recipe {args.recipe} continues a checkpoint: give it --init DIR (clipdemo/train/recipes.py)")
