@@ -114,16 +114,16 @@ def test_same_answers_as_the_transformers_pipeline(bundled_engine, scene_files):
     np.testing.assert_allclose([s.score for s in ours.scores], [r["score"] for r in reference], atol=1e-5)
 
 
-# tiny-scenes-siglip, the sigmoid-loss twin (its model card), tuned as tiny-scenes' previous tune ran: 3,000
-# steps at 80 px on the wide renderer with a third of first-renderer scenes. Measured on the same 1,000 items
-# each, seed 1:
-# colour 99.9%, shape 89.1%, shape+colour 89.6%, digit 98.8%, count 94.3%, count+colour+shape 90.0%; on the
-# held-out families (500 items): colour 97.2%, shape 69.0%, digit 79.4%, count 80.4%. Issue 23 asked colour
-# 97, shape 95, digit 93, count 90: it meets colour, digit and count on these items and on the card's 300-item
-# table, and not shape. These floors sit 3 points under what it measures, so a retrain that loses ground fails.
-SIGLIP_FLOORS = {"colour": 0.969, "shape": 0.861, "shape+colour": 0.866, "digit": 0.958, "count": 0.913,
-                 "count+colour+shape": 0.870}
-SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.942, "shape": 0.660, "digit": 0.764, "count": 0.774}
+# tiny-scenes-siglip, the sigmoid-loss twin (its model card): tiny-scenes' three stages with the sigmoid loss
+# (make checkpoint-siglip). Measured on the same 1,000 items each, seed 1: colour 100%, shape 97.1%,
+# shape+colour 97.3%, digit 99.7%, count 95.7%, count+colour+shape 94.8%; on the held-out families (500 items):
+# colour 99.4%, shape 79.0%, shape+colour 79.0%, digit 93.2%, count 84.0%, left/right 91.4%. Issue 23 asked
+# colour 97, shape 95, digit 93, count 90, all met. These floors sit 3 points under what it measures, and
+# never under a target it meets (shape: 95), so a retrain that loses ground fails.
+SIGLIP_FLOORS = {"colour": 0.97, "shape": 0.95, "shape+colour": 0.943, "digit": 0.967, "count": 0.927,
+                 "count+colour+shape": 0.918}
+SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.964, "shape": 0.76, "shape+colour": 0.76, "digit": 0.902, "count": 0.81,
+                               "left/right": 0.884}
 
 
 @pytest.fixture(scope="module")
@@ -140,10 +140,10 @@ def test_siglip_twin_meets_its_held_out_floor(siglip_engine, attribute):
     assert report.accuracy >= SIGLIP_FLOORS[attribute], f"{attribute}: {report.accuracy:.1%}"
 
 
-def test_siglip_twin_reads_scanned_digits_above_chance(siglip_engine):
-    """25.0% measured on these 500 scans (chance 10%; tiny-scenes 58.4%): it never saw handwriting."""
+def test_siglip_twin_reads_scanned_digits(siglip_engine):
+    """45.6% measured on these 500 scans (chance 10%; tiny-scenes 58.4%): it never saw handwriting."""
     report = evaluate_items(siglip_engine, scanned_digit_items(500, seed=1), "digit", TEMPLATE)
-    assert report.accuracy >= 0.22, f"{report.accuracy:.1%}"
+    assert report.accuracy >= 0.42, f"{report.accuracy:.1%}"
 
 
 @pytest.mark.parametrize("attribute", list(SIGLIP_UNSEEN_FAMILY_FLOORS))

@@ -42,10 +42,11 @@ def test_the_bundled_card_lists_its_weak_spots_with_numbers():
 def test_the_siglip_twins_card_lists_what_it_has_not_learned():
     card = read_card(BUNDLED_DIR / "tiny-scenes-siglip", knows_photos=False)
     names = lambda text: [s.name for s in card.touched(text)]  # noqa: E731
-    assert names("a blue square to the left of a red circle") == ["left/right"]
+    # left/right and above/below left its list when the sides phase took them to 88-97% (its card)
+    assert names("a blue square to the left of a red circle") == [] and names("a red circle above a star") == []
     assert names("a red circle and a blue square") == ["attribute binding"]
     assert names("a red circle and no blue square") == ["negation"] and names("three red circles") == []
-    assert re.match(r"\d+\.\d% on backgrounds and fonts it never saw", card.touched("on the left")[0].figure)
+    assert re.match(r"\d+\.\d% on the binding probe", card.touched("a red circle and a blue square")[0].figure)
 
 
 def test_a_model_without_a_card_gets_clips_template(tmp_path):

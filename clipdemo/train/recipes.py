@@ -54,19 +54,21 @@ outlined-80-long  wide-replay2-80-long on the "outlined" renderer (the wide one 
          at lr 3e-4, and with two changes at once). At lr 1e-3 (`--lr 1e-3`) against wide-replay2-80-long-lr1e-3:
          held-out shape the same, left/right -4.8, scans -2.9, the rest within 1.5 points.
 wide-replay2-80-long-lr1e-3  the previous bundled tiny-scenes' last stage: wide-replay2-80-long at lr 1e-3
-         instead of 3e-4 (the rate tiny-scenes-siglip's tunes have always used; 34 minutes). Its training loss ran above the 3e-4
-         run's for the first 1,200 steps and well under it after. On 1,000 held-out items per attribute:
-         shape +5.6, shape+colour +6.1, digit +5.5, count +4.8 points, scans +13.3; first-renderer counts
+         instead of 3e-4 (the rate tiny-scenes-siglip's tunes have always used; 34 minutes). Its training loss
+         ran above the 3e-4 run's for the first 1,200 steps and well under it after. On 1,000 held-out items per
+         attribute: shape +5.6, shape+colour +6.1, digit +5.5, count +4.8 points, scans +13.3; first-renderer counts
          +2.1. The largest gain of any change in issue 25. At lr 2e-3 (`--lr 2e-3`, run once, not bundled)
          its loss ran higher still until step 2,250, and it ended 0.3-2.9 points above this one on every
          held-out attribute (digit +2.4, count +2.9, shape +0.7), scans and first renderer within 1, but its
          saliency maps pointed at the named object less often (relevance 86%, occlusion 82%, against 93/97%).
          At 4,500 steps (`--steps 4500`, 47 minutes) held-out shape and shape+colour reached 90% on the model
          card's 1,000 items and the tests' own, every figure rising: the next recipe.
-wide-replay2-80-4500  the bundled tiny-scenes' last stage: wide-replay2-80-long-lr1e-3 for 4,500 steps (47 minutes),
+wide-replay2-80-4500  the last stage of both bundled models (tiny-scenes-siglip: `make checkpoint-siglip`, the same
+         three commands with `--loss sigmoid`): wide-replay2-80-long-lr1e-3 for 4,500 steps (47 minutes),
          after `sides` alone instead of the whole `spatial` recipe, so that `make checkpoint` takes about issue
-         25's 90 minutes (91, timed end to end; about 103 with the whole recipe). Against the previous
-         checkpoint on 1,000 held-out items per attribute: shape +2.2, shape+colour +0.9, digit +1.6, count +2.5 points, left/right -2.5, scans -4.4.
+         25's 90 minutes (91, timed end to end; about 103 with the whole recipe). Against tiny-scenes' previous
+         checkpoint on 1,000 held-out items per attribute: shape +2.2, shape+colour +0.9, digit +1.6, count
+         +2.5 points, left/right -2.5, scans -4.4.
 wide-replay2-80-96  the lr 1e-3 tune over 2,400 steps (its cosine schedule too), then 400 steps at a 96 px
          input (lr 3e-4, a fresh pool of 16,000 wide and 8,000 first-renderer scenes), so that the small
          shapes a 96 px render loses at 80 are read at full size, in about the time of the 3,000-step tune
@@ -79,10 +81,10 @@ wide-replay2-96  wide-replay-96 with two first-renderer parts, as wide-replay2-8
 wide-replay2-80-d6  wide-replay2-80 with the vision tower deepened from 4 to 6 layers (`TrainConfig.vision_layers`;
          the new layers start as the identity): tried, not bundled. Every held-out figure within 1.6 points of
          wide-replay2-80's at 1.5 times the time a step (0.9 s against 0.59): steps, not depth, were short.
-siglip   from random weights with `--loss sigmoid`: the scenes phase, then spatial's mixed phase, each
-         shortened to the time there was: 1,200 steps of the scenes phase's 2,600-step cosine schedule,
-         then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2 CPU cores). No sides phase:
-         for tiny-scenes it needed 600 steps before left and right began to part.
+siglip   the previous tiny-scenes-siglip's first stage, from random weights with `--loss sigmoid`: the scenes
+         phase, then spatial's mixed phase, each shortened to the time there was: 1,200 steps of the scenes
+         phase's 2,600-step cosine schedule, then 400 steps of the whole mix at lr 3e-4 (about 40 minutes on 2
+         CPU cores). No sides phase, so left and right stayed at chance through every tune after it.
 siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust renderer, 2,000 steps at
          batch 128, lr 1e-3 with cosine decay (about 36 minutes): an earlier bundled tiny-scenes-siglip. Tried
          first, `robust-tune` (tiny-scenes' earlier tuning: the mix at lr 3e-4) taught this less-trained
@@ -90,14 +92,14 @@ siglip-robust  from the `siglip` run (`--init`): the scenes phase on the robust 
 siglip-wide  an earlier bundled tiny-scenes-siglip's last stage: siglip-robust on the wide renderer, with group
          symmetries and four 15,000-scene parts (its own seed and mix, so not robust-wide's scenes; about
          35 minutes on 2 idle cores, 44 measured while evaluations shared them).
-siglip-replay  the previous bundled tiny-scenes-siglip's last stage: siglip-wide plus one part drawn by the first
+siglip-replay  an earlier bundled tiny-scenes-siglip's last stage: siglip-wide plus one part drawn by the first
          renderer, as in wide-replay (its own seed and mix; 55 minutes measured while evaluations shared
          the 2 cores for part of it).
-siglip-replay2-80  the previous bundled tiny-scenes-siglip's last stage: siglip-replay at 80 px with two
+siglip-replay2-80  an earlier bundled tiny-scenes-siglip's last stage: siglip-replay at 80 px with two
          first-renderer parts, as wide-replay2-80 is wide-replay.
-siglip-replay2-80-long  the bundled tiny-scenes-siglip's last stage: siglip-replay2-80 for 3,000 steps instead of
-         2,000, as tiny-scenes' previous tune ran (about 35 minutes): first-renderer shape +4.4 points, held-out
-         shape +7.4, digit +8.8 on the tests' items.
+siglip-replay2-80-long  the previous bundled tiny-scenes-siglip's last stage: siglip-replay2-80 for 3,000
+         steps instead of 2,000, as tiny-scenes' previous tune ran (about 35 minutes): first-renderer shape
+         +4.4 points, held-out shape +7.4, digit +8.8 on the tests' items.
 
 Why "spatial" has two phases. Trained on everything at once, the model never learns left from right:
 while no image embedding carries position, the texts "... on the left" and "... on the right" are
