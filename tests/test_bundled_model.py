@@ -117,13 +117,14 @@ def test_same_answers_as_the_transformers_pipeline(bundled_engine, scene_files):
 # tiny-scenes-siglip, the sigmoid-loss twin (its model card): tiny-scenes' three stages with the sigmoid loss
 # (make checkpoint-siglip). Measured on the same 1,000 items each, seed 1: colour 100%, shape 97.1%,
 # shape+colour 97.3%, digit 99.7%, count 95.7%, count+colour+shape 94.8%; on the held-out families (500 items):
-# colour 99.4%, shape 79.0%, shape+colour 79.0%, digit 93.2%, count 84.0%, left/right 91.4%. Issue 23 asked
-# colour 97, shape 95, digit 93, count 90, all met. These floors sit 3 points under what it measures, and
-# never under a target it meets (shape: 95), so a retrain that loses ground fails.
+# colour 99.4%, shape 79.0%, shape+colour 79.0%, digit 93.2%, count 84.0%, count+colour+shape 74.4%,
+# left/right 91.4%. Issue 23 asked colour 97, shape 95, digit 93, count 90 on the first renderer, all met.
+# These floors sit 3 points under what it measures, and never under one of those targets (shape: 95), so a
+# retrain that loses ground fails.
 SIGLIP_FLOORS = {"colour": 0.97, "shape": 0.95, "shape+colour": 0.943, "digit": 0.967, "count": 0.927,
                  "count+colour+shape": 0.918}
 SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.964, "shape": 0.76, "shape+colour": 0.76, "digit": 0.902, "count": 0.81,
-                               "left/right": 0.884}
+                               "count+colour+shape": 0.714, "left/right": 0.884}
 
 
 @pytest.fixture(scope="module")
