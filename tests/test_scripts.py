@@ -1,4 +1,8 @@
-"""scripts/failures.py sorts a model's errors by what the renderer drew; its figures must be the tests' own."""
+"""The analysis scripts under scripts/: their figures must be the tests' and the probes' own.
+
+failures.py sorts a model's errors by what the renderer drew; binding_gap.py asks whether a model parts a
+pair of objects from the same pair with its colours swapped.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,17 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
+from clipdemo.analysis import probes
+from clipdemo.probes.suites import binding, spatial
 from clipdemo.train.evaluate import TEMPLATE, attribute_items, evaluate_items
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "failures.py"
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("failures", SCRIPT)
+def _script(name: str = "failures"):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -37,3 +45,13 @@ def test_confusions_name_the_commonest_errors_first():
     script = _script()
     assert script.confusions([0, 0, 0, 1, 2], [1, 1, 2, 1, 2], ["a", "b", "c"]) == "a as b 2, a as c 1"
     assert script.confusions([0, 1], [0, 1], ["a", "b"]) == "none"
+
+
+@pytest.mark.parametrize("suite, items", [("binding", binding), ("spatial", spatial)])
+def test_binding_gaps_win_rate_is_the_probes_accuracy(bundled_engine, capsys, suite, items):
+    n = 60
+    _script("binding_gap").main(["--models", "tiny-scenes", "-n", str(n)])
+    line = next(line for line in capsys.readouterr().out.splitlines() if f" {suite} " in line)
+    wins = float(re.search(r"right caption wins +([\d.]+)%", line).group(1)) / 100
+    expected = probes.evaluate_items(bundled_engine, items(n, seed=0), suite).accuracy
+    assert abs(wins - expected) < 1e-3, (wins, expected)
