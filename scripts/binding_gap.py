@@ -30,9 +30,10 @@ def main(argv: list[str] | None = None) -> None:
         for suite, items in suites.items():
             image_gap, text_cos = [], []
             for item in items:
+                assert len(item.candidates) == 2, item.candidates
                 texts = engine.encode_texts(item.candidates)
                 cos = engine.encode_images([item.image])[0] @ texts.T
-                image_gap.append(cos[item.answer] - cos[1 - item.answer])
+                image_gap.append(float(cos[item.answer] - cos[1 - item.answer]))
                 text_cos.append(float(texts[0] @ texts[1]))
             print(f"{name:20s} {suite:8s} right caption wins {np.mean(np.array(image_gap) > 0):6.1%}  "
                   f"image cosine gap {np.mean(np.abs(image_gap)):.3f}  the two captions' cosine {np.mean(text_cos):.3f}")
