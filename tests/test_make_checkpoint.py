@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from clipdemo.train.__main__ import parser
+from clipdemo.train.__main__ import parser, recipe_phases
 from clipdemo.train.recipes import FROM_SCRATCH, RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,9 +70,7 @@ def test_each_recorded_recipe_still_runs_the_phases_it_ran(name):
     for record in records(ROOT / "clipdemo" / "checkpoints" / name):
         args = parser().parse_args(argv(record))
         assert record["recipe"] == args.recipe
-        overrides = {k: v for k, v in settings(argv(record)).items() if k in ("steps", "batch_size", "lr", "pool",
-                                                                               "seed") and v is not None}
-        now = [asdict(replace(c, **overrides)) for c in RECIPES[args.recipe][args.skip_phases:]]
+        now = [asdict(config) for config in recipe_phases(args)[1]]  # what the same command would run today
         # fields added to TrainConfig since a run was recorded are not in its record
         assert [{k: phase[k] for k in ran} for phase, ran in zip(now, record["phases"])] == record["phases"]
         assert len(now) == len(record["phases"])

@@ -65,6 +65,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def recipe_phases(args: argparse.Namespace) -> tuple[list, list]:
+    """(skipped, to run): the recipe's phases with the command line's overrides, split at --skip-phases."""
+    overrides = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pool=args.pool,
+                                        seed=args.seed).items() if v is not None}
+    phases = [replace(config, **overrides) for config in RECIPES[args.recipe]]
+    return phases[:args.skip_phases], phases[args.skip_phases:]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
@@ -72,10 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--recipe {args.recipe} continues a checkpoint: give it --init DIR (clipdemo/train/recipes.py)")
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, pool=args.pool,
-                                        seed=args.seed).items() if v is not None}
-    phases = [replace(config, **overrides) for config in RECIPES[args.recipe]]
-    skipped, phases = phases[:args.skip_phases], phases[args.skip_phases:]
+    skipped, phases = recipe_phases(args)
     if not phases:
         p.error(f"--skip-phases {args.skip_phases} leaves none of recipe {args.recipe}'s {len(skipped)} phases")
 
