@@ -355,3 +355,52 @@ def test_the_loss_comparison_script_trains_both_losses_at_each_batch(tmp_path, c
     assert len(results.read_text().splitlines()) == 6
     table = capsys.readouterr().out
     assert "| softmax | 8 | 0,1 |" in table and "| softmax | 32 | 0 |" in table, table
+
+
+@pytest.mark.parametrize("loss", ["softmax", "sigmoid"])
+def test_float32_logits_are_the_forwards_own(tokenizer, loss):
+    from clipdemo.train.loop import float32_logits, tokenize
+
+    model = build_model(tokenizer, seed=0, loss=loss, width=32, vision_layers=1, text_layers=1, image_size=32)
+    with torch.no_grad():
+        model.logit_scale.fill_(3.0)  # exp(3) = 20, away from the initial scale, so a dropped scale shows
+    pixels, captions, _ = ScenePool(16, 32, seed=0).batch(np.random.default_rng(0), 8)
+    with torch.no_grad():
+        out = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
+        torch.testing.assert_close(float32_logits(model, out), out.logits_per_image)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
+    assert low.image_embeds.dtype == torch.bfloat16
+    logits = float32_logits(model, low)
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(logits, out.logits_per_image, atol=0.5, rtol=0)  # a cosine off by < 0.025
+
+
+@pytest.mark.parametrize("loss", ["softmax", "sigmoid"])
+def test_a_bf16_step_follows_the_float32_step(tokenizer, loss):
+    """Under bfloat16 autocast the weights stay float32; the loss a step reports is the one of bfloat16
+    towers with float32 logits; and the step's loss and update are float32's within bfloat16's precision."""
+    import copy
+
+    from clipdemo.train.loop import float32_logits, loss_for, tokenize
+
+    model = build_model(tokenizer, seed=0, loss=loss, width=64, vision_layers=2, text_layers=1, image_size=32)
+    runs = {}
+    for bf16 in (False, True):
+        m = copy.deepcopy(model)
+        config = TrainConfig(steps=1, batch_size=32, lr=1e-3, warmup=1, weight_decay=0.0, schedule="constant",
+                             bf16=bf16)
+        (report,) = train(m, tokenizer, config, pool=ScenePool(64, 32, seed=0), report_every=1)
+        step = torch.cat([(a.detach() - b.detach()).flatten() for a, b in zip(m.parameters(), model.parameters())])
+        runs[bf16] = report.loss, step, {p.dtype for p in m.parameters()}
+    (loss32, step32, dtypes32), (loss16, step16, dtypes16) = runs[False], runs[True]
+    assert dtypes16 == dtypes32 == {torch.float32}
+
+    pixels, captions, truth = ScenePool(64, 32, seed=0).batch(np.random.default_rng(config.seed), 32,
+                                                              config.hard_negatives, config.relation_captions)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
+    assert loss16 == pytest.approx(loss_for(model)(float32_logits(model, out), truth).item(), rel=1e-6)
+    assert loss16 == pytest.approx(loss32, rel=0.01) and abs(loss16 - loss32) > 1e-5 * loss32
+    # Adam's first step is lr * sign(gradient), so the updates agree wherever the gradients' signs do
+    assert step32.abs().max() > 0 and torch.nn.functional.cosine_similarity(step16, step32, dim=0) > 0.9

@@ -49,6 +49,7 @@ class TrainConfig:
     style: str = "train"  # the renderer (clipdemo.scenes.STYLES): "robust" varies all a caption leaves open
     image_size: int | None = None  # the model's input size from this phase on (model.with_image_size); None: as is
     vision_layers: int | None = None  # deepen the vision tower to this many layers (model.with_vision_layers)
+    bf16: bool = False  # the towers' matrix products and attention in bfloat16 (autocast); weights, logits: float32
 
 
 @dataclass
@@ -215,6 +216,18 @@ def sigmoid_loss(logits_per_image: torch.Tensor, truth: torch.Tensor) -> torch.T
     return -F.logsigmoid(z * logits_per_image).sum() / logits_per_image.shape[0]
 
 
+def float32_logits(model, out) -> torch.Tensor:
+    """The forward's logits_per_image, recomputed in float32 from its embeddings.
+
+    Under bfloat16 autocast the forward's own product of embeddings is bfloat16: 8 bits of mantissa, so
+    a cosine near 0.9 is off by up to 0.002 and, times a logit scale of 33, its logit by up to 0.07."""
+    image = F.normalize(out.image_embeds.float(), dim=-1)
+    text = F.normalize(out.text_embeds.float(), dim=-1)
+    logits = image @ text.T * model.logit_scale.exp()
+    bias = getattr(model, "logit_bias", None)
+    return logits if bias is None else logits + bias
+
+
 def loss_for(model):
     """The loss the model's family is trained with: contrastive_loss (CLIP) or sigmoid_loss (SigLIP)."""
     return sigmoid_loss if family_of(model.config).independent else contrastive_loss
@@ -250,8 +263,9 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
             g["lr"] = lr
         pixels, captions, truth = pool.batch(rng, config.batch_size, config.hard_negatives, config.relation_captions,
                                              config.symmetries)
-        out = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
-        loss = loss_fn(out.logits_per_image, truth)
+        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            out = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
+        loss = loss_fn(float32_logits(model, out) if config.bf16 else out.logits_per_image, truth)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -260,7 +274,7 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
         last = step in (config.steps, config.stop_after) or (stop is not None and stop.is_set())
         if step % report_every == 0 or last:
             k = min(similarity_k, config.batch_size)
-            sim = (out.image_embeds[:k] @ out.text_embeds[:k].T).detach().numpy()
+            sim = (out.image_embeds[:k].float() @ out.text_embeds[:k].float().T).detach().numpy()
             bias = getattr(model, "logit_bias", None)
             yield StepReport(step, config.steps, loss.item(), float(model.logit_scale.detach().exp()), lr,
                              time.perf_counter() - start, sim, captions[:k],
