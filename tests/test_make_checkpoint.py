@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from clipdemo.train.__main__ import parser, recipe_phases
+from clipdemo.train.loop import TrainConfig
 from clipdemo.train.recipes import FROM_SCRATCH, RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +72,8 @@ def test_each_recorded_recipe_still_runs_the_phases_it_ran(name):
         args = parser().parse_args(argv(record))
         assert record["recipe"] == args.recipe
         now = [asdict(config) for config in recipe_phases(args)[1]]  # what the same command would run today
-        # fields added to TrainConfig since a run was recorded are not in its record
+        # fields added to TrainConfig since a run was recorded are not in its record: it ran them at their default
         assert [{k: phase[k] for k in ran} for phase, ran in zip(now, record["phases"])] == record["phases"]
+        default = asdict(TrainConfig())
+        assert all(phase[k] == default[k] for phase, ran in zip(now, record["phases"]) for k in phase.keys() - ran)
         assert len(now) == len(record["phases"])

@@ -65,14 +65,15 @@ def test_occlusion_map_of_one_object_peaks_on_the_object(bundled_engine, seed):
 
 
 def test_deletion_of_relevant_patches_lowers_the_score_faster_than_random(bundled_engine):
-    """Areas in cosine units, from the full image's cosine (0.29 here). Measured on these 40 scenes: relevance
-    +0.013, a random order +0.036, the relevance curve's lowest point -0.073 after 4 patches (the float32
+    """Areas in cosine units, from the full image's cosine. Measured on these 40 scenes: relevance +0.013
+    (positive: on net, greying its most relevant patches first still ends up raising the cosine), a random
+    order +0.036, the relevance curve's lowest point -0.073 after 4 patches (the float32
     4,500-step checkpoint before it: -0.038 and +0.019; the one before that -0.100 and -0.012); with random
     weights -0.007 against -0.010, which fails. The margin was 0.03 until this checkpoint's 0.023: on 80
     other scenes its gap reads 0.040 and the float32 run's 0.049, so it is smaller but not gone; greying
-    everything out moves this model's cosine up more (+0.074), which lifts every curve's tail. Normalised by
-    the fall to an all-grey image, as it once was, the ranking came out reversed (2.2 against 0.4): the grey
-    image sits closer to its text than the scene does, on average (0.32 against 0.29)."""
+    everything out raises this model's cosine by 0.074, which lifts every curve's tail. Normalised by the
+    fall to an all-grey image, as it once was, the float32 tune's ranking came out reversed (2.2 against
+    0.4): the grey image sits closer to its text than the scene does, on average (0.32 against 0.29)."""
     relevant = deletion_curve(bundled_engine, "relevance", n=40)
     shuffled = deletion_curve(bundled_engine, "random", n=40)
     assert relevant.curve.min() < -0.05, relevant.curve.min()
