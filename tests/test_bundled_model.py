@@ -116,16 +116,16 @@ def test_same_answers_as_the_transformers_pipeline(bundled_engine, scene_files):
 
 
 # tiny-scenes-siglip, the sigmoid-loss twin (its model card): tiny-scenes' three stages with the sigmoid loss
-# (make checkpoint-siglip). Measured on the same 1,000 items each, seed 1: colour 100%, shape 97.1%,
-# shape+colour 97.3%, digit 99.7%, count 95.7%, count+colour+shape 94.8%; on the held-out families (500 items):
-# colour 99.4%, shape 79.0%, shape+colour 79.0%, digit 93.2%, count 84.0%, count+colour+shape 74.4%,
-# left/right 91.4%. Issue 23 asked colour 97, shape 95, digit 93, count 90 on the first renderer, all met.
+# (make checkpoint-siglip). Measured on the same 1,000 items each, seed 1: colour 100%, shape 97.5%,
+# shape+colour 97.6%, digit 99.8%, count 95.6%, count+colour+shape 95.9%; on the held-out families (500 items):
+# colour 99.4%, shape 78.2%, shape+colour 78.2%, digit 93.4%, count 84.4%, count+colour+shape 73.2%,
+# left/right 94.6%. Issue 23 asked colour 97, shape 95, digit 93, count 90 on the first renderer, all met.
 # These floors sit 3 points under what it measures, and never under one of those targets (shape: 95), so a
 # retrain that loses ground fails.
-SIGLIP_FLOORS = {"colour": 0.97, "shape": 0.95, "shape+colour": 0.943, "digit": 0.967, "count": 0.927,
-                 "count+colour+shape": 0.918}
-SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.964, "shape": 0.76, "shape+colour": 0.76, "digit": 0.902, "count": 0.81,
-                               "count+colour+shape": 0.714, "left/right": 0.884}
+SIGLIP_FLOORS = {"colour": 0.97, "shape": 0.95, "shape+colour": 0.946, "digit": 0.968, "count": 0.926,
+                 "count+colour+shape": 0.929}
+SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.964, "shape": 0.752, "shape+colour": 0.752, "digit": 0.904,
+                               "count": 0.814, "count+colour+shape": 0.702, "left/right": 0.916}
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +143,9 @@ def test_siglip_twin_meets_its_held_out_floor(siglip_engine, attribute):
 
 
 def test_siglip_twin_reads_scanned_digits(siglip_engine):
-    """45.6% measured on these 500 scans (chance 10%; tiny-scenes 58.6%): it never saw handwriting."""
+    """48.8% measured on these 500 scans (chance 10%; tiny-scenes 58.6%): it never saw handwriting."""
     report = evaluate_items(siglip_engine, scanned_digit_items(500, seed=1), "digit", TEMPLATE)
-    assert report.accuracy >= 0.42, f"{report.accuracy:.1%}"
+    assert report.accuracy >= 0.45, f"{report.accuracy:.1%}"
 
 
 @pytest.mark.parametrize("attribute", list(SIGLIP_UNSEEN_FAMILY_FLOORS))

@@ -4,8 +4,7 @@ The committed checkpoint (clipdemo/checkpoints/tiny-scenes) is three commands (`
     python -m clipdemo.train --out /tmp/scenes                                                # recipe "scenes"
     python -m clipdemo.train --recipe sides --init /tmp/scenes --out /tmp/first               # left and right
     python -m clipdemo.train --recipe wide-replay2-80-5000-bf16 --init /tmp/first --out DIR   # issue 25's tune
-The bundled tiny-scenes-siglip is the same three with `--loss sigmoid` on the first and the float32 tune
-`wide-replay2-80-4500` last (`make checkpoint-siglip`).
+The bundled tiny-scenes-siglip is the same three with `--loss sigmoid` on the first (`make checkpoint-siglip`).
 """
 
 from __future__ import annotations

@@ -63,21 +63,20 @@ wide-replay2-80-long-lr1e-3  the previous bundled tiny-scenes' last stage: wide-
          saliency maps pointed at the named object less often (relevance 86%, occlusion 82%, against 93/97%).
          At 4,500 steps (`--steps 4500`, 47 minutes) held-out shape and shape+colour reached 90% on the model
          card's 1,000 items and the tests' own, every figure rising: the next recipe.
-wide-replay2-80-4500  the last stage of the bundled tiny-scenes-siglip (`make checkpoint-siglip`: make checkpoint's
-         first two commands with `--loss sigmoid`, then this one) and of the previous tiny-scenes: wide-replay2-80-long-lr1e-3 for 4,500
+wide-replay2-80-4500  the last stage of both models' previous checkpoints: wide-replay2-80-long-lr1e-3 for 4,500
          steps (47 minutes), after `sides` alone instead of the whole `spatial` recipe, so that `make
          checkpoint` takes about issue 25's 90 minutes (91, timed end to end; about 103 with the whole recipe).
          Against tiny-scenes' checkpoint before it on 1,000 held-out items per attribute: shape +2.2,
          shape+colour +0.9, digit +1.6, count +2.5 points, left/right -2.5, scans -4.4.
-wide-replay2-80-5000-bf16  the bundled tiny-scenes' last stage: wide-replay2-80-4500 with the towers' matrix
+wide-replay2-80-5000-bf16  the last stage of both bundled models (tiny-scenes-siglip: `make checkpoint-siglip`,
+         the same three commands with `--loss sigmoid`): wide-replay2-80-4500 with the towers' matrix
          products and attention in bfloat16 (autocast, `TrainConfig.bf16`; the weights, logits and loss stay
          float32), which on a 2-core AMD EPYC with AVX512-BF16 takes 0.52-0.53 s a step instead of 0.61, so
          5,000 steps fit the time 4,500 took (45 minutes; `make checkpoint` 90, the sum of its stages, each
          timed). From the same `sides` checkpoint, against wide-replay2-80-4500 on 1,000 held-out items per
          attribute: shape +0.1, shape+colour +0.3, digit +0.1, count +0.1, left/right +2.7 points; on the
          tests' items shape +0.8, shape+colour +2.8, count +3.0, left/right +3.4. One run: the 500 more
-         steps and bfloat16 are not told apart. The same tune of tiny-scenes-siglip, started and stopped,
-         ran at 0.60 s a step, as in float32, though alone on the same batches it took 0.52 s.
+         steps and bfloat16 are not told apart.
 wide-replay2-80-96  the lr 1e-3 tune over 2,400 steps (its cosine schedule too), then 400 steps at a 96 px
          input (lr 3e-4, a fresh pool of 16,000 wide and 8,000 first-renderer scenes), so that the small
          shapes a 96 px render loses at 80 are read at full size, in about the time of the 3,000-step tune
