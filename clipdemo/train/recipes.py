@@ -73,7 +73,7 @@ wide-replay2-80-5000-bf16  the last stage of both bundled models (tiny-scenes-si
          products and attention in bfloat16 (autocast, `TrainConfig.bf16`; the weights, logits and loss stay
          float32), which on a 2-core AMD EPYC with AVX512-BF16 takes 0.52-0.53 s a step instead of 0.61, so
          5,000 steps fit the time 4,500 took (45 minutes; `make checkpoint` 90, the sum of its stages, each
-         timed). From the same `sides` checkpoint, against wide-replay2-80-4500 on 1,000 held-out items per
+         timed; tiny-scenes-siglip: 0.55 s, 48 minutes). From the same `sides` checkpoint, against wide-replay2-80-4500 on 1,000 held-out items per
          attribute: shape +0.1, shape+colour +0.3, digit +0.1, count +0.1, left/right +2.7 points; on the
          tests' items shape +0.8, shape+colour +2.8, count +3.0, left/right +3.4. One run: the 500 more
          steps and bfloat16 are not told apart.
