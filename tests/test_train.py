@@ -365,11 +365,12 @@ def test_float32_logits_are_the_forwards_own(tokenizer, loss):
     with torch.no_grad():
         model.logit_scale.fill_(3.0)  # exp(3) = 20, away from the initial scale, so a dropped scale shows
     pixels, captions, _ = ScenePool(16, 32, seed=0).batch(np.random.default_rng(0), 8)
+    texts = tokenize(model, tokenizer, captions)
     with torch.no_grad():
-        out = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
+        out = model(**texts, pixel_values=pixels)
         torch.testing.assert_close(float32_logits(model, out), out.logits_per_image)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            low = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
+            low = model(**texts, pixel_values=pixels)
     assert low.image_embeds.dtype == torch.bfloat16
     logits = float32_logits(model, low)
     assert logits.dtype == torch.float32
@@ -385,19 +386,20 @@ def test_a_bf16_step_follows_the_float32_step(tokenizer, loss):
     from clipdemo.train.loop import float32_logits, loss_for, tokenize
 
     model = build_model(tokenizer, seed=0, loss=loss, width=64, vision_layers=2, text_layers=1, image_size=32)
+    pool = ScenePool(64, 32, seed=0)
     runs = {}
     for bf16 in (False, True):
         m = copy.deepcopy(model)
         config = TrainConfig(steps=1, batch_size=32, lr=1e-3, warmup=1, weight_decay=0.0, schedule="constant",
                              bf16=bf16)
-        (report,) = train(m, tokenizer, config, pool=ScenePool(64, 32, seed=0), report_every=1)
+        (report,) = train(m, tokenizer, config, pool=pool, report_every=1)
         step = torch.cat([(a.detach() - b.detach()).flatten() for a, b in zip(m.parameters(), model.parameters())])
         runs[bf16] = report.loss, step, {p.dtype for p in m.parameters()}
     (loss32, step32, dtypes32), (loss16, step16, dtypes16) = runs[False], runs[True]
     assert dtypes16 == dtypes32 == {torch.float32}
 
-    pixels, captions, truth = ScenePool(64, 32, seed=0).batch(np.random.default_rng(config.seed), 32,
-                                                              config.hard_negatives, config.relation_captions)
+    pixels, captions, truth = pool.batch(np.random.default_rng(config.seed), 32, config.hard_negatives,
+                                         config.relation_captions)  # the batch both runs drew
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
     assert loss16 == pytest.approx(loss_for(model)(float32_logits(model, out), truth).item(), rel=1e-6)
