@@ -349,6 +349,11 @@ def test_saliency_tab(page):
     _run(page, panel, "Show where")
     expect(page.locator("#saliency-notes")).to_contain_text("Chefer")
     assert panel.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").count() >= 1
+    # both objects are there: a bare name matches half the scene, but neither panel may call it absent
+    expect(page.locator("#saliency-notes")).not_to_contain_text("Probably not in the image")
+    titles = panel.locator(".js-plotly-plot").first.evaluate(
+        "p => p.layout.annotations.map(a => a.text.replaceAll('<br>', ' ').replace(/<[^>]+>/g, ''))")
+    assert len(titles) == 2 and not any("probably not in the image" in t for t in titles), titles
     # each word of each text is its own token, shaded by its relevance (a text without per-word relevance
     # would be one plain token); each text's top word is fully shaded (shares are scaled to the top word)
     words = page.locator("#saliency-words .token.highlighted")

@@ -6,7 +6,7 @@ import json
 
 import gradio as gr
 
-from ..analysis.saliency import METHODS, SaliencyResult, probably_absent, saliency as run_saliency
+from ..analysis.saliency import METHODS, NULL_CAPTION, SaliencyResult, probably_absent, saliency as run_saliency
 from ..text import parse_lines
 from . import examples, reading
 from .common import (clear_on_upload, engine_for, error_box, export, load_uploads, notes_markdown, preview_image,
@@ -15,7 +15,7 @@ from .state import ServerState
 from .where import overlay
 
 MAX_TEXTS = 6  # panels per request: each text is one map
-EXPLAINER = """
+EXPLAINER = f"""
 **How the maps are made.** *Relevance* (Chefer, Gur and Wolf, ICCV 2021) follows the text's score back
 through every attention layer of the image encoder: each attention map is weighted by the gradient of
 the image-text cosine with respect to it, negative parts are dropped, heads are averaged, and the layers
@@ -27,7 +27,9 @@ black = least. Each panel is scaled to its own maximum, so compare *where* betwe
 much*; tick **one colour scale for all panels** to compare how much too. A map always lights up
 somewhere, even for a text that is not in the image: a panel whose text's cosine is a weak match by
 this model's own typical cosines (measured once per model on its examples, the line the other tabs use)
-is dimmed and labelled "probably not in the image". The map has the resolution of the model's patches
+*and* no higher than the image's cosine with "{NULL_CAPTION}", a caption that names nothing, is dimmed and
+labelled "probably not in the image". The name of one object among two often falls under the first
+line, as it matches only half the scene, but still beats "{NULL_CAPTION}", so it is not flagged. The map has the resolution of the model's patches
 (10 x 10 for the bundled models, 7 x 7 for ViT-B/32), smoothed; the image is padded to a square, never cropped, so the map covers all of it.
 
 **Measured, not assumed.** On two-object scenes where the text names one object, the bundled model's
@@ -46,9 +48,10 @@ def method_note(result: SaliencyResult, typical=None, absent=()) -> str:
     if typical is not None and gone:
         note += (f" **Probably not in the image:** {', '.join(repr(t) for t in gone)}: cosine below "
                  f"{typical.weak_below:.2f}, midway between this model's typical matching pair "
-                 f"({typical.match:.2f}) and non-matching pair ({typical.nonmatch:.2f}). A map always lights up "
-                 "somewhere, so those panels are dimmed: their bright part is only where the image is least "
-                 "unlike the text.")
+                 f"({typical.match:.2f}) and non-matching pair ({typical.nonmatch:.2f}), and no higher than "
+                 f"this image's cosine with '{NULL_CAPTION}' ({result.null_cosine:.3f}), a caption that names "
+                 "nothing. A map always lights up somewhere, so those panels are dimmed: their bright part is "
+                 "only where the image is least unlike the text.")
     return note
 
 
