@@ -351,6 +351,7 @@ def test_saliency_tab(page):
     assert panel.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm").count() >= 1
     # both objects are there: a bare name matches half the scene, but neither panel may call it absent
     expect(page.locator("#saliency-notes")).not_to_contain_text("Probably not in the image")
+    expect(page.locator("#saliency-notes")).to_contain_text("so not called absent")  # and says why not
     titles = panel.locator(".js-plotly-plot").first.evaluate(
         "p => p.layout.annotations.map(a => a.text.replaceAll('<br>', ' ').replace(/<[^>]+>/g, ''))")
     assert len(titles) == 2 and not any("probably not in the image" in t for t in titles), titles
@@ -442,7 +443,7 @@ def test_train_tab_then_use_the_trained_model(page):
     if change.group(2):  # the word follows the numbers shown
         now, first = float(change.group(1)), float(change.group(3))
         assert now != first and change.group(2) == ("rose" if now > first else "fell"), change.group(0)
-    assert "Cosine similarity of a fixed batch" in plots.nth(1).evaluate("p => p.layout.title.text")
+    assert "Cosine similarity of a fixed batch of 8" in plots.nth(1).evaluate("p => p.layout.title.text")
     assert plots.nth(1).evaluate("p => p.data[0].x") == first_columns
     assert plots.nth(1).evaluate("p => (p.layout.images || []).length") == 8  # a thumbnail per row
     _assert_no_overlaps(plots.nth(1))

@@ -132,13 +132,30 @@ def test_compare_agreement_and_rank_correlation_equal_the_models_own_scores(clie
 
 
 def test_compare_probes_runs_both_models_on_the_same_items(client):
-    _, chart, table, _ = client.predict(["counting", "spatial"], 10, "{}", 0, CLIP, "tiny-scenes",
-                                        api_name="/compare_probes")
-    rows = [dict(zip(table["headers"], row)) for row in table["data"]]
+    from clipdemo.text import percent
+
+    _, chart, table, exported = client.predict(["counting", "spatial"], 10, "{}", 0, CLIP, "tiny-scenes",
+                                               api_name="/compare_probes")
+    rows = list(csv.DictReader(open(exported)))
     assert [r["Suite"] for r in rows] == ["counting", "spatial"]
-    assert all(0 <= r["A: tiny-scenes"] <= 1 and 0 <= r[f"B: {CLIP}"] <= 1 for r in rows)
+    assert all(0 <= float(r["A: tiny-scenes"]) <= 1 and 0 <= float(r[f"B: {CLIP}"]) <= 1 for r in rows)
     # the bundled model was trained on these suites' scenes: it beats a random CLIP on counting
-    assert rows[0]["A: tiny-scenes"] > rows[0][f"B: {CLIP}"]
+    assert float(rows[0]["A: tiny-scenes"]) > float(rows[0][f"B: {CLIP}"])
+    # the page shows the same numbers as percentages, as the Probes tab does
+    shown = [dict(zip(table["headers"], row)) for row in table["data"]]
+    assert [r["A: tiny-scenes"] for r in shown] == [percent(float(r["A: tiny-scenes"])) for r in rows]
+    assert shown[0]["Chance"] == "16.7%"
+
+
+def test_disagreements_leave_out_labels_both_models_reject():
+    """Below a confident softmax's winner every label scores 0.0%: ranks among labels both models score under
+    1% are noise, and listing them (the largest rank gaps) hid the one place the models part."""
+    from clipdemo.analysis.compare import ModelScores, compare
+
+    a = np.array([[0.97, 0.02, 0.004, 0.003, 0.002, 0.001]])  # a softmax: one winner, then a runner-up
+    b = np.array([[0.95, 0.001, 0.30, 0.002, 0.004, 0.003]])  # sigmoid: rejects A's runner-up, likes label 2
+    result = compare(ModelScores("A", "softmax", a, a), ModelScores("B", "sigmoid", b, b), ["x.png"], list("pqrstu"))
+    assert [(d.label, d.rank_a, d.rank_b) for d in result.disagreements] == [("q", 2, 6), ("r", 3, 2)]
 
 
 def test_spearman_with_ties_matches_scipy():

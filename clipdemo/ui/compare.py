@@ -9,14 +9,14 @@ import gradio as gr
 import pandas as pd
 from gradio.components.plot import PlotData
 
-from ..analysis.compare import ahead, below_chance, compare as run_compare, noise, score_model
+from ..analysis.compare import REJECTED, ahead, below_chance, compare as run_compare, noise, score_model
 from ..compare_figures import COLOUR_B, cosine_scatter, paired_accuracy, top_k_bars
 from ..engine import get_pool
 from ..errors import InputError
 from ..probes import SUITES, published_for, run_suites, suite_label, suite_names
 from ..probes.report import summary_rows
 from ..registry import BUNDLED_MODEL, BUNDLED_SIGLIP
-from ..text import check_template, parse_lines
+from ..text import check_template, parse_lines, percent
 from . import examples
 from .common import (TRAINED_HERE, engine_for, error_box, export, load_uploads, notes_markdown, picker_choices,
                      run_keeping_errors, user_errors)
@@ -156,6 +156,9 @@ def compare_probes(suites: list[str], n: float = 100, template: str = "{}", seed
                           "OpenAI ViT-B/32 (published)": [r["published_accuracy"] for r in rows],
                           "Its chance": [r["published_chance"] for r in rows],
                           "Published on": [r["published_benchmark"] for r in rows]})
+    shown = table.copy()  # the page reads percentages, as the Probes tab's; the CSV keeps the fractions
+    for column in shown.columns[1:-1]:
+        shown[column] = shown[column].map(lambda v: "" if v is None or pd.isna(v) else percent(v))
     published = [published_for(r.suite) for r in ra]
     chart = paired_accuracy([suite_label(r.suite) for r in ra], [r.accuracy for r in ra], [r.accuracy for r in rb],
                             [r.chance for r in ra], [p.accuracy if p else None for p in published], name_a, name_b,
@@ -167,7 +170,7 @@ def compare_probes(suites: list[str], n: float = 100, template: str = "{}", seed
     summary = f"**A: `{name_a}`** vs **B: `{name_b}`** on {items}: " + _verdict(ra, rb)
     summary += (" The black dash is each suite's chance; a published point was measured on its own benchmark, "
                 "whose chance is the green dash beside it (see the table).")
-    return summary, _plot(chart), table, export("compare_probes.csv", table.to_csv(index=False))
+    return summary, _plot(chart), shown, export("compare_probes.csv", table.to_csv(index=False))
 
 
 def _verdict(ra, rb) -> str:
@@ -234,7 +237,8 @@ def build(session_model: gr.State, state: ServerState) -> None:
                                      column_widths=["30%", "20%", "20%", "14%", "16%"], interactive=False, wrap=True,
                                      elem_id="compare-table")
             scatter = gr.Plot(label="Cosines, A vs B")
-            apart = gr.Dataframe(label="Where they disagree most (rank of the label for that image)",
+            apart = gr.Dataframe(label="Where they disagree most (rank of the label for that image; labels both "
+                                       f"score under {REJECTED:.0%} left out)",
                                  headers=["Image", "Label", "Rank in A", "Rank in B", "A", "B"], interactive=False,
                                  wrap=True)
             csv = gr.File(label="Download CSV (every image-label pair)")

@@ -95,7 +95,9 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
     names = [im.name for im in loaded]
     thumbs = [thumbnail_uri(im.image, 64) for im in loaded] if len(loaded) <= 40 else []
     gap = result.gap_centred.gap if result.centred else result.gap.gap
-    title = (f"{engine.info.name}: centroid distance {gap:.2f} · images and texts in 2-D ({result.projection})"
+    dims = image_features.shape[1]
+    title = (f"{engine.info.name}: centroid distance {gap:.2f} in all {dims} dimensions · images and texts in 2-D "
+             f"({result.projection})"
              + ("<br><sup>each modality's mean removed</sup>" if result.centred else ""))
     figure = map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(min(len(names), len(parsed.items)))],
                         names, parsed.items, thumbs, title=title, axis_names=AXES[result.projection])

@@ -110,9 +110,9 @@ def weak_match_notes(engine, winners: Sequence[tuple[str, str, float]]) -> list[
     """A note per (image, winning text, cosine) whose cosine sits far below the model's typical match."""
     typical = typical_for(engine)
     if not typical.separates:
-        return [f"⚠️ On {typical.measured_on}, `{engine.info.name}` scores matching pairs hardly above the rest "
-                f"(cosine {typical.match:.2f} against {typical.nonmatch:.2f}, less than 0.05 apart): its ranking "
-                "here is noise."]
+        return [f"⚠️ On {typical.measured_on}, `{engine.info.name}` does not score matching pairs clearly above "
+                f"the rest (median cosine {typical.match:.2f} against {typical.nonmatch:.2f}; less than 0.05 higher): "
+                "its ranking here is noise."]
     weak = [(image, text, cos) for image, text, cos in winners if typical.is_weak(cos)]
     level = (f"far below this model's typical match ({typical.match:.2f}; its non-matching pairs sit at "
              f"{typical.nonmatch:.2f})")

@@ -29,8 +29,9 @@ somewhere, even for a text that is not in the image: a panel whose text's cosine
 this model's own typical cosines (measured once per model on its examples, the line the other tabs use)
 *and* no higher than the image's cosine with "{NULL_CAPTION}", a caption that names nothing, is dimmed and
 labelled "probably not in the image". The name of one object among two often falls under the first
-line, as it matches only half the scene, but still beats "{NULL_CAPTION}", so it is not flagged. The map has the resolution of the model's patches
-(10 x 10 for the bundled models, 7 x 7 for ViT-B/32), smoothed; the image is padded to a square, never cropped, so the map covers all of it.
+line, as it matches only half the scene, but still beats "{NULL_CAPTION}", so it is not flagged.
+The map has the resolution of the model's patches (10 x 10 for the bundled models, 7 x 7 for ViT-B/32),
+smoothed; the image is padded to a square, never cropped, so the map covers all of it.
 
 **Measured, not assumed.** On two-object scenes where the text names one object, the bundled model's
 relevance map points at the named object far more often than a map from random weights or a map
@@ -52,6 +53,13 @@ def method_note(result: SaliencyResult, typical=None, absent=()) -> str:
                  f"this image's cosine with '{NULL_CAPTION}' ({result.null_cosine:.3f}), a caption that names "
                  "nothing. A map always lights up somewhere, so those panels are dimmed: their bright part is "
                  "only where the image is least unlike the text.")
+    kept = [t for t, c, a in zip(result.texts, result.cosine, absent) if typical and typical.is_weak(c) and not a]
+    if kept:
+        note += (f" {', '.join(repr(t) for t in kept)}: cosine below {typical.weak_below:.2f}, this model's "
+                 f"weak-match line, but above this image's cosine with '{NULL_CAPTION}' ({result.null_cosine:.3f}), so "
+                 "not called absent. A text that "
+                 "names only one of several objects matches part of the image, and scores lower than a whole "
+                 "caption would.")
     return note
 
 

@@ -110,19 +110,19 @@ def _batch_heatmap(image_features: np.ndarray, text_features: np.ndarray, captio
     if loss == "sigmoid":
         probability = 1 / (1 + np.exp(-(report.logit_scale * cosine + report.logit_bias)))
         return heatmap(probability, rows, labels, thumbnails=thumbs, colorbar="sigmoid", zmin=0, zmax=1,
-                       title=f"sigmoid(t·cos + b) of a fixed batch, step {report.step}<br>"
+                       title=f"sigmoid(t·cos + b) of a fixed batch of {k}, step {report.step}<br>"
                              "<sup>each pair on its own: rows need not sum to 1</sup>")
     return heatmap(cosine, rows, labels, thumbnails=thumbs, zmin=-1, zmax=1,
-                   title=f"Cosine similarity of a fixed batch, step {report.step}")
+                   title=f"Cosine similarity of a fixed batch of {k}, step {report.step}")
 
 
 def _map(image_features: np.ndarray, text_features: np.ndarray, captions: list[str], step: int):
     result = embedding_map(image_features, text_features)
     return map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(len(captions))],
                       [f"scene {i + 1}: {c}" for i, c in enumerate(captions)], captions,
-                      title=f"A fixed batch in 2-D (PCA), step {step}: gap {result.gap.gap:.2f}, "
-                            f"cosine of matching pairs {result.gap.matched_cosine:.2f}, "
-                            f"of other pairs {result.gap.unmatched_cosine:.2f}")
+                      title=f"A fixed batch of {len(captions)} in 2-D (PCA), step {step}<br><sup>gap "
+                            f"{result.gap.gap:.2f}, cosine of matching pairs {result.gap.matched_cosine:.2f}, "
+                            f"of other pairs {result.gap.unmatched_cosine:.2f}</sup>")
 
 
 def _bias(biases: list[float] | None) -> str:
