@@ -60,6 +60,11 @@ def parse_templates(text: str | list[str]) -> list[str]:
     return [check_template(t) for t in parse_lines(text, "templates", MAX_TEMPLATES).items]
 
 
+def fixed(x: float, places: int = 2) -> str:
+    """`x` to `places` decimals, with no minus sign on a zero: -0.004 reads "0.00", not "-0.00"."""
+    return f"{round(x, places) + 0.0:.{places}f}"
+
+
 def percent(p: float) -> str:
     """A probability as people read it, in tables and on bars alike: 99.9%, 0.4%, <0.1%."""
     return f"{p:.1%}" if p >= 0.001 else "<0.1%"

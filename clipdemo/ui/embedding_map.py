@@ -96,9 +96,9 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
     thumbs = [thumbnail_uri(im.image, 64) for im in loaded] if len(loaded) <= 40 else []
     gap = result.gap_centred.gap if result.centred else result.gap.gap
     dims = image_features.shape[1]
-    title = (f"{engine.info.name}: centroid distance {gap:.2f} in all {dims} dimensions · images and texts in 2-D "
-             f"({result.projection})"
-             + ("<br><sup>each modality's mean removed</sup>" if result.centred else ""))
+    title = (f"{engine.info.name}: images and texts in 2-D ({result.projection})<br><sup>centroid distance "
+             f"{gap:.2f} in all {dims} dimensions" + (" · each modality's mean removed" if result.centred else "")
+             + "</sup>")
     figure = map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(min(len(names), len(parsed.items)))],
                         names, parsed.items, thumbs, title=title, axis_names=AXES[result.projection])
     note = notes_markdown(parsed.notes + notes, reading.photo_caveat(engine, loaded), engine)

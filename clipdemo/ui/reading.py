@@ -14,6 +14,7 @@ from ..analysis.photo import PHOTO_COLOURS, PHOTO_TEXTURE, photo_guess
 from ..analysis.typical import TypicalCosines, doubled_articles, typical_for as measured_once
 from ..images import open_images
 from ..model_card import ModelCard, card_for
+from ..text import fixed
 from . import examples
 
 def typical_for(engine) -> TypicalCosines:
@@ -111,11 +112,11 @@ def weak_match_notes(engine, winners: Sequence[tuple[str, str, float]]) -> list[
     typical = typical_for(engine)
     if not typical.separates:
         return [f"⚠️ On {typical.measured_on}, `{engine.info.name}` does not score matching pairs clearly above "
-                f"the rest (median cosine {typical.match:.2f} against {typical.nonmatch:.2f}; less than 0.05 higher): "
-                "its ranking here is noise."]
+                f"the rest (median cosine {fixed(typical.match)} against {fixed(typical.nonmatch)}; less than 0.05 "
+                "higher): its ranking here is noise."]
     weak = [(image, text, cos) for image, text, cos in winners if typical.is_weak(cos)]
-    level = (f"far below this model's typical match ({typical.match:.2f}; its non-matching pairs sit at "
-             f"{typical.nonmatch:.2f})")
+    level = (f"far below this model's typical match ({fixed(typical.match)}; its non-matching pairs sit at "
+             f"{fixed(typical.nonmatch)})")
     first = "came first" if engine.family.independent else "won"  # independent scores: nothing is forced to win
     if len(weak) > 3:
         listed = "; ".join(f"{image}: “{text}” {cos:.3f}" for image, text, cos in weak[:6])
@@ -128,10 +129,10 @@ def weak_match_notes(engine, winners: Sequence[tuple[str, str, float]]) -> list[
 def typical_line(engine) -> str:
     typical = typical_for(engine)
     line = (f"For **`{engine.info.name}`**, measured on {typical.measured_on}: a matching pair's cosine sits "
-            f"around **{typical.match:.2f}**, a non-matching one around **{typical.nonmatch:.2f}**")
+            f"around **{fixed(typical.match)}**, a non-matching one around **{fixed(typical.nonmatch)}**")
     if not typical.separates:
         return line + ": it does not tell them apart, so its rankings are noise and no weak match is flagged."
-    return line + f"; a winner below {typical.weak_below:.2f} is flagged as a weak match."
+    return line + f"; a winner below {fixed(typical.weak_below)} is flagged as a weak match."
 
 
 def _scale_line(engine) -> str:

@@ -7,7 +7,7 @@ import json
 import gradio as gr
 
 from ..analysis.saliency import METHODS, NULL_CAPTION, SaliencyResult, probably_absent, saliency as run_saliency
-from ..text import parse_lines
+from ..text import fixed, parse_lines
 from . import examples, reading
 from .common import (clear_on_upload, engine_for, error_box, export, load_uploads, notes_markdown, preview_image,
                      run_keeping_errors, user_errors)
@@ -48,14 +48,14 @@ def method_note(result: SaliencyResult, typical=None, absent=()) -> str:
     gone = [t for t, a in zip(result.texts, absent) if a]
     if typical is not None and gone:
         note += (f" **Probably not in the image:** {', '.join(repr(t) for t in gone)}: cosine below "
-                 f"{typical.weak_below:.2f}, midway between this model's typical matching pair "
-                 f"({typical.match:.2f}) and non-matching pair ({typical.nonmatch:.2f}), and no higher than "
+                 f"{fixed(typical.weak_below)}, midway between this model's typical matching pair "
+                 f"({fixed(typical.match)}) and non-matching pair ({fixed(typical.nonmatch)}), and no higher than "
                  f"this image's cosine with '{NULL_CAPTION}' ({result.null_cosine:.3f}), a caption that names "
                  "nothing. A map always lights up somewhere, so those panels are dimmed: their bright part is "
                  "only where the image is least unlike the text.")
     kept = [t for t, c, a in zip(result.texts, result.cosine, absent) if typical and typical.is_weak(c) and not a]
     if kept:
-        note += (f" {', '.join(repr(t) for t in kept)}: cosine below {typical.weak_below:.2f}, this model's "
+        note += (f" {', '.join(repr(t) for t in kept)}: cosine below {fixed(typical.weak_below)}, this model's "
                  f"weak-match line, but above this image's cosine with '{NULL_CAPTION}' ({result.null_cosine:.3f}), so "
                  "not called absent. A text that "
                  "names only one of several objects matches part of the image, and scores lower than a whole "
