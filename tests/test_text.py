@@ -4,7 +4,7 @@ import pytest
 
 from clipdemo.errors import InputError
 from clipdemo.limits import MAX_TEXTS
-from clipdemo.text import check_template, fill, parse_lines
+from clipdemo.text import check_template, fill, fixed, parse_lines
 
 
 def test_blank_and_duplicate_lines():
@@ -32,3 +32,9 @@ def test_template_needs_exactly_one_placeholder(template):
 
 def test_braces_in_labels_are_harmless():
     assert fill("a photo of a {}.", "{weird} label") == "a photo of a {weird} label."
+
+
+@pytest.mark.parametrize("value, shown", [(-0.004, "0.00"), (-0.0, "0.00"), (-0.16, "-0.16"), (0.5904, "0.59")])
+def test_fixed_never_shows_a_negative_zero(value, shown):
+    """A typical non-matching cosine of -0.004 read "-0.00" on the page, as if it were below zero."""
+    assert fixed(value) == shown
