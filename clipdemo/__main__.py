@@ -142,8 +142,10 @@ def main(argv=None) -> int:
                     help="relevance: gradient-weighted attention relevance (Chefer et al. 2021); "
                          "occlusion: grey patches")
     sa.add_argument("--json", action="store_true",
-                    help='print {"texts": [...], "maps": [[[...]]], "method": "..."}: one 2-D map per text, '
-                         "rows top to bottom, covering the whole image, values in [0, 1], larger = more relevant")
+                    help='print {"texts": [...], "maps": [[[...]]], "method": "...", "cosine": [...], '
+                         '"null_cosine": ...}: one 2-D map per text, rows top to bottom, covering the whole image, '
+                         "values in [0, 1], larger = more relevant; each text's cosine with the image, and the "
+                         "image's with \"a photo.\"")
     for s in (pr, ev, sa):
         s.add_argument("--model", default=DEFAULT_MODEL)
         s.add_argument("--device", default=None)

@@ -443,7 +443,7 @@ def test_train_tab_then_use_the_trained_model(page):
     if change.group(2):  # the word follows the numbers shown
         now, first = float(change.group(1)), float(change.group(3))
         assert now != first and change.group(2) == ("rose" if now > first else "fell"), change.group(0)
-    assert "Cosine similarity of a fixed batch of 8" in plots.nth(1).evaluate("p => p.layout.title.text")
+    assert "Cosine similarity, the first 8 scenes of a fixed batch" in plots.nth(1).evaluate("p => p.layout.title.text")
     assert plots.nth(1).evaluate("p => p.data[0].x") == first_columns
     assert plots.nth(1).evaluate("p => (p.layout.images || []).length") == 8  # a thumbnail per row
     _assert_no_overlaps(plots.nth(1))

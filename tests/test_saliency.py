@@ -173,7 +173,8 @@ def test_command_line_json(capsys, tmp_path):
     assert main(["saliency", str(path), f"{a.colour} {a.shape}", f"{b.colour} {b.shape}", "--model", "tiny-scenes",
                  "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"texts", "maps", "method"} and out["method"] == "relevance"
+    assert set(out) == {"texts", "maps", "method", "cosine", "null_cosine"} and out["method"] == "relevance"
+    assert out["cosine"][0] > out["null_cosine"] and out["cosine"][1] > out["null_cosine"]  # both objects are there
     maps = np.array(out["maps"])
     assert maps.shape == (2, 120, 120)
     # each text's map weighs its own object more than the other text's map weighs it (where each map peaks is

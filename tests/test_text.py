@@ -38,3 +38,11 @@ def test_braces_in_labels_are_harmless():
 def test_fixed_never_shows_a_negative_zero(value, shown):
     """A typical non-matching cosine of -0.004 read "-0.00" on the page, as if it were below zero."""
     assert fixed(value) == shown
+
+
+@pytest.mark.parametrize("p, shown", [(0.5604, "56.0%"), (0.0004, "<0.1%"), (0.0, "0.0%")])
+def test_percent_says_none_at_all_only_for_zero(p, shown):
+    """An accuracy of 0 read "<0.1%", as if something had been right."""
+    from clipdemo.text import percent
+
+    assert percent(p) == shown

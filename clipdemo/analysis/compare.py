@@ -18,7 +18,7 @@ from PIL import Image
 from ..errors import InputError
 from ..text import check_template, fill
 
-REJECTED = 0.01  # a label both models score under this is rejected by both: how they order it is noise
+REJECTED_BELOW = 0.01  # a label both models score under this, both reject: how they order it is noise
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Comparison:
         rank_correlation: [I] Spearman's rho of each image's label order (the two rows of scores), in [-1, 1];
             nan for a single label.
         disagreements: (image, label) pairs whose rank differs most between the models, largest first,
-            leaving out those both models score under REJECTED.
+            leaving out those both models score under REJECTED_BELOW.
     """
 
     a: ModelScores
@@ -137,7 +137,7 @@ def compare(a: ModelScores, b: ModelScores, images: Sequence[str], candidate_lab
         a, b: each model's scores (score_model), both [I, L].
         images, candidate_labels: the names of the rows and columns.
         most: how many of the most disagreeing (image, label) pairs to keep. A pair both models score under
-            REJECTED is left out, whatever its ranks: below a confident softmax's winner every label scores
+            REJECTED_BELOW is left out, whatever its ranks: below a confident softmax's winner every label scores
             0.0%, and the order of labels both reject said nothing about where the models part.
     """
     if a.scores.shape != b.scores.shape:
@@ -146,7 +146,7 @@ def compare(a: ModelScores, b: ModelScores, images: Sequence[str], candidate_lab
     # rank 1 = highest score; the order within a row is the same for cosines and for either kind of score
     rank_a = a.scores.shape[-1] + 1 - ranks(a.scores)
     rank_b = b.scores.shape[-1] + 1 - ranks(b.scores)
-    gap = np.where((a.scores >= REJECTED) | (b.scores >= REJECTED), np.abs(rank_a - rank_b), 0)
+    gap = np.where((a.scores >= REJECTED_BELOW) | (b.scores >= REJECTED_BELOW), np.abs(rank_a - rank_b), 0)
     pairs = sorted(np.ndindex(gap.shape), key=lambda ij: (-gap[ij], min(rank_a[ij], rank_b[ij])))
     disagreements = [Disagreement(images[i], candidate_labels[j], int(round(rank_a[i, j])), int(round(rank_b[i, j])),
                                   float(a.scores[i, j]), float(b.scores[i, j]))

@@ -63,9 +63,11 @@ class SaliencyResult:
     def as_dict(self) -> dict:
         """The JSON form (the command line's `--json` and the Saliency tab's download), ready for json.dumps:
         {"texts": [T strings], "maps": [T][H][W] floats in [0, 1] rounded to 4 places, rows top to bottom,
-        covering the whole image, 1 = most relevant, "method": one of METHODS}."""
+        covering the whole image, 1 = most relevant, "method": one of METHODS, "cosine": [T] each text's
+        cosine with the image, "null_cosine": the image's cosine with NULL_CAPTION}."""
         maps = np.round(self.maps.astype(np.float64), 4).tolist()
-        return {"texts": list(self.texts), "maps": maps, "method": self.method}
+        return {"texts": list(self.texts), "maps": maps, "method": self.method,
+                "cosine": [round(c, 6) for c in self.cosine], "null_cosine": round(self.null_cosine, 6)}
 
 
 # -- preparing the input -----------------------------------------------------------------------------
@@ -172,9 +174,7 @@ def _relevance(engine, pixels: torch.Tensor, texts: list[str]):
     """Per-patch relevance [T, g, g], cosines [T], per-word relevance per text, and the image's cosine with
     NULL_CAPTION."""
     model = engine.eager_model()
-    batch = engine.text_inputs(texts + [NULL_CAPTION])
-    null_ids, null_mask = batch["input_ids"][-1:], batch["attention_mask"][-1:]
-    batch = {k: v[:-1] for k, v in batch.items()}
+    batch, null = engine.text_inputs(texts), engine.text_inputs([NULL_CAPTION])
     input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
     t = len(texts)
     with engine.forward_lock, torch.enable_grad():
@@ -189,8 +189,9 @@ def _relevance(engine, pixels: torch.Tensor, texts: list[str]):
         # samples in a batch are independent, so the gradient of the sum gives each text its own gradients
         grads = torch.autograd.grad(cosine.sum(), store["vision"] + store["text"])
         with torch.no_grad():
-            null = pooled(model.get_text_features(input_ids=null_ids, attention_mask=null_mask))
-            null_cosine = F.cosine_similarity(image_embeds[:1].detach().float(), null.float(), dim=-1).item()
+            null_embeds = pooled(model.get_text_features(input_ids=null["input_ids"],
+                                                         attention_mask=null["attention_mask"]))
+            null_cosine = F.cosine_similarity(image_embeds[:1].detach().float(), null_embeds.float(), dim=-1).item()
     nv = len(store["vision"])
     vision = _rollout([a.detach() for a in store["vision"]], grads[:nv])
     patches = vision[:, 0, 1:]  # the CLS row over the patch tokens: [T, g*g]
@@ -292,7 +293,9 @@ def probably_absent(result: SaliencyResult, typical) -> list[bool]:
     On one-object scenes tiny-scenes flags the same texts as before (a present name never; an absent one
     that shares neither 95%). tiny-scenes-siglip flags fewer there (85% -> 33% of those sharing neither):
     its absent names often score above "a photo.". A missed flag leaves the cosine in the panel's title
-    to read; a false one told users a present object was absent."""
+    to read; a false one told users a present object was absent. Measured on the bundled models only: a
+    text filled into a template that itself says "a photo" (CLIP's "a photo of a {}.", in the Where? panels)
+    shares those words with NULL_CAPTION, which can only make a flag rarer."""
     return [typical.is_weak(c) and c <= result.null_cosine for c in result.cosine]
 
 

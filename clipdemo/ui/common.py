@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
 from ..engine import get_pool
 from ..errors import InputError, ModelError
 from ..images import LoadedImage, open_images
 from ..limits import EXPORT_MAX_AGE_S, MAX_IMAGES
+from ..text import percent
 from .state import RunErrors
 
 log = logging.getLogger("clipdemo.requests")
@@ -83,6 +85,14 @@ def user_errors(fn):
             raise gr.Error(str(exc), title="The model failed", print_exception=False) from None
 
     return wrapper
+
+
+def in_percent(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """A copy of `table` with `columns` (fractions in [0, 1]) as people read them: "56.0%" ("" where missing)."""
+    shown = table.copy()
+    for column in columns:
+        shown[column] = shown[column].map(lambda v: "" if v is None or pd.isna(v) else percent(v))
+    return shown
 
 
 def error_box() -> gr.Markdown:

@@ -9,17 +9,17 @@ import gradio as gr
 import pandas as pd
 from gradio.components.plot import PlotData
 
-from ..analysis.compare import REJECTED, ahead, below_chance, compare as run_compare, noise, score_model
+from ..analysis.compare import REJECTED_BELOW, ahead, below_chance, compare as run_compare, noise, score_model
 from ..compare_figures import COLOUR_B, cosine_scatter, paired_accuracy, top_k_bars
 from ..engine import get_pool
 from ..errors import InputError
 from ..probes import SUITES, published_for, run_suites, suite_label, suite_names
 from ..probes.report import summary_rows
 from ..registry import BUNDLED_MODEL, BUNDLED_SIGLIP
-from ..text import check_template, parse_lines, percent
+from ..text import check_template, parse_lines
 from . import examples
-from .common import (TRAINED_HERE, engine_for, error_box, export, load_uploads, notes_markdown, picker_choices,
-                     run_keeping_errors, user_errors)
+from .common import (TRAINED_HERE, engine_for, error_box, export, in_percent, load_uploads, notes_markdown,
+                     picker_choices, run_keeping_errors, user_errors)
 from .state import ServerState
 
 EXPLAINER = """
@@ -156,9 +156,8 @@ def compare_probes(suites: list[str], n: float = 100, template: str = "{}", seed
                           "OpenAI ViT-B/32 (published)": [r["published_accuracy"] for r in rows],
                           "Its chance": [r["published_chance"] for r in rows],
                           "Published on": [r["published_benchmark"] for r in rows]})
-    shown = table.copy()  # the page reads percentages, as the Probes tab's; the CSV keeps the fractions
-    for column in shown.columns[1:-1]:
-        shown[column] = shown[column].map(lambda v: "" if v is None or pd.isna(v) else percent(v))
+    # the page reads percentages, as the Probes tab's; the CSV keeps the fractions
+    shown = in_percent(table, ["Chance", f"A: {name_a}", f"B: {name_b}", "OpenAI ViT-B/32 (published)", "Its chance"])
     published = [published_for(r.suite) for r in ra]
     chart = paired_accuracy([suite_label(r.suite) for r in ra], [r.accuracy for r in ra], [r.accuracy for r in rb],
                             [r.chance for r in ra], [p.accuracy if p else None for p in published], name_a, name_b,
@@ -238,7 +237,7 @@ def build(session_model: gr.State, state: ServerState) -> None:
                                      elem_id="compare-table")
             scatter = gr.Plot(label="Cosines, A vs B")
             apart = gr.Dataframe(label="Where they disagree most (rank of the label for that image; labels both "
-                                       f"score under {REJECTED:.0%} left out)",
+                                       f"score under {REJECTED_BELOW:.0%} left out)",
                                  headers=["Image", "Label", "Rank in A", "Rank in B", "A", "B"], interactive=False,
                                  wrap=True)
             csv = gr.File(label="Download CSV (every image-label pair)")

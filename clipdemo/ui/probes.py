@@ -11,8 +11,8 @@ from ..figures import accuracy_bars, heatmap
 from ..probes import SUITES, published_for, run_suites, suite_label, suite_names, to_csv, to_json
 from ..probes.custom import load_probe_set
 from ..probes.report import summary_rows
-from ..text import check_template, percent
-from .common import engine_for, error_box, export, run_keeping_errors, upload_path, user_errors
+from ..text import check_template
+from .common import engine_for, error_box, export, in_percent, run_keeping_errors, upload_path, user_errors
 from .state import ServerState
 
 EXPLAINER = """
@@ -84,8 +84,7 @@ def _summary_table(rows: list[dict]) -> pd.DataFrame:
     """The summary as people read it: named columns, percentages, the numbers before the long text."""
     table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     table["suite"] = table["suite"].map(suite_label)
-    for column in ("accuracy", "chance", "published_accuracy", "published_chance"):
-        table[column] = table[column].map(lambda v: "" if v is None or pd.isna(v) else percent(v))
+    table = in_percent(table, ["accuracy", "chance", "published_accuracy", "published_chance"])
     return table.rename(columns=SUMMARY_COLUMNS)
 
 

@@ -42,7 +42,7 @@ that peaks at the image centre: see docs/measurements.md in the project.
 def method_note(result: SaliencyResult, typical=None, absent=()) -> str:
     colours = ("bright = raised this text's score most, dark = least" if result.method == "relevance" else
                "bright = greying out this patch lowered the text's cosine most, dark = least (or raised it)")
-    cosines = ", ".join(f"'{t}' {c:.3f}" for t, c in zip(result.texts, result.cosine))
+    cosines = ", ".join(f"'{t}' {fixed(c, 3)}" for t, c in zip(result.texts, result.cosine))
     note = (f"Drawn by **{result.method_name}**. Colours: {colours}; each panel scaled to its own maximum "
             f"unless one scale is chosen. Cosine: {cosines}.")
     gone = [t for t, a in zip(result.texts, absent) if a]
@@ -50,16 +50,16 @@ def method_note(result: SaliencyResult, typical=None, absent=()) -> str:
         note += (f" **Probably not in the image:** {', '.join(repr(t) for t in gone)}: cosine below "
                  f"{fixed(typical.weak_below)}, midway between this model's typical matching pair "
                  f"({fixed(typical.match)}) and non-matching pair ({fixed(typical.nonmatch)}), and no higher than "
-                 f"this image's cosine with '{NULL_CAPTION}' ({result.null_cosine:.3f}), a caption that names "
+                 f"this image's cosine with '{NULL_CAPTION}' ({fixed(result.null_cosine, 3)}), a caption that names "
                  "nothing. A map always lights up somewhere, so those panels are dimmed: their bright part is "
                  "only where the image is least unlike the text.")
-    kept = [t for t, c, a in zip(result.texts, result.cosine, absent) if typical and typical.is_weak(c) and not a]
-    if kept:
-        note += (f" {', '.join(repr(t) for t in kept)}: cosine below {fixed(typical.weak_below)}, this model's "
-                 f"weak-match line, but above this image's cosine with '{NULL_CAPTION}' ({result.null_cosine:.3f}), so "
-                 "not called absent. A text that "
-                 "names only one of several objects matches part of the image, and scores lower than a whole "
-                 "caption would.")
+    unflagged = [t for t, c, a in zip(result.texts, result.cosine, absent) if typical and typical.is_weak(c) and not a]
+    if unflagged:
+        note += (f" {', '.join(repr(t) for t in unflagged)}: cosine below {fixed(typical.weak_below)}, this model's "
+                 f"weak-match line, but above this image's cosine with '{NULL_CAPTION}' "
+                 f"({fixed(result.null_cosine, 3)}), so not called absent. A text that names only part of the image "
+                 "(one of several objects) scores like that; so can one that is absent but shares a colour or a "
+                 "shape with what is there: read the cosine.")
     return note
 
 
@@ -89,8 +89,9 @@ def saliency(image, texts: str, method: str = "relevance", session_model=None, m
         model: which of the server's models answers (see /model_info's "offered"); "" is the default.
     Returns:
         Notes (the method and what the colours mean), the overlay figure (one panel per text), per-word
-        relevance, and a JSON file {"texts": [...], "maps": [[[...]]], "method": "..."} with one 2-D map
-        per text in [0, 1] (rows top to bottom, covering the whole image; 1 = most relevant).
+        relevance, and a JSON file {"texts": [...], "maps": [[[...]]], "method": "...", "cosine": [...],
+        "null_cosine": ...} with one 2-D map per text in [0, 1] (rows top to bottom, covering the whole image;
+        1 = most relevant), each text's cosine with the image and the image's cosine with "a photo.".
     """
     parsed = parse_lines(texts, "texts", limit=MAX_TEXTS)
     loaded, notes = load_uploads(image, limit=1)
@@ -148,7 +149,8 @@ def build(session_model: gr.State, state: ServerState, model: gr.Dropdown) -> li
     drawn = gr.State(None)
     run_keeping_errors(state.errors, run.click, saliency, [image, texts, method, session_model, model],
                        [notes, plot, words, download, drawn], error, api_name="saliency").then(
-        _redraw_if_shared, [drawn, shared], plot, api_name="saliency_scale", api_visibility="private", show_progress="hidden")
+        _redraw_if_shared, [drawn, shared], plot, api_name="saliency_scale", api_visibility="private",
+        show_progress="hidden")
     shared.change(_redraw, [drawn, shared], plot, api_name="saliency_scale_change", api_visibility="private",
                   show_progress="hidden")
     clear_on_upload(image, [notes, plot, words, download, drawn], "saliency_clear")  # drawn: no redraw of the old

@@ -11,6 +11,7 @@ from ..analysis.embedding_map import embedding_map
 from ..figures import heatmap, thumbnail_uri, training_curves
 from ..map_figures import embedding_map as map_figure
 from ..train.live import create_live_run
+from ..text import fixed
 from .state import ServerState, TrainingRuns, bind
 
 EXPLAINER = """
@@ -59,7 +60,7 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
             sigmoid loss, a SigLIP model with a learned bias).
     Returns:
         (run id to pass to stop_training, status, training curves (loss, t, and b for sigmoid), the
-        heatmap of a fixed batch of 8 scenes (cosine; sigmoid(t*cos + b) for sigmoid), the trained model
+        heatmap of the first 8 scenes of a fixed batch (cosine; sigmoid(t*cos + b) for sigmoid), the trained model
         for this session, the embedding map of a fixed batch of 16 scenes).
     """
     loss = (loss or "softmax").split()[0].strip().lower()  # the shown label works too: "sigmoid (SigLIP)"
@@ -72,7 +73,7 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
         live = create_live_run(steps, batch_size, float(learning_rate), seed, loss=loss)
         history = ([], [], [], [])  # every step: step, loss, logit_scale, logit_bias (sigmoid only)
         shown = 0.0
-        fixed = live.fixed_batch(MAP_SCENES)
+        batch = live.fixed_batch(MAP_SCENES)
         thumbs = [thumbnail_uri(im, 64) for im in live.fixed_images(HEATMAP_SCENES)]
         for r in live.steps(stop=run.stop):
             for series, value in zip(history, (r.step, r.loss, r.logit_scale, r.logit_bias)):
@@ -82,14 +83,14 @@ def train(steps: float = 300, batch_size: float = 64, learning_rate: float = 2e-
                 continue
             shown = time.monotonic()
             progress((r.step, r.steps), desc="training")
-            image_features, text_features = live.embed(*fixed)
+            image_features, text_features = live.embed(*batch)
             biases = history[3] if loss == "sigmoid" else None
             text = (f"Step **{r.step}/{r.steps}** · loss **{r.loss:.3f}** (from {history[1][0]:.3f}) · "
                     f"{_temperature(history[2])}{_bias(biases)} · {r.seconds:.0f}s")
             # the session keeps its last trained model until this run ends
             yield (run_id, text, training_curves(*history[:3], biases),
-                   _batch_heatmap(image_features, text_features, fixed[1], thumbs, r, loss), gr.skip(),
-                   _map(image_features, text_features, fixed[1], r.step))
+                   _batch_heatmap(image_features, text_features, batch[1], thumbs, r, loss), gr.skip(),
+                   _map(image_features, text_features, batch[1], r.step))
         engine = live.engine(name=f"trained in this session ({history[0][-1]} steps, {loss} loss)")
         ended = "Stopped" if run.stop.is_set() and history[0][-1] < steps else "Done"
         yield (run_id, text + f"\n\n{ended}. Pick **trained here** in the model picker at the top to use it in "
@@ -110,19 +111,19 @@ def _batch_heatmap(image_features: np.ndarray, text_features: np.ndarray, captio
     if loss == "sigmoid":
         probability = 1 / (1 + np.exp(-(report.logit_scale * cosine + report.logit_bias)))
         return heatmap(probability, rows, labels, thumbnails=thumbs, colorbar="sigmoid", zmin=0, zmax=1,
-                       title=f"sigmoid(t·cos + b) of a fixed batch of {k}, step {report.step}<br>"
+                       title=f"sigmoid(t·cos + b), the first {k} scenes of a fixed batch, step {report.step}<br>"
                              "<sup>each pair on its own: rows need not sum to 1</sup>")
     return heatmap(cosine, rows, labels, thumbnails=thumbs, zmin=-1, zmax=1,
-                   title=f"Cosine similarity of a fixed batch of {k}, step {report.step}")
+                   title=f"Cosine similarity, the first {k} scenes of a fixed batch, step {report.step}")
 
 
 def _map(image_features: np.ndarray, text_features: np.ndarray, captions: list[str], step: int):
     result = embedding_map(image_features, text_features)
     return map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(len(captions))],
                       [f"scene {i + 1}: {c}" for i, c in enumerate(captions)], captions,
-                      title=f"A fixed batch of {len(captions)} in 2-D (PCA), step {step}<br><sup>gap "
-                            f"{result.gap.gap:.2f}, cosine of matching pairs {result.gap.matched_cosine:.2f}, "
-                            f"of other pairs {result.gap.unmatched_cosine:.2f}</sup>")
+                      title=f"A fixed batch of {len(captions)} scenes in 2-D (PCA), step {step}<br><sup>gap "
+                            f"{fixed(result.gap.gap)}, cosine of matching pairs {fixed(result.gap.matched_cosine)}, "
+                            f"of other pairs {fixed(result.gap.unmatched_cosine)}</sup>")
 
 
 def _bias(biases: list[float] | None) -> str:

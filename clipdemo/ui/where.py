@@ -6,6 +6,7 @@ import numpy as np
 
 from ..analysis.saliency import SaliencyResult, probably_absent, saliency as run_saliency, shared_scale_maps
 from ..map_figures import saliency_overlay
+from ..text import fixed
 from . import reading
 
 
@@ -16,7 +17,7 @@ def overlay(image, result: SaliencyResult, titles=None, absent=(), shared: bool 
     colour scale (analysis.saliency.shared_scale_maps) instead of each on its own."""
     h, w = result.maps.shape[1:]
     pixels = np.asarray(image.convert("RGB").resize((w, h)))
-    titles = titles or [f"{t} (cosine {c:.3f})" for t, c in zip(result.texts, result.cosine)]
+    titles = titles or [f"{t} (cosine {fixed(c, 3)})" for t, c in zip(result.texts, result.cosine)]
     maps = shared_scale_maps(result) if shared else result.maps
     return saliency_overlay(pixels, maps, titles, result.method_name, absent=absent, shared=shared)
 
