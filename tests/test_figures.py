@@ -95,3 +95,9 @@ def test_a_figure_is_cheap():
     finally:
         base.BaseFigure.__init__ = original
     assert calls == []
+
+
+def test_heatmap_cells_never_show_a_negative_zero():
+    """An untrained model's cosines near zero read "-0.00" in the Train tab's batch heatmap."""
+    figure = figures.heatmap(np.array([[-0.004, -0.2], [0.001, -0.0]]), ["r1", "r2"], ["a", "b"])
+    assert figure["data"][0]["text"] == [["0.00", "-0.20"], ["0.00", "0.00"]]
