@@ -54,3 +54,14 @@ def test_binding_gaps_win_rate_is_the_probes_accuracy(bundled_engine, capsys):
         wins = float(re.search(r"right caption wins +([\d.]+)%", line).group(1)) / 100
         expected = probes.evaluate_items(bundled_engine, items(n, seed=0), suite).accuracy
         assert abs(wins - expected) < 1e-3, (suite, wins, expected)
+
+
+def test_absent_flags_reads_the_apps_rule_and_the_old_line(bundled_engine, capsys):
+    """On two-object scenes the line alone flags present names (the misfire), the app's rule does not, and
+    both flag most absent names that share nothing with the scene."""
+    _script("absent_flags").main(["-n", "12"])
+    line = re.search(r"2-object scenes \(12\): (.*)", capsys.readouterr().out).group(1)
+    shares = [(int(a), int(b)) for a, b in re.findall(r"(\d+)% -> (\d+)%", line)]
+    (present_line, present_rule), _, (neither_line, neither_rule) = shares
+    assert present_line >= 50 and present_rule == 0, line
+    assert neither_line >= 75 and neither_rule >= 75, line
