@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .figures import layout
+from .text import percent
 
 COLOUR_A, COLOUR_B = "#4f46e5", "#ea580c"
 AGREE, DISAGREE = "#059669", "#dc2626"
@@ -62,7 +63,7 @@ def top_k_bars(panels: Sequence[tuple[str, Sequence[str], Sequence[float]]], sco
         top = 1 - i * (height + gap)
         data.append({"type": "bar", "orientation": "h", "x": [float(s) for s in scores][::-1],
                      "y": list(labels)[::-1], "xaxis": f"x{axis}", "yaxis": f"y{axis}", "marker": {"color": colour},
-                     "text": [f"{s:.1%}" for s in scores][::-1], "textposition": "auto", "name": image})
+                     "text": [percent(s) for s in scores][::-1], "textposition": "auto", "name": image})
         layout[f"xaxis{axis}"] = {"range": [0, 1], "tickformat": ".0%", "anchor": f"y{axis}",
                                   "title": {"text": f"{score_kind} score" if i == n - 1 else ""}}
         layout[f"yaxis{axis}"] = {"domain": [max(0.0, top - height), top], "anchor": f"x{axis}", "automargin": True}

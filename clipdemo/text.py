@@ -66,6 +66,5 @@ def fixed(x: float, places: int = 2) -> str:
 
 
 def percent(p: float) -> str:
-    """A probability as people read it, in tables and on bars alike: 99.9%, 0.4%, <0.1%, and 0.0% for none at all
-    (an accuracy of 0)."""
-    return f"{p:.1%}" if p >= 0.001 or p <= 0 else "<0.1%"
+    """A probability as people read it, in tables and on bars alike: 99.9%, 0.4%, <0.1%."""
+    return f"{p:.1%}" if p >= 0.001 else "<0.1%"

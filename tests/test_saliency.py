@@ -181,3 +181,19 @@ def test_command_line_json(capsys, tmp_path):
     # the pointing game's question, above: on this scene both peak on the yellow circle)
     shares = np.array([[(m * object_mask(obj, 120)).sum() / m.sum() for obj in (a, b)] for m in maps])
     assert shares[0, 0] > shares[1, 0] and shares[1, 1] > shares[0, 1], shares
+
+
+def test_the_note_prints_no_negative_zero_and_says_why_a_weak_text_is_kept():
+    """A cosine of -0.0004 read "-0.000" in the note; a text under the line that beats "a photo." is not
+    called absent, and the note says so with both numbers."""
+    from clipdemo.analysis.saliency import SaliencyResult
+    from clipdemo.analysis.typical import TypicalCosines
+    from clipdemo.ui.saliency import method_note
+
+    grid = np.zeros((2, 2, 2))
+    result = SaliencyResult(["red circle", "green star"], "occlusion", grid, grid, [-0.0004, 0.2], [[], []], 0.0104)
+    typical = TypicalCosines(0.64, 0.0, 8, "the 8 example scenes and their captions")
+    note = method_note(result, typical, probably_absent(result, typical))
+    assert "'red circle' 0.000" in note and "-0.000" not in note
+    assert "**Probably not in the image:** 'red circle'" in note
+    assert "'green star': cosine below 0.32" in note and "'a photo.' (0.010), so not called absent" in note

@@ -56,7 +56,7 @@ def test_binding_gaps_win_rate_is_the_probes_accuracy(bundled_engine, capsys):
         assert abs(wins - expected) < 1e-3, (suite, wins, expected)
 
 
-def test_absent_flags_reads_the_apps_rule_and_the_old_line(bundled_engine, capsys):
+def test_absent_flags_reads_the_apps_rule_and_the_old_line(capsys):
     """On two-object scenes the line alone flags present names (the misfire), the app's rule does not, and
     both flag most absent names that share nothing with the scene."""
     _script("absent_flags").main(["-n", "12"])

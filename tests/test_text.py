@@ -40,9 +40,11 @@ def test_fixed_never_shows_a_negative_zero(value, shown):
     assert fixed(value) == shown
 
 
-@pytest.mark.parametrize("p, shown", [(0.5604, "56.0%"), (0.0004, "<0.1%"), (0.0, "0.0%")])
-def test_percent_says_none_at_all_only_for_zero(p, shown):
-    """An accuracy of 0 read "<0.1%", as if something had been right."""
-    from clipdemo.text import percent
+def test_an_accuracy_of_zero_reads_zero_and_a_tiny_one_less_than_a_tenth():
+    """in_percent read an accuracy of 0 as "<0.1%", as if something had been right."""
+    import pandas as pd
 
-    assert percent(p) == shown
+    from clipdemo.ui.common import in_percent
+
+    table = in_percent(pd.DataFrame({"a": [0.5604, 0.0004, 0.0, None], "b": list("wxyz")}), ["a"])
+    assert table["a"].tolist() == ["56.0%", "<0.1%", "0.0%", ""] and table["b"].tolist() == list("wxyz")

@@ -138,7 +138,7 @@ def compare(a: ModelScores, b: ModelScores, images: Sequence[str], candidate_lab
         images, candidate_labels: the names of the rows and columns.
         most: how many of the most disagreeing (image, label) pairs to keep. A pair both models score under
             REJECTED_BELOW is left out, whatever its ranks: below a confident softmax's winner every label scores
-            0.0%, and the order of labels both reject said nothing about where the models part.
+            under 0.1%, and the order of labels both reject says nothing about where the models part.
     """
     if a.scores.shape != b.scores.shape:
         raise ValueError(f"shapes differ: {a.scores.shape} vs {b.scores.shape}")

@@ -295,7 +295,7 @@ def probably_absent(result: SaliencyResult, typical) -> list[bool]:
     its absent names often score above "a photo.". A missed flag leaves the cosine in the panel's title
     to read; a false one told users a present object was absent. Measured on the bundled models only: a
     text filled into a template that itself says "a photo" (CLIP's "a photo of a {}.", in the Where? panels)
-    shares those words with NULL_CAPTION, which can only make a flag rarer."""
+    shares those words with NULL_CAPTION, which probably makes a flag rarer there (not measured)."""
     return [typical.is_weak(c) and c <= result.null_cosine for c in result.cosine]
 
 

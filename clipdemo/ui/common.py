@@ -88,10 +88,14 @@ def user_errors(fn):
 
 
 def in_percent(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """A copy of `table` with `columns` (fractions in [0, 1]) as people read them: "56.0%" ("" where missing)."""
+    """A copy of `table` with `columns` (accuracies and chances in [0, 1]) as people read them: "56.0%", "0.0%"
+    for an accuracy of 0 (text.percent would say "<0.1%"), "" where missing."""
+    def shown_as(v) -> str:
+        return "" if v is None or pd.isna(v) else "0.0%" if v == 0 else percent(v)
+
     shown = table.copy()
     for column in columns:
-        shown[column] = shown[column].map(lambda v: "" if v is None or pd.isna(v) else percent(v))
+        shown[column] = shown[column].map(shown_as)
     return shown
 
 

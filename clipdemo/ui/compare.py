@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..probes import SUITES, published_for, run_suites, suite_label, suite_names
 from ..probes.report import summary_rows
 from ..registry import BUNDLED_MODEL, BUNDLED_SIGLIP
-from ..text import check_template, parse_lines
+from ..text import check_template, parse_lines, percent
 from . import examples
 from .common import (TRAINED_HERE, engine_for, error_box, export, in_percent, load_uploads, notes_markdown,
                      picker_choices, run_keeping_errors, user_errors)
@@ -99,7 +99,7 @@ def compare(images, candidate_labels: str, hypothesis_template: str = "{}", top_
         f"B: {b.name}": [labels.items[j] for j in result.top1_b],
         "Top-1 agrees": ["yes" if x else "no" for x in result.agreement],
         "Spearman ρ": [None if rho != rho else round(float(rho), 3) for rho in result.rank_correlation]})
-    apart = pd.DataFrame([(d.image, d.label, d.rank_a, d.rank_b, f"{d.score_a:.1%}", f"{d.score_b:.1%}")
+    apart = pd.DataFrame([(d.image, d.label, d.rank_a, d.rank_b, percent(d.score_a), percent(d.score_b))
                           for d in result.disagreements],
                          columns=["Image", "Label", "Rank in A", "Rank in B", f"A ({a.score_kind})",
                                   f"B ({b.score_kind})"])
