@@ -97,7 +97,8 @@ def embedding_map(images, texts: str, projection: str = "PCA", remove_means: boo
     gap = result.gap_centred.gap if result.centred else result.gap.gap
     dims = image_features.shape[1]
     title = (f"{engine.info.name}: images and texts in 2-D ({result.projection})<br><sup>centroid distance "
-             f"{gap:.2f} in all {dims} dimensions" + (" · each modality's mean removed" if result.centred else "")
+             f"{gap:.2f} in all {dims} dimensions (2-D can show it shorter)"
+             + (" · each modality's mean removed" if result.centred else "")
              + "</sup>")
     figure = map_figure(result.image_xy, result.text_xy, [(i, i) for i in range(min(len(names), len(parsed.items)))],
                         names, parsed.items, thumbs, title=title, axis_names=AXES[result.projection])

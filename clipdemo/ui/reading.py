@@ -112,8 +112,8 @@ def weak_match_notes(engine, winners: Sequence[tuple[str, str, float]]) -> list[
     typical = typical_for(engine)
     if not typical.separates:
         return [f"⚠️ On {typical.measured_on}, `{engine.info.name}` does not score matching pairs clearly above "
-                f"the rest (median cosine {fixed(typical.match)} against {fixed(typical.nonmatch)}; less than 0.05 "
-                "higher): its ranking here is noise."]
+                f"the rest (median cosine {fixed(typical.match)} against {fixed(typical.nonmatch)}; a model that tells "
+                "them apart scores its matches 0.05 or more higher): its ranking here is noise."]
     weak = [(image, text, cos) for image, text, cos in winners if typical.is_weak(cos)]
     level = (f"far below this model's typical match ({fixed(typical.match)}; its non-matching pairs sit at "
              f"{fixed(typical.nonmatch)})")
