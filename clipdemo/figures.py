@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .text import percent
+from .text import formatted, percent
 
 _FONT = dict(family="Inter, system-ui, sans-serif", size=13)
 _TEMPLATE = "plotly_white"
@@ -163,12 +163,6 @@ def thumbnail_uri(image, size: int = 96) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _cell(value: float, fmt: str) -> str:
-    """`value` formatted with `fmt` ("f" formats), with no minus sign on a zero: -0.004 reads "0.00"."""
-    text = format(value, fmt)
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
-
-
 def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title: str = "",
             colorbar: str = "cosine", thumbnails: Sequence[str] | None = None, fmt: str = ".2f",
             zmin: float | None = None, zmax: float | None = None) -> Figure:
@@ -176,7 +170,7 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
     values = np.asarray(values, dtype=float)
     trace = {"type": "heatmap", "z": array(values), "x": [_short(c, 36) for c in cols],
              "y": [_short(r, 30) for r in rows], "colorscale": colorscale("Viridis"),
-             "colorbar": {"title": {"text": colorbar}}, "text": [[_cell(v, fmt) for v in row] for row in values],
+             "colorbar": {"title": {"text": colorbar}}, "text": [[formatted(v, fmt) for v in row] for row in values],
              "texttemplate": "%{text}", "hovertemplate": "%{y}<br>%{x}<br>" + colorbar + " = %{z:.4f}<extra></extra>"}
     trace.update({k: v for k, v in (("zmin", zmin), ("zmax", zmax)) if v is not None})
     yaxis = {"autorange": "reversed"}

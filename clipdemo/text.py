@@ -60,9 +60,15 @@ def parse_templates(text: str | list[str]) -> list[str]:
     return [check_template(t) for t in parse_lines(text, "templates", MAX_TEMPLATES).items]
 
 
+def formatted(x: float, spec: str) -> str:
+    """format(x, spec) with no minus sign on a zero: -0.004 with ".2f" reads "0.00", not "-0.00"."""
+    text, zero = format(x, spec), format(0.0, spec)
+    return zero if text == "-" + zero else text
+
+
 def fixed(x: float, places: int = 2) -> str:
-    """`x` to `places` decimals, with no minus sign on a zero: -0.004 reads "0.00", not "-0.00"."""
-    return f"{round(x, places) + 0.0:.{places}f}"
+    """`x` to `places` decimals, with no minus sign on a zero (formatted)."""
+    return formatted(x, f".{places}f")
 
 
 def percent(p: float) -> str:
