@@ -400,9 +400,35 @@ def test_a_bf16_step_follows_the_float32_step(tokenizer, loss):
 
     pixels, captions, truth = pool.batch(np.random.default_rng(config.seed), 32, config.hard_negatives,
                                          config.relation_captions)  # the batch both runs drew
+    model.set_attn_implementation("eager")  # as a bfloat16 step runs the towers
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
     assert loss16 == pytest.approx(loss_for(model)(float32_logits(model, out), truth).item(), rel=1e-6)
     assert loss16 == pytest.approx(loss32, rel=0.01) and abs(loss16 - loss32) > 1e-5 * loss32
     # Adam's first step is lr * sign(gradient), so the updates agree wherever the gradients' signs do
     assert step32.abs().max() > 0 and torch.nn.functional.cosine_similarity(step16, step32, dim=0) > 0.9
+
+
+@pytest.mark.parametrize("loss", ["softmax", "sigmoid"])
+def test_bf16_training_attends_eagerly_and_hands_the_attention_back(tokenizer, loss):
+    """A bfloat16 phase swaps PyTorch's fused attention for plain matmul and softmax (the same function, faster
+    to differentiate in bfloat16 on a CPU), and the model leaves training with the attention it came with."""
+    from clipdemo.train.loop import tokenize
+
+    model = build_model(tokenizer, seed=0, loss=loss, width=32, vision_layers=1, text_layers=1, image_size=32)
+    assert model.config._attn_implementation == "sdpa"
+    pixels, captions, _ = ScenePool(16, 32, seed=0).batch(np.random.default_rng(0), 8)
+    texts = tokenize(model, tokenizer, captions)
+    with torch.no_grad():
+        fused = model(**texts, pixel_values=pixels).logits_per_image
+        model.set_attn_implementation("eager")
+        torch.testing.assert_close(model(**texts, pixel_values=pixels).logits_per_image, fused)
+        model.set_attn_implementation("sdpa")
+
+    config = TrainConfig(steps=2, batch_size=8, warmup=1, bf16=True)
+    during = [model.config._attn_implementation for _ in train(model, tokenizer, config, pool=ScenePool(16, 32),
+                                                               report_every=1)]
+    assert during == ["eager", "eager"] and model.config._attn_implementation == "sdpa" and not model.training
+    float32 = TrainConfig(steps=1, batch_size=8, warmup=1)
+    assert [model.config._attn_implementation for _ in train(model, tokenizer, float32, pool=ScenePool(16, 32))] \
+        == ["sdpa"]
