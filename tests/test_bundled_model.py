@@ -14,9 +14,9 @@ from clipdemo.train.evaluate import TEMPLATE, attribute_items, evaluate_items, s
 
 # The first renderer's scenes (style "train"), on 1,000 fresh held-out items each, so that one unlucky item is
 # 0.1 point. Issue 4 asked colour 99%, shape 97%, shape+colour 95%, digit 95%; issue 25 keeps count 93% too.
-# The checkpoint, tuned for 5,000 steps at lr 1e-3 and an 80 px input on the wide renderer with a third of
-# its scenes from this one (recipe wide-replay2-80-5000-bf16), measures colour 100%, shape 99.3%,
-# shape+colour 99.2%, digit 100%, count 98.2%, count+colour+shape 98.1% here. The floors are those targets
+# The checkpoint, tuned for 8,500 steps at lr 1e-3 and an 80 px input on the wide renderer with a third of
+# its scenes from this one (recipe wide6-replay3-80-8500-bf16), measures colour 100%, shape 99.5%,
+# shape+colour 99.4%, digit 100%, count 99.8%, count+colour+shape 99.7% here. The floors are those targets
 # on purpose. `make checkpoint` reruns the recipe (not bit for bit), so a retrain that loses ground fails.
 FLOORS = {"colour": 0.99, "shape": 0.97, "shape+colour": 0.95, "digit": 0.95, "count": 0.93,
           "count+colour+shape": 0.90}
@@ -30,10 +30,11 @@ def test_held_out_zero_shot_meets_the_floor(bundled_engine, attribute):
 
 # Issue 4 also asks that it hold up on a renderer it was not trained on: the "shifted" style draws
 # smaller and larger objects, striped or checked backgrounds and fonts of the first recipe's held-out set.
-# Measured on these 500 items: 100/93.6/93.0/93.8/95.2/93.6%; the first checkpoint scored 98/68/70/60/75/67%
+# Measured on these 500 items: 100/96.2/96.2/96.4/99.2/97.0% (the previous checkpoint 100/93.6/93.0/93.8/95.2/
+# 93.6%, which fails the count and count+colour+shape floors); the first checkpoint scored 98/68/70/60/75/67%
 # and fails every floor below but colour. The floors sit about 3 points under what it measures.
-SHIFTED_FLOORS = {"colour": 0.97, "shape": 0.90, "shape+colour": 0.90, "digit": 0.90, "count": 0.92,
-                  "count+colour+shape": 0.89}
+SHIFTED_FLOORS = {"colour": 0.97, "shape": 0.93, "shape+colour": 0.93, "digit": 0.93, "count": 0.96,
+                  "count+colour+shape": 0.94}
 
 
 @pytest.mark.parametrize("attribute", list(SHIFTED_FLOORS))
@@ -46,16 +47,15 @@ def test_zero_shot_holds_up_on_the_unseen_renderer(bundled_engine, attribute):
 # Issue 25: the background kinds and font families that training never drew (style "unseen-family": stripes,
 # checks and vignettes; STIX and Pillow's Aileron), with everything else as varied as in training. Its
 # targets: colour 95, shape 90, shape+colour 90, digit 90, count 85, left/right 80. Measured on these 500
-# items: 99.8, 91.8, 91.6, 95.0, 90.6% (count+colour+shape 85.0%) and left/right 100%, so all reach them
-# (the previous checkpoint, the same tune for 4,500 steps in float32: 100, 91.0, 88.8, 94.2, 87.6, 82.6,
-# 96.6%; 3,000 steps: 99.8, 87.8, 87.2, 94.6, 85.4, 80.6, 99.8%; the first checkpoint: 85, 50, 47, 49, 57,
-# 66% on 300 items). Each floor sits about 3 points under what it measures, but never under a target it
-# meets: shape's and shape+colour's floors are their target, 90%, with 9 and 8 items of 500 to spare, tight
-# on purpose (on 1,000 other items it reads shape 89.1% and shape+colour 88.9%: near 90, the target is met
-# on some item sets and not others), so a retrain that falls back under them fails. Left/right's is 95, not
-# 97: this tune, in float32 and in bfloat16, has read it anywhere from 96.6% to 100% here.
-UNSEEN_FAMILY_FLOORS = {"colour": 0.97, "shape": 0.90, "shape+colour": 0.90, "digit": 0.92, "count": 0.87,
-                        "count+colour+shape": 0.82, "left/right": 0.95}
+# items: 99.8, 95.0, 94.4, 95.8, 95.0% (count+colour+shape 90.2%) and left/right 100%, so all reach them,
+# as on the model card's three other item sets (shape 91.2-93.7%; the previous checkpoint, 5,000 steps of
+# the same tune on two thirds of the scenes: 99.8, 91.8, 91.6, 95.0, 90.6, 85.0, 100%, and shape 87.3-92.3% on
+# the other sets; 4,500 steps in float32: 100, 91.0, 88.8, 94.2, 87.6, 82.6, 96.6%; the first checkpoint: 85,
+# 50, 47, 49, 57, 66% on 300 items). Each floor sits about 3 points under what it measures, so the previous
+# checkpoint fails shape's, count's and count+colour+shape's. Left/right's is 95, not 97: this tune has read
+# it anywhere from 96.6% to 100% here across runs.
+UNSEEN_FAMILY_FLOORS = {"colour": 0.97, "shape": 0.92, "shape+colour": 0.91, "digit": 0.92, "count": 0.92,
+                        "count+colour+shape": 0.87, "left/right": 0.95}
 
 
 @pytest.mark.parametrize("attribute", list(UNSEEN_FAMILY_FLOORS))
@@ -66,12 +66,12 @@ def test_zero_shot_holds_up_on_the_held_out_families(bundled_engine, attribute):
 
 
 def test_scanned_digits_are_read_above_chance(bundled_engine):
-    """Issue 25's scanned-digit check: load_digits' 8x8 scans, real handwriting, never rendered. 58.6%
-    measured (chance 10%; the previous checkpoint 58.4%, 60.6% and 47.2% before it), the first 29.7%. It
-    never saw handwriting, only printed digits at scan resolution (the wide renderer), and the floor says
-    so."""
+    """Issue 25's scanned-digit check: load_digits' 8x8 scans, real handwriting, never rendered. 63.6%
+    measured (chance 10%; the previous checkpoints 58.6%, 58.4%, 60.6% and 47.2%), the first 29.7%. It
+    never saw handwriting, only printed digits at scan resolution (the wide renderer), and the floor, 3
+    points under, says so."""
     report = evaluate_items(bundled_engine, scanned_digit_items(500, seed=1), "digit", TEMPLATE)
-    assert report.accuracy >= 0.55, f"{report.accuracy:.1%}"
+    assert report.accuracy >= 0.60, f"{report.accuracy:.1%}"
 
 
 def test_caption_ranking_puts_the_true_caption_first(bundled_engine, scene_files):

@@ -3,7 +3,7 @@
 The committed checkpoint (clipdemo/checkpoints/tiny-scenes) is three commands (`make checkpoint`):
     python -m clipdemo.train --out /tmp/scenes                                                # recipe "scenes"
     python -m clipdemo.train --recipe sides --init /tmp/scenes --out /tmp/first               # left and right
-    python -m clipdemo.train --recipe wide-replay2-80-5000-bf16 --init /tmp/first --out DIR   # issue 25's tune
+    python -m clipdemo.train --recipe wide6-replay3-80-8500-bf16 --init /tmp/first --out DIR  # issue 25's tune
 The bundled tiny-scenes-siglip is the same three with `--loss sigmoid` on the first (`make checkpoint-siglip`).
 """
 

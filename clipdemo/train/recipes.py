@@ -68,8 +68,7 @@ wide-replay2-80-4500  the last stage of both models' previous checkpoints: wide-
          checkpoint` takes about issue 25's 90 minutes (91, timed end to end; about 103 with the whole recipe).
          Against tiny-scenes' checkpoint before it on 1,000 held-out items per attribute: shape +2.2,
          shape+colour +0.9, digit +1.6, count +2.5 points, left/right -2.5, scans -4.4.
-wide-replay2-80-5000-bf16  the last stage of both bundled models (tiny-scenes-siglip: `make checkpoint-siglip`,
-         the same three commands with `--loss sigmoid`): wide-replay2-80-4500 with the towers' matrix
+wide-replay2-80-5000-bf16  the last stage of both previous bundled models: wide-replay2-80-4500 with the towers' matrix
          products and attention in bfloat16 (autocast, `TrainConfig.bf16`; the weights, logits and loss stay
          float32), which on a 2-core AMD EPYC with AVX512-BF16 takes 0.52-0.53 s a step instead of 0.61, so
          5,000 steps fit the time 4,500 took (45 minutes; `make checkpoint` 90, the sum of its stages, each
@@ -77,6 +76,15 @@ wide-replay2-80-5000-bf16  the last stage of both bundled models (tiny-scenes-si
          attribute: shape +0.1, shape+colour +0.3, digit +0.1, count +0.1, left/right +2.7 points; on the
          tests' items shape +0.8, shape+colour +2.8, count +3.0, left/right +3.4. One run: the 500 more
          steps and bfloat16 are not told apart.
+wide6-replay3-80-8500-bf16  the last stage of both bundled models (tiny-scenes-siglip: `make checkpoint-siglip`,
+         the same three commands with `--loss sigmoid`): wide-replay2-80-5000-bf16 for 8,500 steps, on a pool half
+         as large again (six wide parts and three first-renderer parts: 135,000 scenes, each seen about 8 times as
+         before). train() now runs bfloat16 phases with plain matmul-and-softmax attention instead of PyTorch's
+         fused kernel, whose bfloat16 backward had been half of every step (bench/train_step.py): 0.28 s a step
+         instead of 0.53, so the 8,500 steps took 42 minutes, less than 5,000 had. From the same `sides`
+         checkpoint, against wide-replay2-80-5000-bf16 on 1,000 held-out items per attribute: shape +3.6,
+         shape+colour +3.3, digit +0.4, count +4.5 points, scans +4.2; on the tests' items shape +3.2,
+         shape+colour +2.8, count +4.4, count+colour+shape +5.2.
 wide-replay2-96-3500-bf16  wide-replay2-80-5000-bf16 at a 96 px input from its first step (0.73 s a step against
          0.53 at 80 px, so 3,500 steps in the same 45 minutes). Tried, not bundled: from the same `sides`
          checkpoint, on 1,000 held-out items per attribute shape -0.8, shape+colour -0.6, digit -0.4, count
@@ -160,6 +168,7 @@ RECIPES: dict[str, tuple[TrainConfig, ...]] = {
     "wide-replay2-80-long-lr1e-3": (WIDE_80_LR,),
     "wide-replay2-80-4500": (replace(WIDE_80_LR, steps=4500),),
     "wide-replay2-80-5000-bf16": (replace(WIDE_80_LR, steps=5000, bf16=True),),
+    "wide6-replay3-80-8500-bf16": (replace(WIDE_80_LR, steps=8500, bf16=True, pool_parts=6, replay_parts=3),),
     "wide-replay2-96-3500-bf16": (replace(WIDE_80_LR, image_size=96, steps=3500, bf16=True),),
     "wide-replay2-80-96": (replace(WIDE_80_LR, steps=2400),
                            replace(WIDE_80, image_size=96, steps=400, seed=14, pool=4000)),
