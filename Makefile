@@ -43,7 +43,7 @@ bench: install
 # Retrain the bundled checkpoint from random weights, in three stages: the scenes (37 minutes), left and right
 # (recipe sides, 7 minutes), then 8,500 steps of tuning at lr 1e-3 and an 80 px input on the wide renderer with
 # a third of first-renderer scenes, both towers under bfloat16 autocast (recipe wide6-replay3-80-8500-bf16, 42
-# minutes). 86 minutes on a 2-core AMD EPYC with AVX512-BF16: each stage timed (the first two in the previous
+# minutes). 86 minutes on a 2-core AMD EPYC with AVX512-BF16: each stage timed (the first two in an earlier
 # checkpoint's end-to-end run, the tune rerun from its sides checkpoint). Its model card gives the numbers.
 checkpoint: install
 	$(PY) -m clipdemo.train --out /tmp/tiny-scenes-base

@@ -52,8 +52,8 @@ def test_zero_shot_holds_up_on_the_unseen_renderer(bundled_engine, attribute):
 # the same tune on two thirds of the scenes: 99.8, 91.8, 91.6, 95.0, 90.6, 85.0, 100%, and shape 87.3-92.3% on
 # the other sets; 4,500 steps in float32: 100, 91.0, 88.8, 94.2, 87.6, 82.6, 96.6%; the first checkpoint: 85,
 # 50, 47, 49, 57, 66% on 300 items). Each floor sits about 3 points under what it measures, so the previous
-# checkpoint fails shape's, count's and count+colour+shape's. Left/right's is 95, not 97: this tune has read
-# it anywhere from 96.6% to 100% here across runs.
+# checkpoint fails shape's, count's and count+colour+shape's. Left/right's is 95, not 97: tunes of this family have
+# read it anywhere from 96.6% to 100% here.
 UNSEEN_FAMILY_FLOORS = {"colour": 0.97, "shape": 0.92, "shape+colour": 0.91, "digit": 0.92, "count": 0.92,
                         "count+colour+shape": 0.87, "left/right": 0.95}
 

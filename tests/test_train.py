@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -429,6 +430,10 @@ def test_bf16_training_attends_eagerly_and_hands_the_attention_back(tokenizer, l
     during = [model.config._attn_implementation for _ in train(model, tokenizer, config, pool=ScenePool(16, 32),
                                                                report_every=1)]
     assert during == ["eager", "eager"] and model.config._attn_implementation == "sdpa" and not model.training
+    steps = train(model, tokenizer, replace(config, steps=5), pool=ScenePool(16, 32), report_every=1)
+    next(steps)
+    steps.close()  # a consumer that stops early, as the Train tab's Stop does
+    assert model.config._attn_implementation == "sdpa" and not model.training
     float32 = TrainConfig(steps=1, batch_size=8, warmup=1)
     assert [model.config._attn_implementation for _ in train(model, tokenizer, float32, pool=ScenePool(16, 32))] \
         == ["sdpa"]

@@ -244,7 +244,8 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
           stop: threading.Event | None = None, report_every: int = 10, similarity_k: int = 8) -> Iterator[StepReport]:
     """Train `model` in place, yielding a StepReport every `report_every` steps (and the last).
 
-    Stops early, after the current step, when `stop` is set.
+    Stops early, after the current step, when `stop` is set. A bfloat16 phase runs with eager attention (below);
+    the model gets its own attention back, in eval mode, when the generator ends or is closed.
     """
     pool = pool or ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
                              mix=config.mix, style=config.style, parts=config.pool_parts,
@@ -252,8 +253,8 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
     start = time.perf_counter()
     attention = model.config._attn_implementation
     if config.bf16:
-        # PyTorch's fused CPU attention (sdpa) runs its bfloat16 backward about 8x slower than the matrix products
-        # it replaces: with plain matmul and softmax a tune step takes 0.27 s instead of 0.51 (bench/train_step.py)
+        # PyTorch's fused CPU attention (sdpa) is slow to differentiate in bfloat16: with plain matmul and softmax
+        # a tune step's backward takes 0.15 s instead of 0.38, the step 0.27 s instead of 0.51 (bench/train_step.py)
         model.set_attn_implementation("eager")
     model.train()
     try:

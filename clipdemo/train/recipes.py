@@ -63,7 +63,7 @@ wide-replay2-80-long-lr1e-3  the previous bundled tiny-scenes' last stage: wide-
          saliency maps pointed at the named object less often (relevance 86%, occlusion 82%, against 93/97%).
          At 4,500 steps (`--steps 4500`, 47 minutes) held-out shape and shape+colour reached 90% on the model
          card's 1,000 items and the tests' own, every figure rising: the next recipe.
-wide-replay2-80-4500  the last stage of both models' previous checkpoints: wide-replay2-80-long-lr1e-3 for 4,500
+wide-replay2-80-4500  the last stage of both models' checkpoints before last: wide-replay2-80-long-lr1e-3 for 4,500
          steps (47 minutes), after `sides` alone instead of the whole `spatial` recipe, so that `make
          checkpoint` takes about issue 25's 90 minutes (91, timed end to end; about 103 with the whole recipe).
          Against tiny-scenes' checkpoint before it on 1,000 held-out items per attribute: shape +2.2,
@@ -78,8 +78,8 @@ wide-replay2-80-5000-bf16  the last stage of both previous bundled models: wide-
          steps and bfloat16 are not told apart.
 wide6-replay3-80-8500-bf16  the last stage of both bundled models (tiny-scenes-siglip: `make checkpoint-siglip`,
          the same three commands with `--loss sigmoid`): wide-replay2-80-5000-bf16 for 8,500 steps, on a pool half
-         as large again (six wide parts and three first-renderer parts: 135,000 scenes, each seen about 8 times as
-         before). train() now runs bfloat16 phases with plain matmul-and-softmax attention instead of PyTorch's
+         as large again (six wide parts and three first-renderer parts: 135,000 scenes, each seen about 8 times,
+         the 90,000 about 7). train() now runs bfloat16 phases with plain matmul-and-softmax attention instead of PyTorch's
          fused kernel, whose bfloat16 backward had been half of every step (bench/train_step.py): 0.28 s a step
          instead of 0.53, so the 8,500 steps took 42 minutes, less than 5,000 had. From the same `sides`
          checkpoint, against wide-replay2-80-5000-bf16 on 1,000 held-out items per attribute: shape +3.6,
