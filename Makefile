@@ -52,10 +52,10 @@ checkpoint: install
 		--out clipdemo/checkpoints/tiny-scenes
 
 # Retrain the bundled SigLIP-family checkpoint from random weights: make checkpoint's three stages with SigLIP's
-# sigmoid loss (the stages after the first continue the checkpoint's family): 92 minutes on a 2-core AMD EPYC
-# with AVX512-BF16, each stage timed (37, 7 and 48). Its model card gives the numbers.
+# sigmoid loss (the stages after the first continue the checkpoint's family): 88 minutes on a 2-core AMD EPYC
+# with AVX512-BF16, each stage timed (37, 7 and 44). Its model card gives the numbers.
 checkpoint-siglip: install
 	$(PY) -m clipdemo.train --loss sigmoid --out /tmp/tiny-scenes-siglip-base
 	$(PY) -m clipdemo.train --recipe sides --init /tmp/tiny-scenes-siglip-base --out /tmp/tiny-scenes-siglip-first
-	$(PY) -m clipdemo.train --recipe wide-replay2-80-5000-bf16 --init /tmp/tiny-scenes-siglip-first \
+	$(PY) -m clipdemo.train --recipe wide6-replay3-80-8500-bf16 --init /tmp/tiny-scenes-siglip-first \
 		--out clipdemo/checkpoints/tiny-scenes-siglip

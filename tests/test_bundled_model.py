@@ -116,16 +116,17 @@ def test_same_answers_as_the_transformers_pipeline(bundled_engine, scene_files):
 
 
 # tiny-scenes-siglip, the sigmoid-loss twin (its model card): tiny-scenes' three stages with the sigmoid loss
-# (make checkpoint-siglip). Measured on the same 1,000 items each, seed 1: colour 100%, shape 97.5%,
-# shape+colour 97.6%, digit 99.8%, count 95.6%, count+colour+shape 95.9%; on the held-out families (500 items):
-# colour 99.4%, shape 78.2%, shape+colour 78.2%, digit 93.4%, count 84.4%, count+colour+shape 73.2%,
-# left/right 94.6%. Issue 23 asked colour 97, shape 95, digit 93, count 90 on the first renderer, all met.
-# These floors sit 3 points under what it measures, and never under one of those targets (shape: 95), so a
-# retrain that loses ground fails.
-SIGLIP_FLOORS = {"colour": 0.97, "shape": 0.95, "shape+colour": 0.946, "digit": 0.968, "count": 0.926,
-                 "count+colour+shape": 0.929}
-SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.964, "shape": 0.752, "shape+colour": 0.752, "digit": 0.904,
-                               "count": 0.814, "count+colour+shape": 0.702, "left/right": 0.916}
+# (make checkpoint-siglip). Measured on the same 1,000 items each, seed 1: colour 100%, shape 99.3%,
+# shape+colour 99.2%, digit 100%, count 98.6%, count+colour+shape 98.8%; on the held-out families (500 items):
+# colour 99.6%, shape 86.8%, shape+colour 86.0%, digit 96.0%, count 90.4%, count+colour+shape 80.4%,
+# left/right 97.8%. Issue 23 asked colour 97, shape 95, digit 93, count 90 on the first renderer, all met.
+# These floors sit 3 points under what it measures, and never under one of those targets, so a retrain that
+# loses ground fails (the twin before, 5,000 steps of the tune, fails the held-out ones: shape 78.2%, digit
+# 93.4%, count 84.4%, left/right 94.6%).
+SIGLIP_FLOORS = {"colour": 0.97, "shape": 0.963, "shape+colour": 0.962, "digit": 0.97, "count": 0.956,
+                 "count+colour+shape": 0.958}
+SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.966, "shape": 0.838, "shape+colour": 0.83, "digit": 0.93,
+                               "count": 0.874, "count+colour+shape": 0.774, "left/right": 0.948}
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +144,10 @@ def test_siglip_twin_meets_its_held_out_floor(siglip_engine, attribute):
 
 
 def test_siglip_twin_reads_scanned_digits(siglip_engine):
-    """48.8% measured on these 500 scans (chance 10%; tiny-scenes 58.6%): it never saw handwriting."""
+    """53.6% measured on these 500 scans (chance 10%; the twin before 48.8%; tiny-scenes 63.6%): it never saw
+    handwriting."""
     report = evaluate_items(siglip_engine, scanned_digit_items(500, seed=1), "digit", TEMPLATE)
-    assert report.accuracy >= 0.45, f"{report.accuracy:.1%}"
+    assert report.accuracy >= 0.50, f"{report.accuracy:.1%}"
 
 
 @pytest.mark.parametrize("attribute", list(SIGLIP_UNSEEN_FAMILY_FLOORS))
