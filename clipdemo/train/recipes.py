@@ -84,7 +84,9 @@ wide6-replay3-80-8500-bf16  the last stage of both bundled models (tiny-scenes-s
          instead of 0.53, so the 8,500 steps took 42 minutes, less than 5,000 had. From the same `sides`
          checkpoint, against wide-replay2-80-5000-bf16 on 1,000 held-out items per attribute: shape +3.6,
          shape+colour +3.3, digit +0.4, count +4.5 points, scans +4.2; on the tests' items shape +3.2,
-         shape+colour +2.8, count +4.4, count+colour+shape +5.2.
+         shape+colour +2.8, count +4.4, count+colour+shape +5.2. tiny-scenes-siglip (0.29 s a step, 44 minutes),
+         against its own 5,000-step tune: shape +6.9, shape+colour +6.3, digit +3.4, count +5.8, left/right
+         +2.5 points on the same 1,000 items; on the tests' items held-out shape +8.6, first-renderer count +3.0.
 wide-replay2-96-3500-bf16  wide-replay2-80-5000-bf16 at a 96 px input from its first step (0.73 s a step against
          0.53 at 80 px, so 3,500 steps in the same 45 minutes). Tried, not bundled: from the same `sides`
          checkpoint, on 1,000 held-out items per attribute shape -0.8, shape+colour -0.6, digit -0.4, count
