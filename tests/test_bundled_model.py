@@ -121,8 +121,8 @@ def test_same_answers_as_the_transformers_pipeline(bundled_engine, scene_files):
 # colour 99.6%, shape 86.8%, shape+colour 86.0%, digit 96.0%, count 90.4%, count+colour+shape 80.4%,
 # left/right 97.8%. Issue 23 asked colour 97, shape 95, digit 93, count 90 on the first renderer, all met.
 # These floors sit 3 points under what it measures, and never under one of those targets, so a retrain that
-# loses ground fails (the twin before, 5,000 steps of the tune, fails the held-out ones: shape 78.2%, digit
-# 93.4%, count 84.4%, left/right 94.6%).
+# loses ground fails (the twin before, 5,000 steps of the tune, fails the held-out ones: shape 78.2%,
+# shape+colour 78.2%, count 84.4%, count+colour+shape 73.2%, left/right 94.6%).
 SIGLIP_FLOORS = {"colour": 0.97, "shape": 0.963, "shape+colour": 0.962, "digit": 0.97, "count": 0.956,
                  "count+colour+shape": 0.958}
 SIGLIP_UNSEEN_FAMILY_FLOORS = {"colour": 0.966, "shape": 0.838, "shape+colour": 0.83, "digit": 0.93,

@@ -283,7 +283,8 @@ def probably_absent(result: SaliencyResult, typical) -> list[bool]:
     The line alone misfired: it comes from whole captions, so a phrase that names half of a two-object scene
     falls under it though present (tiny-scenes: "orange diamond" and "blue circle" beside each other score
     0.31 and 0.26, its line 0.32). The image's cosine with NULL_CAPTION moves with the image. On 100
-    two-object probe scenes each (tiny-scenes by relevance, tiny-scenes-siglip by occlusion), the share of
+    two-object probe scenes each (tiny-scenes by relevance, tiny-scenes-siglip by occlusion; their 5,000-step
+    checkpoints, before the 8,500-step retunes), the share of
     bare names flagged, the line alone -> both readings (scripts/absent_flags.py):
 
     - a present object's: 76% -> 0% (tiny-scenes), 76% -> 3% (tiny-scenes-siglip);
