@@ -7,8 +7,9 @@ input size, the forward, the family's loss, the backward and AdamW) under four s
 attention (sdpa, what transformers picks) or plain matmul and softmax (eager), each in float32 and under
 bfloat16 autocast. The first 5 steps of each are warm-up and not counted; the medians of the rest, of the
 step and of its backward alone, are printed with each setting's ratio to sdpa float32. The loss is computed
-from float32 logits in every setting, as train() does under bfloat16. Everything runs in this one process on the same batches, so the ratios hold on a noisy machine.
-About two minutes on 2 CPU cores.
+from float32 logits in every setting, as train() does under bfloat16. Everything runs in this one process
+on the same batches, so the ratios hold on a noisy machine. About two minutes on 2 CPU cores. (It times its
+own loop, not train(), which would switch a bfloat16 model to eager attention and leave nothing to compare.)
 
 On a 2-core AMD EPYC with AVX512-BF16 (2026-12-01), tiny-scenes: sdpa float32 0.57 s, eager float32 0.59,
 sdpa bfloat16 0.51 (its backward 0.38), eager bfloat16 0.27 (0.15). Fused attention's bfloat16 backward

@@ -247,9 +247,13 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
     Stops early, after the current step, when `stop` is set. A bfloat16 phase runs with eager attention (below);
     the model gets its own attention back, in eval mode, when the generator ends or is closed.
     """
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
     pool = pool or ScenePool(config.pool, model.config.vision_config.image_size, config.seed, config.render_size,
                              mix=config.mix, style=config.style, parts=config.pool_parts,
                              replay=config.replay_parts)
+    loss_fn = loss_for(model)
+    opt = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
     start = time.perf_counter()
     attention = model.config._attn_implementation
     if config.bf16:
@@ -258,41 +262,32 @@ def train(model, tokenizer, config: TrainConfig, pool: ScenePool | None = None,
         model.set_attn_implementation("eager")
     model.train()
     try:
-        yield from _steps(model, tokenizer, config, pool, stop, report_every, similarity_k, start)
+        for step in range(1, config.steps + 1):
+            lr = config.lr * min(1.0, step / config.warmup)
+            if config.schedule == "cosine":
+                lr = lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))  # as before: same bits, same run
+            for g in opt.param_groups:
+                g["lr"] = lr
+            pixels, captions, truth = pool.batch(rng, config.batch_size, config.hard_negatives,
+                                                 config.relation_captions, config.symmetries)
+            with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=config.bf16):
+                out = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
+            loss = loss_fn(float32_logits(model, out) if config.bf16 else out.logits_per_image, truth)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                model.logit_scale.clamp_(0, math.log(MAX_LOGIT_SCALE))
+            last = step in (config.steps, config.stop_after) or (stop is not None and stop.is_set())
+            if step % report_every == 0 or last:
+                k = min(similarity_k, config.batch_size)
+                sim = (out.image_embeds[:k].float() @ out.text_embeds[:k].float().T).detach().numpy()
+                bias = getattr(model, "logit_bias", None)
+                yield StepReport(step, config.steps, loss.item(), float(model.logit_scale.detach().exp()), lr,
+                                 time.perf_counter() - start, sim, captions[:k],
+                                 None if bias is None else float(bias.detach()))
+            if last:
+                break
     finally:
         model.set_attn_implementation(attention)
         model.eval()
-
-
-def _steps(model, tokenizer, config, pool, stop, report_every, similarity_k, start) -> Iterator[StepReport]:
-    """train()'s loop, with the model already in training mode and its attention chosen."""
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    loss_fn = loss_for(model)
-    opt = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
-    for step in range(1, config.steps + 1):
-        lr = config.lr * min(1.0, step / config.warmup)
-        if config.schedule == "cosine":
-            lr = lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))  # as before: same bits, same run
-        for g in opt.param_groups:
-            g["lr"] = lr
-        pixels, captions, truth = pool.batch(rng, config.batch_size, config.hard_negatives, config.relation_captions,
-                                             config.symmetries)
-        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=config.bf16):
-            out = model(**tokenize(model, tokenizer, captions), pixel_values=pixels)
-        loss = loss_fn(float32_logits(model, out) if config.bf16 else out.logits_per_image, truth)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(0, math.log(MAX_LOGIT_SCALE))
-        last = step in (config.steps, config.stop_after) or (stop is not None and stop.is_set())
-        if step % report_every == 0 or last:
-            k = min(similarity_k, config.batch_size)
-            sim = (out.image_embeds[:k].float() @ out.text_embeds[:k].float().T).detach().numpy()
-            bias = getattr(model, "logit_bias", None)
-            yield StepReport(step, config.steps, loss.item(), float(model.logit_scale.detach().exp()), lr,
-                             time.perf_counter() - start, sim, captions[:k],
-                             None if bias is None else float(bias.detach()))
-        if last:
-            break
